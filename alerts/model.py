@@ -1,0 +1,87 @@
+"""The alert vocabulary of the v1 contract, and the alert value itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    ZONE_BREACH = "zone_breach"
+    PROXIMITY = "proximity"
+    PRE_ALERT = "pre_alert"
+    PANIC = "panic"
+    STRAP_TAMPER = "strap_tamper"
+    CASE_TAMPER = "case_tamper"
+    BATTERY_LOW = "battery_low"
+    SIGNAL_LOST = "signal_lost"
+    LOCATION_LOST = "location_lost"
+    VICTIM_SIGNAL_LOST = "victim_signal_lost"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    WARNING = "warning"
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class EventType(StrEnum):
+    RAISED = "raised"
+    UPDATED = "updated"
+    ESCALATED = "escalated"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+SEVERITY: dict[Kind, Severity] = {
+    Kind.ZONE_BREACH: Severity.CRITICAL,
+    Kind.PROXIMITY: Severity.CRITICAL,
+    Kind.PANIC: Severity.CRITICAL,
+    Kind.PRE_ALERT: Severity.HIGH,
+    Kind.STRAP_TAMPER: Severity.HIGH,
+    Kind.CASE_TAMPER: Severity.HIGH,
+    Kind.SIGNAL_LOST: Severity.HIGH,
+    Kind.LOCATION_LOST: Severity.HIGH,
+    Kind.VICTIM_SIGNAL_LOST: Severity.HIGH,
+    Kind.BATTERY_LOW: Severity.WARNING,
+}
+
+# Kinds whose messages may carry the victim's position (contract section 2).
+VICTIM_POSITION_KINDS = frozenset({Kind.PANIC, Kind.PROXIMITY})
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert: one breach episode, one panic incident, one device condition."""
+
+    alert_id: str
+    order_id: str
+    kind: Kind
+    severity: Severity
+    status: Status
+    occurred_at: datetime  # device time of the report that showed the condition
+    raised_at: datetime  # backend time
+    zone_id: str | None = None
+    retroactive: bool = False
+    condition_active: bool = True  # False once the condition has ended (respondent left, ...)
+    event_seq: int = 1  # sequence number of the latest event of this alert
+    last_event_at: datetime | None = None  # backend time of the latest event
+    last_report_ts: datetime | None = None  # device time of the latest report folded in
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """One change of an alert; each becomes one log record and one message per recipient."""
+
+    alert: Alert  # the alert after this event
+    event: EventType
+    at: datetime
+    details: dict[str, Any] = field(default_factory=dict)

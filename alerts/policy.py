@@ -1,0 +1,69 @@
+"""When alerts are raised, updated and closed (pure).
+
+Alerts come from transitions, not states: a zone ``enter`` raises one
+``zone_breach`` alert for the whole episode; reports inside it update that
+alert at most every ``UPDATE_EVERY_S`` seconds of device time; the ``exit``
+marks the condition ended. Ending a condition never resolves an alert: a
+person does that. Panic presses within ``PANIC_MERGE_S`` of the last press
+of an unresolved panic alert merge into it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from alerts.model import SEVERITY, Alert, AlertEvent, EventType, Kind, Status
+
+UPDATE_EVERY_S = 30.0
+PANIC_MERGE_S = 600.0
+
+
+def breach_started(
+    alert_id: str, order_id: str, zone_id: str, occurred_at: datetime, now: datetime, retroactive: bool,
+    details: dict[str, Any],
+) -> AlertEvent:
+    alert = Alert(
+        alert_id=alert_id, order_id=order_id, kind=Kind.ZONE_BREACH, severity=SEVERITY[Kind.ZONE_BREACH],
+        status=Status.OPEN, occurred_at=occurred_at, raised_at=now, zone_id=zone_id, retroactive=retroactive,
+        last_event_at=now, last_report_ts=occurred_at,
+    )
+    return AlertEvent(alert, EventType.RAISED, now, details)
+
+
+def breach_continues(alert: Alert, report_ts: datetime, now: datetime, details: dict[str, Any]) -> AlertEvent | None:
+    """An ``updated`` event for a report inside the zone, or None when too soon after the last one."""
+    last = alert.last_report_ts
+    if last is not None and (report_ts - last).total_seconds() < UPDATE_EVERY_S:
+        return None
+    return _updated(alert, now, report_ts, details)
+
+
+def breach_ended(alert: Alert, report_ts: datetime, now: datetime, details: dict[str, Any]) -> AlertEvent:
+    ended = replace(alert, condition_active=False)
+    return _updated(ended, now, report_ts, {**details, "condition": "ended", "ended_at": report_ts})
+
+
+def panic_pressed(
+    open_panic: Alert | None, new_alert_id: str, order_id: str, press_ts: datetime, now: datetime,
+    details: dict[str, Any],
+) -> AlertEvent:
+    """Raise a panic alert, or fold a repeated press into the open one."""
+    if (
+        open_panic is not None
+        and open_panic.status != Status.RESOLVED
+        and open_panic.last_report_ts is not None
+        and abs((press_ts - open_panic.last_report_ts).total_seconds()) <= PANIC_MERGE_S
+    ):
+        return _updated(open_panic, now, max(press_ts, open_panic.last_report_ts), {**details, "repeat_press": True})
+    alert = Alert(
+        alert_id=new_alert_id, order_id=order_id, kind=Kind.PANIC, severity=SEVERITY[Kind.PANIC],
+        status=Status.OPEN, occurred_at=press_ts, raised_at=now, last_event_at=now, last_report_ts=press_ts,
+    )
+    return AlertEvent(alert, EventType.RAISED, now, details)
+
+
+def _updated(alert: Alert, now: datetime, report_ts: datetime, details: dict[str, Any]) -> AlertEvent:
+    changed = replace(alert, event_seq=alert.event_seq + 1, last_event_at=now, last_report_ts=report_ts)
+    return AlertEvent(changed, EventType.UPDATED, now, details)
