@@ -1,0 +1,1 @@
+"""Adapters: the database, the MQTT broker, the embedded broker."""

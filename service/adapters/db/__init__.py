@@ -1,0 +1,1 @@
+"""Persistence on SQLAlchemy 2 Core; schema managed by Alembic."""

@@ -1,0 +1,113 @@
+"""Alerts: current state, the append-only log, zone membership and the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from alerts import Alert, Kind, Severity, Status
+from service.adapters.db import schema as t
+from service.adapters.db.upsert import upsert
+from service.domain.monitor import MembershipChange, RoutedEvent
+from service.wire.encode import alert_message, alert_topic
+
+PRIORITY = {Kind.PANIC: 0, Severity.CRITICAL: 1, Severity.HIGH: 2, Severity.WARNING: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    priority: int
+    topic: str
+    payload: bytes
+
+
+def save_membership(conn: Connection, changes: Sequence[MembershipChange], now: datetime) -> None:
+    rows = {(c.order_id, c.zone_id): {
+        "order_id": c.order_id, "zone_id": c.zone_id, "inside": c.state.inside, "since": c.state.since,
+        "alert_id": c.alert_id, "updated_at": now} for c in changes}
+    if rows:
+        upsert(conn, t.zone_membership, list(rows.values()), ["order_id", "zone_id"])
+
+
+def save_events(conn: Connection, events: Sequence[RoutedEvent], agency_kinds: dict[str, str],
+                actor: str = "system", source: str = "ingest") -> list[OutboxItem]:
+    """Alert rows, log records and outbox rows for ``events``, in the caller's transaction."""
+    outbox_rows: list[dict[str, Any]] = []
+    for ev in events:
+        alert = ev.event.alert
+        _save_alert(conn, alert, ev.recipients)
+        messages = {
+            agency: alert_message(ev.event, agency, agency_kinds.get(agency, "unknown"), ev.respondent_fix,
+                                  ev.victim_fix, ev.zone, ev.distance_m)
+            for agency in ev.recipients
+        }
+        conn.execute(sa.insert(t.alert_log).values(
+            alert_id=alert.alert_id, event_seq=alert.event_seq, event=ev.event.event.value, status=alert.status.value,
+            actor=actor, source=source, at=ev.event.at, message=messages))
+        priority = PRIORITY[Kind.PANIC] if alert.kind == Kind.PANIC else PRIORITY[alert.severity]
+        for agency, msg in messages.items():
+            outbox_rows.append({
+                "alert_id": alert.alert_id, "event_seq": alert.event_seq, "agency_id": agency, "priority": priority,
+                "topic": alert_topic(agency), "payload": orjson.dumps(msg), "created_at": ev.event.at})
+    if not outbox_rows:
+        return []
+    ids = conn.execute(sa.insert(t.outbox).returning(t.outbox.c.id, sort_by_parameter_order=True), outbox_rows).scalars().all()
+    return [OutboxItem(i, r["priority"], r["topic"], r["payload"]) for i, r in zip(ids, outbox_rows, strict=True)]
+
+
+def _save_alert(conn: Connection, a: Alert, recipients: Sequence[str]) -> None:
+    upsert(conn, t.alerts, [{
+        "alert_id": a.alert_id, "order_id": a.order_id, "kind": a.kind.value, "severity": a.severity.value,
+        "status": a.status.value, "zone_id": a.zone_id, "retroactive": a.retroactive,
+        "condition_active": a.condition_active, "event_seq": a.event_seq, "recipients": list(recipients),
+        "occurred_at": a.occurred_at, "raised_at": a.raised_at, "last_event_at": a.last_event_at,
+        "last_report_ts": a.last_report_ts}], ["alert_id"])
+
+
+def load_open_alerts(conn: Connection, order_ids: Sequence[str] | None = None) -> list[tuple[Alert, list[str]]]:
+    q = sa.select(t.alerts).where(t.alerts.c.status != Status.RESOLVED.value).order_by(t.alerts.c.raised_at)
+    if order_ids is not None:
+        q = q.where(t.alerts.c.order_id.in_(list(order_ids)))
+    return [(_alert(r), list(r["recipients"])) for r in conn.execute(q).mappings()]
+
+
+def _alert(r: Any) -> Alert:
+    return Alert(
+        alert_id=r["alert_id"], order_id=r["order_id"], kind=Kind(r["kind"]), severity=Severity(r["severity"]),
+        status=Status(r["status"]), occurred_at=r["occurred_at"], raised_at=r["raised_at"], zone_id=r["zone_id"],
+        retroactive=r["retroactive"], condition_active=r["condition_active"], event_seq=r["event_seq"],
+        last_event_at=r["last_event_at"], last_report_ts=r["last_report_ts"])
+
+
+def unsent_outbox(conn: Connection, limit: int = 10_000) -> list[OutboxItem]:
+    q = (sa.select(t.outbox.c.id, t.outbox.c.priority, t.outbox.c.topic, t.outbox.c.payload)
+         .where(t.outbox.c.sent_at.is_(None)).order_by(t.outbox.c.priority, t.outbox.c.id).limit(limit))
+    return [OutboxItem(r.id, r.priority, r.topic, r.payload) for r in conn.execute(q)]
+
+
+def mark_sent(conn: Connection, ids: Sequence[int], now: datetime) -> None:
+    for chunk in range(0, len(ids), 500):
+        part = list(ids[chunk:chunk + 500])
+        conn.execute(sa.update(t.outbox).where(t.outbox.c.id.in_(part), t.outbox.c.sent_at.is_(None))
+                     .values(sent_at=now, attempts=t.outbox.c.attempts + 1))
+
+
+def alert_rows(conn: Connection, status: str | None = None, order_id: str | None = None) -> list[dict[str, Any]]:
+    q = sa.select(t.alerts.c.alert_id, t.alerts.c.order_id, t.alerts.c.kind, t.alerts.c.severity, t.alerts.c.status,
+                  t.alerts.c.zone_id, t.alerts.c.condition_active, t.alerts.c.retroactive, t.alerts.c.event_seq,
+                  t.alerts.c.recipients, t.alerts.c.occurred_at, t.alerts.c.raised_at, t.alerts.c.last_event_at)
+    if status == "open":
+        q = q.where(t.alerts.c.status != Status.RESOLVED.value)
+    elif status is not None:
+        q = q.where(t.alerts.c.status == status)
+    if order_id is not None:
+        q = q.where(t.alerts.c.order_id == order_id)
+    return [dict(r) for r in conn.execute(q.order_by(t.alerts.c.raised_at.desc()).limit(1000)).mappings()]
+

@@ -1,0 +1,89 @@
+"""Agencies and orders: import (upsert with version history) and load."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from alerts.routing import Agency
+from service.adapters.db import schema as t
+from service.adapters.db.upsert import upsert
+from service.domain.orders import OrderSpec, parse_order
+
+
+def save_agencies(conn: Connection, agencies: Iterable[Agency], now: datetime) -> int:
+    rows = [
+        {"agency_id": a.agency_id, "name": a.name, "kind": a.kind, "jurisdiction": a.jurisdiction, "updated_at": now}
+        for a in agencies
+    ]
+    if rows:
+        upsert(conn, t.agencies, rows, ["agency_id"])
+    return len(rows)
+
+
+def load_agencies(conn: Connection) -> list[Agency]:
+    rows = conn.execute(sa.select(t.agencies).order_by(t.agencies.c.agency_id)).mappings()
+    return [Agency(r["agency_id"], r["name"], r["kind"], r["jurisdiction"]) for r in rows]
+
+
+def agency_kinds(conn: Connection) -> dict[str, str]:
+    return dict(conn.execute(sa.select(t.agencies.c.agency_id, t.agencies.c.kind)).all())
+
+
+def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime) -> int:
+    """Insert or replace an order; every imported body is kept as a new version. Returns the version."""
+    current = conn.execute(
+        sa.select(t.orders.c.version, t.orders.c.body).where(t.orders.c.order_id == spec.order_id)
+    ).first()
+    if current is not None and current.body == spec.body:
+        return int(current.version)
+    version = 1 if current is None else int(current.version) + 1
+    conn.execute(sa.insert(t.order_versions).values(
+        order_id=spec.order_id, version=version, body=spec.body, source=source, recorded_at=now))
+    upsert(conn, t.orders, [{
+        "order_id": spec.order_id, "type": spec.type, "court_id": spec.court_id, "issued_at": spec.issued_at,
+        "expires_at": spec.expires_at, "status": "active", "version": version, "body": spec.body, "updated_at": now,
+    }], ["order_id"])
+    conn.execute(sa.delete(t.order_parties).where(t.order_parties.c.order_id == spec.order_id))
+    conn.execute(sa.insert(t.order_parties), [
+        {"order_id": spec.order_id, "role": p.role, "person_id": p.person_id, "device_id": p.device_id,
+         "report_interval_s": p.report_interval_s} for p in spec.parties()
+    ])
+    conn.execute(sa.delete(t.zones).where(t.zones.c.order_id == spec.order_id))
+    if spec.zones:
+        conn.execute(sa.insert(t.zones), [
+            {"order_id": spec.order_id, "zone_id": z.zone_id, "kind": z.kind, "name": z.name,
+             "geometry": z.geometry, "radius_m": z.radius_m} for z in spec.zones
+        ])
+    kept = [z.zone_id for z in spec.zones]
+    conn.execute(sa.delete(t.zone_membership).where(
+        t.zone_membership.c.order_id == spec.order_id, t.zone_membership.c.zone_id.not_in(kept)))
+    return version
+
+
+def load_orders(conn: Connection, order_ids: Iterable[str] | None = None) -> list[OrderSpec]:
+    q = sa.select(t.orders.c.body).where(t.orders.c.status == "active").order_by(t.orders.c.order_id)
+    if order_ids is not None:
+        q = q.where(t.orders.c.order_id.in_(list(order_ids)))
+    return [parse_order(body) for (body,) in conn.execute(q)]
+
+
+def changed_since(conn: Connection, since: datetime | None) -> tuple[list[str], bool, datetime | None]:
+    """Order ids updated after ``since``, whether agencies changed, and the newest stamp seen."""
+    stamp_o = conn.execute(sa.select(sa.func.max(t.orders.c.updated_at))).scalar()
+    stamp_a = conn.execute(sa.select(sa.func.max(t.agencies.c.updated_at))).scalar()
+    newest = max([s for s in (stamp_o, stamp_a) if s is not None], default=None)
+    if since is None:
+        return [], False, newest
+    ids = [r for (r,) in conn.execute(sa.select(t.orders.c.order_id).where(t.orders.c.updated_at > since))]
+    return ids, stamp_a is not None and stamp_a > since, newest
+
+
+def order_rows(conn: Connection) -> list[dict[str, Any]]:
+    q = sa.select(t.orders.c.order_id, t.orders.c.type, t.orders.c.court_id, t.orders.c.issued_at,
+                  t.orders.c.expires_at, t.orders.c.status, t.orders.c.version).order_by(t.orders.c.order_id)
+    return [dict(r) for r in conn.execute(q).mappings()]

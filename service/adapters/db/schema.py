@@ -1,0 +1,231 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations create it.
+
+Append-only tables (evidence): location_reports, status_reports, panic_presses,
+rejected_messages, order_versions, alert_log. Times are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import Column, MetaData, Table
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[sa.DateTime]):
+    """Aware UTC datetimes in and out, on SQLite (naive storage) and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        from datetime import UTC
+
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        from datetime import UTC
+
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def ts(name: str, nullable: bool = False, **kw) -> Column:  # type: ignore[no-untyped-def]
+    return Column(name, UtcDateTime(), nullable=nullable, **kw)
+
+
+agencies = Table(
+    "agencies", metadata,
+    Column("agency_id", sa.String(64), primary_key=True),
+    Column("name", sa.Text, nullable=False),
+    Column("kind", sa.String(16), nullable=False),
+    Column("jurisdiction", sa.JSON, nullable=True),
+    ts("updated_at"),
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("order_id", sa.String(64), primary_key=True),
+    Column("type", sa.String(16), nullable=False),
+    Column("court_id", sa.String(64), nullable=False),
+    ts("issued_at"),
+    ts("expires_at", nullable=True),
+    Column("status", sa.String(16), nullable=False, server_default="active"),
+    Column("version", sa.Integer, nullable=False),
+    Column("body", sa.JSON, nullable=False),
+    ts("updated_at"),
+)
+
+order_versions = Table(
+    "order_versions", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", sa.String(64), nullable=False),
+    Column("version", sa.Integer, nullable=False),
+    Column("body", sa.JSON, nullable=False),
+    Column("source", sa.Text, nullable=False),
+    ts("recorded_at"),
+    sa.UniqueConstraint("order_id", "version"),
+)
+
+order_parties = Table(
+    "order_parties", metadata,
+    Column("order_id", sa.String(64), primary_key=True),
+    Column("role", sa.String(16), primary_key=True),
+    Column("person_id", sa.String(64), nullable=False),
+    Column("device_id", sa.String(64), nullable=True, index=True),
+    Column("report_interval_s", sa.Integer, nullable=False),
+)
+
+zones = Table(
+    "zones", metadata,
+    Column("order_id", sa.String(64), primary_key=True),
+    Column("zone_id", sa.String(64), primary_key=True),
+    Column("kind", sa.String(32), nullable=False),
+    Column("name", sa.Text, nullable=False),
+    Column("geometry", sa.JSON, nullable=False),
+    Column("radius_m", sa.Float, nullable=True),
+)
+
+location_reports = Table(
+    "location_reports", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("device_id", sa.String(64), nullable=False),
+    Column("seq", sa.BigInteger, nullable=False),
+    ts("device_ts"),
+    ts("received_at"),
+    ts("processed_at"),
+    Column("lat", sa.Float, nullable=False),
+    Column("lon", sa.Float, nullable=False),
+    Column("acc_m", sa.Float, nullable=False),
+    Column("spd_mps", sa.Float),
+    Column("hdg_deg", sa.Float),
+    Column("batt_pct", sa.SmallInteger),
+    Column("src", sa.String(8)),
+    Column("flags", sa.String(200), nullable=False, server_default=""),
+    Column("raw", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("device_id", "seq", name="uq_location_reports_device_seq"),
+    sa.Index("ix_location_reports_device_ts", "device_id", "device_ts"),
+)
+
+status_reports = Table(
+    "status_reports", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("device_id", sa.String(64), nullable=False),
+    Column("seq", sa.BigInteger, nullable=False),
+    ts("device_ts"),
+    ts("received_at"),
+    ts("processed_at"),
+    Column("batt_pct", sa.SmallInteger),
+    Column("charging", sa.Boolean),
+    Column("strap", sa.String(8)),
+    Column("case_state", sa.String(8)),
+    Column("gps", sa.String(8)),
+    Column("flags", sa.String(200), nullable=False, server_default=""),
+    Column("raw", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("device_id", "seq", name="uq_status_reports_device_seq"),
+)
+
+panic_presses = Table(
+    "panic_presses", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("device_id", sa.String(64), nullable=False),
+    Column("seq", sa.BigInteger, nullable=True),  # NULL when the phone sent a bad seq; never deduplicated away
+    ts("device_ts"),
+    ts("received_at"),
+    ts("processed_at"),
+    Column("lat", sa.Float),
+    Column("lon", sa.Float),
+    Column("acc_m", sa.Float),
+    Column("silent", sa.Boolean, nullable=False),
+    Column("flags", sa.String(200), nullable=False, server_default=""),
+    Column("raw", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("device_id", "seq", name="uq_panic_presses_device_seq"),
+)
+
+rejected_messages = Table(
+    "rejected_messages", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("topic", sa.Text, nullable=False),
+    Column("device_id", sa.String(64)),
+    ts("received_at"),
+    ts("processed_at"),
+    Column("reason", sa.String(40), nullable=False),
+    Column("field", sa.String(64)),
+    Column("item_index", sa.Integer),
+    Column("detail", sa.Text, nullable=False),
+    Column("payload", sa.LargeBinary, nullable=False),
+)
+
+zone_membership = Table(
+    "zone_membership", metadata,
+    Column("order_id", sa.String(64), primary_key=True),
+    Column("zone_id", sa.String(64), primary_key=True),
+    Column("inside", sa.Boolean, nullable=False),
+    ts("since", nullable=True),
+    Column("alert_id", sa.String(36)),
+    ts("updated_at"),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("alert_id", sa.String(36), primary_key=True),
+    Column("order_id", sa.String(64), nullable=False, index=True),
+    Column("kind", sa.String(32), nullable=False),
+    Column("severity", sa.String(16), nullable=False),
+    Column("status", sa.String(16), nullable=False, index=True),
+    Column("zone_id", sa.String(64)),
+    Column("retroactive", sa.Boolean, nullable=False),
+    Column("condition_active", sa.Boolean, nullable=False),
+    Column("event_seq", sa.Integer, nullable=False),
+    Column("recipients", sa.JSON, nullable=False),
+    ts("occurred_at"),
+    ts("raised_at"),
+    ts("last_event_at"),
+    ts("last_report_ts", nullable=True),
+)
+
+alert_log = Table(
+    "alert_log", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("alert_id", sa.String(36), nullable=False, index=True),
+    Column("event_seq", sa.Integer, nullable=False),
+    Column("event", sa.String(16), nullable=False),
+    Column("status", sa.String(16), nullable=False),
+    Column("actor", sa.String(64), nullable=False),
+    Column("source", sa.String(32), nullable=False),
+    ts("at"),
+    Column("message", sa.JSON, nullable=False),  # the full message as published (may hold coordinates)
+    sa.UniqueConstraint("alert_id", "event_seq", name="uq_alert_log_alert_event"),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("alert_id", sa.String(36), nullable=False),
+    Column("event_seq", sa.Integer, nullable=False),
+    Column("agency_id", sa.String(64), nullable=False),
+    Column("priority", sa.SmallInteger, nullable=False),  # 0 = most urgent
+    Column("topic", sa.Text, nullable=False),
+    Column("payload", sa.LargeBinary, nullable=False),
+    ts("created_at"),
+    ts("sent_at", nullable=True),
+    Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_outbox_unsent", "sent_at", "priority", "id"),
+)

@@ -1,0 +1,45 @@
+"""Reads that rebuild the in-memory monitoring state after a start or a failure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from geofence import Fix, ZoneState
+from service.adapters.db import schema as t
+
+
+def load_membership(conn: Connection, order_ids: Iterable[str] | None = None) -> dict[str, dict[str, ZoneState]]:
+    q = sa.select(t.zone_membership)
+    if order_ids is not None:
+        q = q.where(t.zone_membership.c.order_id.in_(list(order_ids)))
+    out: dict[str, dict[str, ZoneState]] = {}
+    for r in conn.execute(q).mappings():
+        out.setdefault(r["order_id"], {})[r["zone_id"]] = ZoneState(bool(r["inside"]), r["since"])
+    return out
+
+
+def latest_fix(conn: Connection, device_id: str) -> Fix | None:
+    """The device's latest fix by device time (index ix_location_reports_device_ts)."""
+    c = t.location_reports.c
+    row = conn.execute(
+        sa.select(c.lat, c.lon, c.acc_m, c.device_ts).where(c.device_id == device_id)
+        .order_by(c.device_ts.desc(), c.seq.desc()).limit(1)
+    ).first()
+    return Fix(row.lat, row.lon, row.acc_m, row.device_ts) if row is not None else None
+
+
+def latest_fixes(conn: Connection, device_ids: Iterable[str]) -> dict[str, Fix]:
+    out = {}
+    for device_id in device_ids:
+        fix = latest_fix(conn, device_id)
+        if fix is not None:
+            out[device_id] = fix
+    return out
+
+
+def last_evaluated(fixes: dict[str, Fix]) -> dict[str, datetime]:
+    return {device_id: fix.ts for device_id, fix in fixes.items()}

@@ -1,0 +1,104 @@
+"""The ingest subscriber: one paho client with a persistent session.
+
+QoS 1 with manual acknowledgements: ``on_message`` only stamps the receive
+time and hands the message on; :meth:`ack` is called after the commit. On
+MQTT 5 the session survives restarts through Session Expiry, and Receive
+Maximum lets the broker keep thousands of messages in flight while a batch
+commits (MQTT 3.1.1 brokers fall back to their own in-flight limit, 20 on a
+stock Mosquitto). Acknowledgements for messages received on an earlier
+connection are dropped: the broker redelivers those, and the (device_id, seq)
+key makes the redelivery a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from service.adapters.mqtt.url import MqttUrl, new_client
+from service.pipeline import Inbound
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTIONS = [
+    ("stayaway/v1/devices/+/location", 1),
+    ("stayaway/v1/devices/+/status", 1),
+    ("stayaway/v1/devices/+/panic", 1),
+]
+
+
+class IngestClient:
+    def __init__(self, url: MqttUrl, client_id: str, protocol: str, receive_maximum: int,
+                 session_expiry_s: int, deliver: Callable[[Inbound], None]) -> None:
+        self.url, self.protocol = url, protocol
+        self._deliver = deliver
+        self._generation = 0
+        self._lock = threading.Lock()
+        self.subscribed = threading.Event()
+        self._sub_mid: int | None = None
+        if protocol == "5":
+            self._client = new_client(client_id, protocol, url, manual_ack=True)
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = session_expiry_s
+            props.ReceiveMaximum = receive_maximum
+            self._connect_kw: dict[str, Any] = {"clean_start": False, "properties": props}
+        else:
+            self._client = new_client(client_id, protocol, url, manual_ack=True, clean_session=False)
+            self._connect_kw = {}
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    def start(self) -> None:
+        self._client.connect_async(self.url.host, self.url.port, keepalive=30, **self._connect_kw)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def ack(self, items: Sequence[Inbound]) -> None:
+        with self._lock:
+            generation = self._generation
+        for item in items:
+            if item.qos > 0 and item.generation == generation:
+                self._client.ack(item.mid, item.qos)
+
+    # -- paho callbacks (network thread) ---------------------------------------
+    def _on_connect(self, client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            log.error("broker %s refused the ingest connection: %s", self.url, reason)
+            return
+        with self._lock:
+            self._generation += 1
+        log.info("ingest connected to %s (MQTT %s)", self.url, "5" if self.protocol == "5" else "3.1.1")
+        _, self._sub_mid = client.subscribe(SUBSCRIPTIONS)
+
+    def _on_subscribe(self, _c: Any, _u: Any, mid: int, reason_codes: Any, _props: Any) -> None:
+        if mid == self._sub_mid:
+            failed = [rc for rc in reason_codes if rc.is_failure]
+            if failed:
+                log.error("broker refused ingest subscriptions: %s", failed)
+                return
+            self.subscribed.set()
+            log.info("ingest subscribed to %d device topics", len(SUBSCRIPTIONS))
+
+    def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        self.subscribed.clear()
+        (log.info if reason == 0 else log.warning)("ingest disconnected from %s: %s", self.url, reason)
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        received_at = datetime.now(UTC)
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            topic = "(topic not UTF-8)"
+        self._deliver(Inbound(topic, bytes(msg.payload), received_at, msg.mid, msg.qos, self._generation))

@@ -1,0 +1,129 @@
+"""The ``stayaway`` command line (contract section 5). Thin: parse, build, run."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from service.errors import StayawayError
+from service.settings import Settings
+
+log = logging.getLogger("stayaway")
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings.from_env(**overrides)
+
+
+def _setup_logging(level: str) -> None:
+    logging.Formatter.converter = time.gmtime
+    logging.basicConfig(level=level.upper(), format="%(asctime)sZ %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr, force=True)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StayawayError as exc:
+            field = getattr(exc, "field", None)
+            click.echo(f"error: {exc}" + (f" (field: {field})" if field else ""), err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+def main() -> None:
+    """stayaway: real-time enforcement of protection orders."""
+
+
+@main.command()
+@click.option("--mqtt", "mqtt_url", help="Broker URL, e.g. mqtt://127.0.0.1:1883 (default: embedded broker).")
+@click.option("--db", "database_url", help="SQLAlchemy URL (default: SQLite in STAYAWAY_DATA_DIR).")
+@click.option("--http", help="HOST:PORT for the web app (default 127.0.0.1:8080).")
+def serve(mqtt_url: str | None, database_url: str | None, http: str | None) -> None:
+    """Run ingest, alerting and the web app in one process."""
+    settings = _settings(mqtt_url=mqtt_url, database_url=database_url, http=http)
+    _setup_logging(settings.log_level)
+    from service.bootstrap import Runtime
+
+    runtime = Runtime(settings)
+    runtime.start()
+    click.echo(f"stayaway serving: mqtt {runtime.mqtt_url}  web {runtime.http_url}", err=True)
+    _wait_for_signal()
+    runtime.stop()
+
+
+@main.group()
+def agencies() -> None:
+    """Police, courts and support agencies."""
+
+
+@agencies.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--db", "database_url", help="SQLAlchemy URL (default: STAYAWAY_DATABASE_URL or SQLite).")
+def agencies_import(file: Path, database_url: str | None) -> None:
+    """Load or update agencies from a GeoJSON FeatureCollection."""
+    from service.bootstrap import utc_now
+    from service.importing import import_agencies, read_json
+
+    engine = _migrated_engine(_settings(database_url=database_url))
+    n = import_agencies(engine, read_json(file), utc_now)
+    click.echo(f"imported {n} agencies from {file}")
+
+
+@main.group()
+def orders() -> None:
+    """Protection orders."""
+
+
+@orders.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--db", "database_url", help="SQLAlchemy URL (default: STAYAWAY_DATABASE_URL or SQLite).")
+def orders_import(files: tuple[Path, ...], database_url: str | None) -> None:
+    """Load or update orders; each file holds one order object or an array of them."""
+    from service.bootstrap import utc_now
+    from service.importing import import_orders, read_json
+
+    engine = _migrated_engine(_settings(database_url=database_url))
+    done = import_orders(engine, [(read_json(f), str(f)) for f in files], utc_now)
+    for o in done:
+        click.echo(f"order {o.order_id}: version {o.version} ({o.source})")
+    click.echo(f"imported {len(done)} orders")
+
+
+@main.command()
+@click.option("--mqtt", "mqtt_url", help="Use this broker instead of the embedded one.")
+@click.option("--http", default="127.0.0.1:8080", show_default=True, help="HOST:PORT for the web app (port 0: any).")
+@click.option("--step-s", default=1.0, show_default=True, help="Seconds between simulated reports.")
+@click.option("--once", is_flag=True, help="Run the scenario once, then exit (0 when every expected alert arrived).")
+def demo(mqtt_url: str | None, http: str, step_s: float, once: bool) -> None:
+    """Everything on embedded defaults, with simulators driving a live scenario."""
+    settings = _settings(mqtt_url=mqtt_url, http=http)
+    _setup_logging("WARNING")
+    from service.demo import run_demo
+
+    sys.exit(run_demo(settings, step_s=step_s, once=once))
+
+
+def _migrated_engine(settings: Settings) -> Any:
+    from service.adapters.db.engine import make_engine, migrate
+
+    settings.data_path().mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url(), settings.sqlite_synchronous)
+    migrate(engine)
+    return engine
+
+
+def _wait_for_signal() -> None:
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    while not done.wait(1.0):
+        pass

@@ -1,0 +1,160 @@
+"""``stayaway demo``: the whole system on embedded defaults, driven by simulators.
+
+The terminal shows alerts as a police console receives them (no coordinates are
+printed); the web app's URL is printed. With ``--once`` the scenario runs once
+and the exit code says whether every expected alert reached its agency.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from service.adapters.broker import free_port
+from service.adapters.db.engine import make_engine, migrate
+from service.adapters.mqtt import parse_mqtt_url
+from service.bootstrap import Runtime, utc_now
+from service.importing import import_agencies, import_orders
+from service.settings import Settings
+from simulators import SimDevice
+from simulators.scenario import demo_ticks
+
+EXPECTED = {
+    ("police-xinjin-west", "zone_breach", "raised", "home"), ("court-xinjin", "zone_breach", "raised", "home"),
+    ("police-xinjin-west", "panic", "raised", None), ("court-xinjin", "panic", "raised", None),
+    ("police-xinjin-west", "zone_breach", "updated", "home"),
+    ("police-xinjin-east", "zone_breach", "raised", "work"), ("court-xinjin", "zone_breach", "raised", "work"),
+}
+
+
+class AlertConsole:
+    """Subscribes to every agency's alert topic, like the consoles in the precincts."""
+
+    def __init__(self, url: str) -> None:
+        u = parse_mqtt_url(url)
+        self.events: list[dict[str, Any]] = []
+        self._seen: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="demo-console", protocol=mqtt.MQTTv311)
+        self._client.on_message = self._on_message
+        self._subscribed = threading.Event()
+        self._client.on_subscribe = lambda *_a: self._subscribed.set()
+        self._client.connect(u.host, u.port)
+        self._client.loop_start()
+        self._client.subscribe("stayaway/v1/agencies/+/alerts", qos=1)
+        self._subscribed.wait(10)
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        body = orjson.loads(msg.payload)
+        key = (body.get("agency_id", msg.topic), body.get("event_id", ""))
+        with self._lock:
+            if key not in self._seen:
+                self._seen.add(key)
+                self.events.append(body)
+
+    def seen(self) -> set[tuple[str, str, str, str | None]]:
+        with self._lock:
+            return {(e["agency_id"], e["kind"], e["event"], (e.get("zone") or {}).get("zone_id")) for e in self.events}
+
+    def table(self, notes: list[str]) -> Table:
+        table = Table(title="Alerts as the agencies receive them", caption=" | ".join(notes[-2:]))
+        for col in ("at (UTC)", "agency", "alert", "kind", "sev", "event", "status", "zone", "dist m", "condition", "positions"):
+            table.add_column(col)
+        with self._lock:
+            rows = list(self.events[-25:])
+        for e in rows:
+            positions = "+".join(p for p, k in (("respondent", "respondent"), ("victim", "victim")) if k in e)
+            table.add_row(e["at"][11:19], e["agency_id"], e["alert_id"][:8], e["kind"], e["severity"], e["event"],
+                          e["status"], (e.get("zone") or {}).get("zone_id", ""), str(e.get("distance_m", "")),
+                          e.get("condition", ""), positions or "-")
+        return table
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def run_demo(settings: Settings, step_s: float, once: bool) -> int:
+    console = Console()
+    demo_db = settings.data_path() / "demo.sqlite"
+    settings.data_path().mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        demo_db.with_name(demo_db.name + suffix).unlink(missing_ok=True)
+    host, port = settings.http_address()
+    settings = settings.with_(database_url=f"sqlite:///{demo_db}", http=f"{host}:{free_port(host, port or None)}")
+    _load_demo_data(settings)
+    runtime = Runtime(settings)
+    runtime.start()
+    try:
+        if not runtime.wait_ready(30):
+            console.print("[red]the broker session did not come up[/red]")
+            return 1
+        console.print(f"[bold]stayaway demo[/bold]  broker {runtime.mqtt_url}  web app [link]{runtime.http_url}[/link]"
+                      f"  (try {runtime.http_url}/api/v1/alerts)")
+        alerts = AlertConsole(runtime.mqtt_url or "")
+        ok = _drive(console, alerts, runtime.mqtt_url or "", step_s, once)
+        alerts.close()
+        console.print(f"web app: {runtime.http_url}")
+        return 0 if ok else 1
+    finally:
+        runtime.stop()
+
+
+def _load_demo_data(settings: Settings) -> None:
+    engine = make_engine(settings.effective_database_url())
+    migrate(engine)
+    data = resources.files("simulators") / "data"
+    import_agencies(engine, orjson.loads((data / "demo_agencies.geojson").read_bytes()), utc_now)
+    import_orders(engine, [(orjson.loads((data / "demo_order.json").read_bytes()), "demo_order.json")], utc_now)
+    engine.dispose()
+
+
+def _drive(console: Console, alerts: AlertConsole, url: str, step_s: float, once: bool) -> bool:
+    u = parse_mqtt_url(url)
+    first_seq = int(datetime.now(UTC).timestamp())
+    tracker = SimDevice("trk-001", u.host, u.port, first_seq).connect()
+    phone = SimDevice("phone-001", u.host, u.port, first_seq).connect()
+    notes: list[str] = []
+    try:
+        with Live(alerts.table(notes), console=console, refresh_per_second=4, transient=False) as live:
+            last_tracker = None
+            for tick in demo_ticks():
+                if tick.note:
+                    notes.append(tick.note)
+                if tick.phone:
+                    phone.location(*tick.phone, acc=8.0, src="gps")
+                if tick.panic:
+                    phone.panic(*tick.phone, acc=8.0) if tick.phone else phone.panic()
+                if tick.tracker:
+                    last_tracker = tick.tracker
+                    tracker.location(*tick.tracker, acc=6.0, src="gps")
+                time.sleep(step_s)
+                live.update(alerts.table(notes))
+            deadline = time.monotonic() + 15
+            while once and not EXPECTED <= alerts.seen() and time.monotonic() < deadline:
+                time.sleep(0.2)
+                live.update(alerts.table(notes))
+            notes.append("scenario complete" + ("" if once else "; reporting on, Ctrl-C to stop"))
+            live.update(alerts.table(notes))
+            while not once and last_tracker:
+                time.sleep(max(step_s, 1.0) * 5)
+                tracker.location(*last_tracker, acc=6.0)
+                live.update(alerts.table(notes))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        tracker.close()
+        phone.close()
+    missing = EXPECTED - alerts.seen()
+    if once and missing:
+        console.print(f"[red]missing alerts: {sorted(missing, key=str)}[/red]")
+    return not missing

@@ -1,0 +1,1 @@
+"""Domain: protection orders, agencies and the per-order monitoring state (no I/O)."""

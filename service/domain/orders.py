@@ -1,0 +1,188 @@
+"""Protection orders and agencies as the contract's files describe them (section 4).
+
+Parsing is strict and pure: a bad file raises :class:`InvalidInput` naming the
+field, e.g. ``zones.features[1].properties.radius_m``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from alerts.routing import Agency
+from service.errors import InvalidInput
+from service.wire.rfc3339 import parse_ts
+
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+ORDER_TYPES = ("temporary", "ordinary")
+AGENCY_KINDS = ("police", "court", "support")
+SUPPORTED_DATUMS = ("wgs84",)
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    role: str  # respondent | victim
+    person_id: str
+    device_id: str | None
+    report_interval_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSpec:
+    zone_id: str
+    kind: str
+    name: str
+    geometry: dict[str, Any]  # GeoJSON, WGS-84
+    radius_m: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSpec:
+    order_id: str
+    type: str
+    court_id: str
+    issued_at: datetime
+    expires_at: datetime | None
+    respondent: Party
+    victim: Party
+    zones: tuple[ZoneSpec, ...]
+    min_distance_m: float | None
+    pre_alert_m: float | None
+    exit_margin_m: float | None
+    datum: str
+    body: dict[str, Any]
+
+    def parties(self) -> tuple[Party, Party]:
+        return (self.respondent, self.victim)
+
+
+def parse_order(body: Any) -> OrderSpec:
+    if not isinstance(body, dict):
+        raise InvalidInput("an order must be a JSON object")
+    order_id = _id(body, "order_id")
+    otype = body.get("type")
+    if otype not in ORDER_TYPES:
+        raise InvalidInput("type must be temporary or ordinary", "type")
+    issued_at = _time(body, "issued_at", required=True)
+    expires_at = _time(body, "expires_at", required=otype == "ordinary")
+    if expires_at is not None and issued_at is not None and expires_at <= issued_at:
+        raise InvalidInput("expires_at must be after issued_at", "expires_at")
+    datum = body.get("datum", "wgs84")
+    if datum not in ("wgs84", "gcj02", "bd09"):
+        raise InvalidInput("datum must be wgs84, gcj02 or bd09", "datum")
+    if datum not in SUPPORTED_DATUMS:
+        raise InvalidInput(f"datum {datum} is not supported by this version; give zones in wgs84", "datum")
+    return OrderSpec(
+        order_id=order_id, type=otype, court_id=_id(body, "court"), issued_at=issued_at,  # type: ignore[arg-type]
+        expires_at=expires_at,
+        respondent=_party(body, "respondent", device_required=True),
+        victim=_party(body, "victim", device_required=False),
+        zones=_zones(body.get("zones")),
+        min_distance_m=_positive(body, "min_distance_m"), pre_alert_m=_positive(body, "pre_alert_m", zero=True),
+        exit_margin_m=_positive(body, "exit_margin_m", zero=True), datum=datum, body=body,
+    )
+
+
+def parse_agencies(collection: Any) -> list[Agency]:
+    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
+        raise InvalidInput("the agencies file must be a GeoJSON FeatureCollection")
+    features = collection.get("features")
+    if not isinstance(features, list):
+        raise InvalidInput("features must be an array", "features")
+    agencies, seen = [], set()
+    for i, feature in enumerate(features):
+        where = f"features[{i}]"
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        if not isinstance(props, dict):
+            raise InvalidInput("a feature needs properties", f"{where}.properties")
+        agency_id = _id(props, "agency_id", f"{where}.properties.")
+        if agency_id in seen:
+            raise InvalidInput(f"agency_id {agency_id} appears twice", f"{where}.properties.agency_id")
+        seen.add(agency_id)
+        kind = props.get("kind")
+        if kind not in AGENCY_KINDS:
+            raise InvalidInput("kind must be police, court or support", f"{where}.properties.kind")
+        geometry = feature.get("geometry")
+        if kind == "police" and (not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon")):
+            raise InvalidInput("a police agency needs a Polygon or MultiPolygon jurisdiction", f"{where}.geometry")
+        name = props.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidInput("name must be a non-empty string", f"{where}.properties.name")
+        agencies.append(Agency(agency_id, name, kind, geometry if isinstance(geometry, dict) else None))
+    return agencies
+
+
+def _party(body: dict[str, Any], role: str, device_required: bool) -> Party:
+    p = body.get(role)
+    if not isinstance(p, dict):
+        raise InvalidInput(f"{role} must be an object", role)
+    device_id = p.get("device_id")
+    if device_id is not None or device_required:
+        device_id = _id(p, "device_id", f"{role}.")
+    interval = p.get("report_interval_s", 60)
+    if isinstance(interval, bool) or not isinstance(interval, int) or not 1 <= interval <= 86400:
+        raise InvalidInput("report_interval_s must be an integer from 1 to 86400", f"{role}.report_interval_s")
+    return Party(role, _id(p, "person_id", f"{role}."), device_id, interval)
+
+
+def _zones(fc: Any) -> tuple[ZoneSpec, ...]:
+    if not isinstance(fc, dict) or fc.get("type") != "FeatureCollection" or not isinstance(fc.get("features"), list):
+        raise InvalidInput("zones must be a GeoJSON FeatureCollection", "zones")
+    zones, seen = [], set()
+    for i, f in enumerate(fc["features"]):
+        where = f"zones.features[{i}]"
+        props, geom = (f.get("properties"), f.get("geometry")) if isinstance(f, dict) else (None, None)
+        if not isinstance(props, dict) or not isinstance(geom, dict):
+            raise InvalidInput("a zone feature needs properties and a geometry", where)
+        zone_id = _id(props, "zone_id", f"{where}.properties.")
+        if zone_id in seen:
+            raise InvalidInput(f"zone_id {zone_id} appears twice", f"{where}.properties.zone_id")
+        seen.add(zone_id)
+        radius = props.get("radius_m")
+        if geom.get("type") == "Point":
+            if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not 0 < radius <= 100_000:
+                raise InvalidInput("a Point zone needs radius_m in (0, 100000]", f"{where}.properties.radius_m")
+            _coords(geom.get("coordinates"), f"{where}.geometry.coordinates")
+        elif geom.get("type") not in ("Polygon", "MultiPolygon"):
+            raise InvalidInput("zone geometry must be Point, Polygon or MultiPolygon", f"{where}.geometry.type")
+        kind, name = props.get("kind", "other"), props.get("name", zone_id)
+        if not isinstance(kind, str) or not isinstance(name, str):
+            raise InvalidInput("kind and name must be strings", f"{where}.properties")
+        zones.append(ZoneSpec(zone_id, kind, name, geom, float(radius) if geom["type"] == "Point" else None))
+    return tuple(zones)
+
+
+def _coords(c: Any, where: str) -> None:
+    ok = isinstance(c, list) and len(c) >= 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in c[:2])
+    if not ok or not (-180 <= c[0] <= 180 and -90 <= c[1] <= 90):
+        raise InvalidInput("coordinates must be [lon, lat] in WGS-84 range", where)
+
+
+def _id(o: dict[str, Any], name: str, prefix: str = "") -> str:
+    value = o.get(name)
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidInput(f"{name} must be 1-64 of A-Z a-z 0-9 . _ -", prefix + name)
+    return value
+
+
+def _time(o: dict[str, Any], name: str, required: bool) -> datetime | None:
+    value = o.get(name)
+    if value is None:
+        if required:
+            raise InvalidInput(f"{name} is required", name)
+        return None
+    ts = parse_ts(value) if isinstance(value, str) else None
+    if ts is None:
+        raise InvalidInput(f"{name} must be an RFC 3339 date-time", name)
+    return ts
+
+
+def _positive(o: dict[str, Any], name: str, zero: bool = False) -> float | None:
+    value = o.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not zero):
+        raise InvalidInput(f"{name} must be a {'non-negative' if zero else 'positive'} number", name)
+    return float(value)

@@ -1,0 +1,29 @@
+"""stayaway's own exception tree. Third-party errors are translated at the boundary."""
+
+
+class StayawayError(Exception):
+    """Base of every error stayaway raises on purpose."""
+
+
+class ConfigError(StayawayError):
+    """A setting is missing or malformed."""
+
+
+class InvalidInput(StayawayError):
+    """A file or API body does not follow the contract; ``field`` names the culprit."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(StayawayError):
+    """The object asked for does not exist."""
+
+
+class StorageError(StayawayError):
+    """The database refused or failed an operation."""
+
+
+class BrokerError(StayawayError):
+    """The MQTT broker could not be reached or refused us."""

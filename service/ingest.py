@@ -1,0 +1,162 @@
+"""The ingest loop: micro-batches from the broker, committed, then acknowledged.
+
+The paho thread only calls :meth:`IngestLoop.submit`. One loop thread takes
+whatever has arrived (at most ``max_batch`` messages; panics jump the queue
+and go in a batch of their own), runs it through the pipeline, and only after
+the commit acknowledges the messages and hands new outbox rows to the
+dispatcher. Reports of one device are therefore handled in arrival order.
+
+On a failure the in-memory state is rebuilt from the database and the batch
+retried; a batch that fails again is split into single messages, and a single
+message that still fails is stored as an ``internal_error`` rejection and
+acknowledged, so one poison message can never stall ingestion. While the
+database is unreachable nothing is acknowledged and the loop keeps retrying.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+
+import sqlalchemy.exc
+
+from service.adapters.db.alerts_repo import OutboxItem
+from service.metrics import Metrics
+from service.pipeline import BatchResult, Inbound, Pipeline
+
+log = logging.getLogger(__name__)
+PANIC_SUFFIX = "/panic"
+TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+
+
+class IngestLoop:
+    def __init__(self, pipeline: Pipeline, ack: Callable[[Sequence[Inbound]], None],
+                 dispatch: Callable[[list[OutboxItem]], None], reload_state: Callable[[], None],
+                 metrics: Metrics, max_batch: int = 2000, retry_s: float = 1.0) -> None:
+        self.pipeline, self._ack, self._dispatch, self._reload = pipeline, ack, dispatch, reload_state
+        self.metrics, self.max_batch, self.retry_s = metrics, max_batch, retry_s
+        self._urgent: deque[Inbound] = deque()
+        self._normal: deque[Inbound] = deque()
+        self._cv = threading.Condition()
+        self._stop = threading.Event()
+        self._tasks: deque[Callable[[], None]] = deque()
+        self._stale = False
+        self._thread = threading.Thread(target=self._run, name="stayaway-ingest", daemon=True)
+
+    # -- called from other threads ------------------------------------------
+    def submit(self, item: Inbound) -> None:
+        with self._cv:
+            (self._urgent if item.topic.endswith(PANIC_SUFFIX) else self._normal).append(item)
+            self._cv.notify()
+
+    def call_soon(self, task: Callable[[], None]) -> None:
+        """Run ``task`` on the loop thread between batches (state reloads)."""
+        with self._cv:
+            self._tasks.append(task)
+            self._cv.notify()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        with self._cv:
+            self._cv.notify_all()
+        self._thread.join(timeout)
+
+    def backlog(self) -> int:
+        return len(self._urgent) + len(self._normal)
+
+    # -- the loop ------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batch, tasks = self._take()
+            for task in tasks:
+                self._guarded(task)
+            if batch:
+                try:
+                    self._handle(batch)
+                except Exception:  # noqa: BLE001 - never let the loop die
+                    self._stale = True
+                    log.exception("unexpected failure handling a batch of %d; it stays unacknowledged", len(batch))
+
+    def _take(self) -> tuple[list[Inbound], list[Callable[[], None]]]:
+        with self._cv:
+            while not (self._urgent or self._normal or self._tasks or self._stop.is_set()):
+                self._cv.wait(0.5)
+            tasks = list(self._tasks)
+            self._tasks.clear()
+            source = self._urgent if self._urgent else self._normal
+            n = min(len(source), self.max_batch)
+            return [source.popleft() for _ in range(n)], tasks
+
+    def _handle(self, batch: list[Inbound]) -> None:
+        try:
+            self._commit_until_done(batch)
+            return
+        except Exception:  # noqa: BLE001 - the outermost loop: log with traceback, never die
+            log.exception("batch of %d failed; retrying message by message", len(batch))
+            self.metrics.add("batch_failures")
+        for item in batch:
+            try:
+                self._commit_until_done([item])
+            except Exception as exc:  # noqa: BLE001
+                log.exception("message on %s failed on its own; storing it as evidence", _topic(item))
+                self._until_done(lambda: self._store_poison(item, exc))
+
+    def _store_poison(self, item: Inbound, exc: Exception) -> None:
+        self.pipeline.store_poison(item, exc)
+        self._ack([item])
+        self.metrics.add("rejected.internal_error")
+
+    def _commit_until_done(self, batch: list[Inbound]) -> None:
+        self._until_done(lambda: self._commit(batch))
+
+    def _until_done(self, step: Callable[[], None]) -> None:
+        """Run ``step``, waiting out an unreachable database; other errors propagate."""
+        delay = self.retry_s
+        while True:
+            try:
+                if self._stale:
+                    self._reload()
+                    self._stale = False
+                step()
+                return
+            except TRANSIENT as exc:
+                self._stale = True
+                self.metrics.add("db_unavailable")
+                log.error("database unavailable (%s); %d messages held unacknowledged, retrying in %.0f s",
+                          exc.__class__.__name__, self.backlog(), delay)
+                if self._stop.wait(delay):
+                    raise
+                delay = min(30.0, delay * 2)
+            except Exception:
+                self._stale = True
+                raise
+
+    def _commit(self, batch: list[Inbound]) -> None:
+        result: BatchResult = self.pipeline.process(batch)
+        self._ack(batch)
+        if result.outbox:
+            self._dispatch(result.outbox)
+        self.metrics.add("messages", len(batch))
+        self.metrics.add("batches")
+        self.metrics.add("accepted", result.accepted)
+        self.metrics.add("duplicates", result.duplicates)
+        self.metrics.add("late", result.late)
+        self.metrics.add("outbox_rows", len(result.outbox))
+        for reason, n in result.rejected.items():
+            self.metrics.add(f"rejected.{reason}", n)
+
+    def _guarded(self, task: Callable[[], None]) -> None:
+        try:
+            task()
+        except Exception:  # noqa: BLE001
+            self._stale = True
+            log.exception("loop task failed")
+
+
+def _topic(item: Inbound) -> str:
+    return item.topic[:120].encode("unicode_escape").decode("ascii")

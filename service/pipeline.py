@@ -1,0 +1,146 @@
+"""One micro-batch of inbound messages through one unit of work.
+
+Steps, in order, all in one transaction:
+  1. decode every message (``service.wire.decode``); rejections are kept;
+  2. check each report's device against the enrolled devices and its role;
+  3. drop repeats inside the batch, then append reports, keeping only the
+     ``(device_id, seq)`` keys that were new;
+  4. fold new panics, then new locations (per device in device-time order)
+     into the monitor, collecting membership changes and alert events;
+  5. write membership, alerts, alert log and outbox rows, and the rejections;
+  6. commit. Only then are the messages acknowledged (by the caller).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from service.adapters.db import alerts_repo, config_repo, reports_repo
+from service.adapters.db.alerts_repo import OutboxItem
+from service.domain.monitor import Changes, Monitor
+from service.wire import InvalidMessage, LocationReport, PanicPress, Reason, StatusReport, decode
+
+log = logging.getLogger(__name__)
+MAX_LOGGED_REJECTIONS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    topic: str
+    payload: bytes
+    received_at: datetime
+    mid: int = 0
+    qos: int = 0
+    generation: int = 0
+
+
+@dataclass(slots=True)
+class BatchResult:
+    outbox: list[OutboxItem] = field(default_factory=list)
+    accepted: int = 0
+    duplicates: int = 0
+    late: int = 0
+    rejected: Counter = field(default_factory=Counter)
+
+
+class Pipeline:
+    def __init__(self, engine: Engine, monitor: Monitor, clock: Callable[[], datetime],
+                 max_payload_bytes: int) -> None:
+        self.engine = engine
+        self.monitor = monitor
+        self.clock = clock
+        self.max_payload_bytes = max_payload_bytes
+        self.agency_kinds: dict[str, str] = {}
+
+    def process(self, items: Sequence[Inbound]) -> BatchResult:
+        result = BatchResult()
+        locations, statuses, panics, rejections = self._decode(items)
+        with self.engine.begin() as conn:
+            now = self.clock()
+            new_keys = reports_repo.insert_locations(conn, locations, now)
+            new_status = reports_repo.insert_statuses(conn, statuses, now)
+            new_panics = reports_repo.insert_panics(conn, panics, now)
+            changes = Changes()
+            for press in new_panics:
+                self.monitor.on_panic(press, now, changes)
+            fresh = sorted((r for r in locations if (r.device_id, r.seq) in new_keys), key=lambda r: (r.device_id, r.ts, r.seq))
+            for report in fresh:
+                if not self.monitor.on_location(report, now, changes):
+                    result.late += 1
+            alerts_repo.save_membership(conn, changes.membership, now)
+            if changes.events and not self.agency_kinds:
+                self.agency_kinds = config_repo.agency_kinds(conn)
+            result.outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds)
+            reports_repo.insert_rejections(conn, rejections, now)
+        result.accepted = len(new_keys) + len(new_status) + len(new_panics)
+        result.duplicates = len(locations) + len(statuses) + len(panics) - result.accepted
+        result.rejected.update(r.reason.value for r in rejections)
+        _log_rejections(rejections)
+        return result
+
+    def store_poison(self, item: Inbound, error: BaseException) -> None:
+        """Keep a message that made processing fail as evidence, so it can be acknowledged."""
+        rejection = InvalidMessage(item.topic, item.payload, item.received_at, Reason.INTERNAL_ERROR,
+                                   f"processing failed: {error.__class__.__name__}")
+        with self.engine.begin() as conn:
+            reports_repo.insert_rejections(conn, [rejection], self.clock())
+        _log_rejections([rejection])
+
+    def _decode(self, items: Sequence[Inbound]) -> tuple[list, list, list, list]:
+        locations: dict[tuple, LocationReport] = {}
+        statuses: dict[tuple, StatusReport] = {}
+        panics: list[PanicPress] = []
+        rejections: list[InvalidMessage] = []
+        for item in items:
+            decoded = decode(item.topic, item.payload, item.received_at, self.max_payload_bytes)
+            rejections.extend(decoded.rejections)
+            for report in decoded.reports:
+                problem = self._enrolment_problem(report)
+                if problem is not None:
+                    rejections.append(InvalidMessage(item.topic, item.payload, item.received_at, problem[0],
+                                                     problem[1], report.device_id))
+                elif isinstance(report, LocationReport):
+                    locations.setdefault((report.device_id, report.seq), report)
+                elif isinstance(report, StatusReport):
+                    statuses.setdefault((report.device_id, report.seq), report)
+                else:
+                    panics.append(report)
+        return list(locations.values()), list(statuses.values()), _unique_panics(panics), rejections
+
+    def _enrolment_problem(self, report: LocationReport | StatusReport | PanicPress) -> tuple[Reason, str] | None:
+        roles = self.monitor.roles_of(report.device_id)
+        if not roles:
+            return Reason.UNKNOWN_DEVICE, "device is not enrolled in any active order"
+        if isinstance(report, PanicPress) and not any(role == "victim" for _, role in roles):
+            return Reason.DEVICE_ROLE, "only a victim's phone may send a panic"
+        return None
+
+
+def _unique_panics(panics: list[PanicPress]) -> list[PanicPress]:
+    seen: set[tuple] = set()
+    out = []
+    for p in panics:
+        if p.seq is not None:
+            if (p.device_id, p.seq) in seen:
+                continue
+            seen.add((p.device_id, p.seq))
+        out.append(p)
+    return out
+
+
+def _log_rejections(rejections: Sequence[InvalidMessage]) -> None:
+    for r in rejections[:MAX_LOGGED_REJECTIONS]:
+        log.warning("rejected message: reason=%s field=%s device=%s topic=%s item=%s detail=%s",
+                    r.reason.value, r.field, r.device_id, _safe_topic(r.topic), r.item_index, r.detail)
+    if len(rejections) > MAX_LOGGED_REJECTIONS:
+        log.warning("... and %d more rejected messages in this batch", len(rejections) - MAX_LOGGED_REJECTIONS)
+
+
+def _safe_topic(topic: str) -> str:
+    return topic[:200].encode("unicode_escape").decode("ascii")

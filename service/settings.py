@@ -1,0 +1,79 @@
+"""Every setting, its environment variable, type and default, in one place.
+
+Thresholds that differ per order (distances, intervals) are data on the order,
+not settings. docs/operations.md mirrors this table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from service.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    mqtt_url: str | None = None  # STAYAWAY_MQTT_URL; None: embedded broker on loopback
+    database_url: str | None = None  # STAYAWAY_DATABASE_URL; None: SQLite file in data_dir
+    http: str = "127.0.0.1:8080"  # STAYAWAY_HTTP: host:port of the web app
+    data_dir: str = "~/.local/share/stayaway"  # STAYAWAY_DATA_DIR
+    mqtt_client_id: str = "stayaway-ingest"  # STAYAWAY_MQTT_CLIENT_ID: fixed, so the session persists
+    mqtt_protocol: str = "5"  # STAYAWAY_MQTT_PROTOCOL: 5 or 3.1.1 (the embedded broker forces 3.1.1)
+    mqtt_receive_maximum: int = 4096  # STAYAWAY_MQTT_RECEIVE_MAXIMUM: QoS 1 messages in flight to us (MQTT 5)
+    mqtt_session_expiry_s: int = 7 * 24 * 3600  # STAYAWAY_MQTT_SESSION_EXPIRY_S
+    max_batch: int = 2000  # STAYAWAY_MAX_BATCH: messages per transaction at most
+    max_payload_bytes: int = 256 * 1024  # STAYAWAY_MAX_PAYLOAD_BYTES
+    sqlite_synchronous: str = "FULL"  # STAYAWAY_SQLITE_SYNCHRONOUS: FULL or NORMAL
+    outbox_retry_s: float = 10.0  # STAYAWAY_OUTBOX_RETRY_S: republish an unacknowledged alert after this
+    config_poll_s: float = 0.5  # STAYAWAY_CONFIG_POLL_S: how often imported orders/agencies are picked up
+    log_level: str = "INFO"  # STAYAWAY_LOG_LEVEL
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"STAYAWAY_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f.name, raw, type(getattr(cls(), f.name)))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.mqtt_protocol not in ("5", "3.1.1"):
+            raise ConfigError("STAYAWAY_MQTT_PROTOCOL must be 5 or 3.1.1")
+        if not 1 <= self.mqtt_receive_maximum <= 65535:
+            raise ConfigError("STAYAWAY_MQTT_RECEIVE_MAXIMUM must be 1..65535")
+        self.http_address()
+
+    def http_address(self) -> tuple[str, int]:
+        host, sep, port = self.http.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ConfigError("STAYAWAY_HTTP must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+    def data_path(self) -> Path:
+        return Path(os.path.expanduser(self.data_dir))
+
+    def effective_database_url(self, filename: str = "stayaway.sqlite") -> str:
+        return self.database_url or f"sqlite:///{self.data_path() / filename}"
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _convert(name: str, raw: str, kind: type) -> Any:
+    try:
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"STAYAWAY_{name.upper()} must be a number") from exc
+    return raw

@@ -1,0 +1,55 @@
+"""Rebuilding the monitor's in-memory state from the database."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from sqlalchemy.engine import Connection
+
+from alerts import JurisdictionIndex, Kind
+from service.adapters.db import alerts_repo, config_repo, state_repo
+from service.domain.monitor import Monitor
+from service.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+
+def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None = None, agencies: bool = True) -> None:
+    """Load every active order (or just ``order_ids``) with its membership, open alerts and last fixes."""
+    if agencies:
+        monitor.jurisdictions = JurisdictionIndex(config_repo.load_agencies(conn))
+    ids = None if order_ids is None else list(order_ids)
+    if ids is None:
+        monitor.orders.clear()
+        monitor.devices.clear()
+        monitor.last_ts.clear()
+    else:
+        for order_id in ids:
+            monitor.remove_order(order_id)
+    try:
+        specs = config_repo.load_orders(conn, ids)
+    except InvalidInput as exc:  # a stored order that no longer parses: refuse loudly, keep the rest running
+        log.error("stored order failed to parse: %s (field %s)", exc, exc.field)
+        specs = []
+    loaded = [monitor.load_order(spec) for spec in specs]
+    membership = state_repo.load_membership(conn, [s.order_id for s in specs] if ids is not None else None)
+    devices = {p.device_id for s in specs for p in s.parties() if p.device_id}
+    fixes = state_repo.latest_fixes(conn, devices)
+    for device_id, fix in fixes.items():
+        monitor.last_ts.setdefault(device_id, fix.ts)
+        monitor.last_ts[device_id] = max(monitor.last_ts[device_id], fix.ts)
+    for order in loaded:
+        order.membership = dict(membership.get(order.spec.order_id, {}))
+        order.respondent_fix = fixes.get(order.spec.respondent.device_id or "")
+        order.victim_fix = fixes.get(order.spec.victim.device_id or "")
+    for alert, recipients in alerts_repo.load_open_alerts(conn, None if ids is None else ids):
+        order = monitor.orders.get(alert.order_id)
+        if order is None:
+            continue
+        order.recipients[alert.alert_id] = tuple(recipients)
+        if alert.kind == Kind.ZONE_BREACH and alert.condition_active and alert.zone_id:
+            order.breach_alerts[alert.zone_id] = alert
+        elif alert.kind == Kind.PANIC:
+            order.panic_alert = alert
+    log.info("monitoring state loaded: %d orders, %d devices", len(loaded), len(devices))

@@ -1,0 +1,61 @@
+"""Alert messages for agencies (contract section 2), plus documented additions.
+
+Additions (docs/protocol.md): ``event_id`` and ``event_seq`` (deduplicate
+at-least-once deliveries), ``agency_id``, ``condition`` (``active`` or
+``ended``), ``ended_at``, ``silent`` on panics. ``victim`` appears only for
+``panic`` and ``proximity`` and only to police and court recipients.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alerts.model import VICTIM_POSITION_KINDS, Kind
+from geofence import Fix
+from service.wire.rfc3339 import format_ts
+
+VICTIM_RECIPIENT_KINDS = frozenset({"police", "court"})
+
+
+def alert_topic(agency_id: str) -> str:
+    return f"stayaway/v1/agencies/{agency_id}/alerts"
+
+
+def alert_message(
+    event: Any, agency_id: str, agency_kind: str, respondent: Fix | None, victim: Fix | None,
+    zone: Any | None, distance_m: float | None,
+) -> dict[str, Any]:
+    """``event`` is an ``alerts.AlertEvent``; ``zone`` a ``ZoneSpec`` or None."""
+    alert = event.alert
+    msg: dict[str, Any] = {
+        "alert_id": alert.alert_id,
+        "order_id": alert.order_id,
+        "kind": alert.kind.value,
+        "severity": alert.severity.value,
+        "event": event.event.value,
+        "status": alert.status.value,
+        "at": format_ts(event.at),
+        "occurred_at": format_ts(alert.occurred_at),
+        "retroactive": alert.retroactive,
+        "event_id": f"{alert.alert_id}:{alert.event_seq}",
+        "event_seq": alert.event_seq,
+        "agency_id": agency_id,
+        "condition": "active" if alert.condition_active else "ended",
+    }
+    if respondent is not None:
+        msg["respondent"] = _fix(respondent)
+    if victim is not None and alert.kind in VICTIM_POSITION_KINDS and agency_kind in VICTIM_RECIPIENT_KINDS:
+        msg["victim"] = _fix(victim)
+    if zone is not None:
+        msg["zone"] = {"zone_id": zone.zone_id, "kind": zone.kind, "name": zone.name}
+    if distance_m is not None:
+        msg["distance_m"] = distance_m
+    if "ended_at" in event.details:
+        msg["ended_at"] = format_ts(event.details["ended_at"])
+    if alert.kind == Kind.PANIC:
+        msg["silent"] = bool(event.details.get("silent", False))
+    return msg
+
+
+def _fix(fix: Fix) -> dict[str, Any]:
+    return {"lat": fix.lat, "lon": fix.lon, "acc": fix.accuracy_m, "ts": format_ts(fix.ts)}

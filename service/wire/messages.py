@@ -1,0 +1,88 @@
+"""Typed, frozen values decoded from device messages, and rejections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Stable rejection codes (docs/protocol.md lists them)."""
+
+    TOPIC_UNKNOWN = "topic_unknown"
+    DEVICE_ID_INVALID = "device_id_invalid"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    INVALID_JSON = "invalid_json"
+    WRONG_SHAPE = "wrong_shape"
+    ARRAY_EMPTY = "array_empty"
+    ARRAY_TOO_LONG = "array_too_long"
+    MISSING_FIELD = "missing_field"
+    WRONG_TYPE = "wrong_type"
+    OUT_OF_RANGE = "out_of_range"
+    TS_INVALID = "ts_invalid"
+    DEVICE_TOPIC_MISMATCH = "device_topic_mismatch"
+    UNKNOWN_DEVICE = "unknown_device"
+    DEVICE_ROLE = "device_role"
+    INTERNAL_ERROR = "internal_error"
+
+
+@dataclass(frozen=True, slots=True)
+class LocationReport:
+    device_id: str
+    seq: int
+    ts: datetime
+    lat: float
+    lon: float
+    acc_m: float
+    received_at: datetime
+    raw: bytes
+    spd_mps: float | None = None
+    hdg_deg: float | None = None
+    batt_pct: int | None = None
+    src: str | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    device_id: str
+    seq: int
+    ts: datetime
+    received_at: datetime
+    raw: bytes
+    batt_pct: int | None = None
+    charging: bool | None = None
+    strap: str | None = None
+    case: str | None = None
+    gps: str | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PanicPress:
+    """A panic press. Never rejected for a bad field once it is a JSON object:
+    defects become flags, a bad ``ts`` falls back to the receive time."""
+
+    device_id: str
+    seq: int | None
+    ts: datetime
+    received_at: datetime
+    raw: bytes
+    lat: float | None = None
+    lon: float | None = None
+    acc_m: float | None = None
+    silent: bool = False
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidMessage:
+    topic: str
+    payload: bytes
+    received_at: datetime
+    reason: Reason
+    detail: str  # never carries coordinates
+    device_id: str | None = None
+    field: str | None = None
+    item_index: int | None = None

@@ -1,0 +1,69 @@
+"""A tracker or a victim's phone: one paho client publishing QoS 1 JSON on its own topics."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+
+def rfc3339(dt: datetime) -> str:
+    dt = dt.astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+class SimDevice:
+    def __init__(self, device_id: str, host: str, port: int, first_seq: int = 1) -> None:
+        self.device_id = device_id
+        self.seq = first_seq - 1
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
+        self._client.username_pw_set(device_id)
+        self._host, self._port = host, port
+        self._connected = threading.Event()
+        self._client.on_connect = lambda *_a: self._connected.set()
+        self.commands: list[dict[str, Any]] = []
+
+    def connect(self, timeout: float = 10.0) -> SimDevice:
+        self._client.connect(self._host, self._port, keepalive=30)
+        self._client.loop_start()
+        if not self._connected.wait(timeout):
+            raise TimeoutError(f"{self.device_id}: broker did not answer")
+        return self
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def topic(self, kind: str) -> str:
+        return f"stayaway/v1/devices/{self.device_id}/{kind}"
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def location(self, lat: float, lon: float, acc: float, ts: datetime | None = None, **extra: Any) -> dict[str, Any]:
+        body = {"seq": self.next_seq(), "ts": rfc3339(ts or datetime.now(UTC)), "lat": round(lat, 7),
+                "lon": round(lon, 7), "acc": round(acc, 1), **extra}
+        self.send("location", body)
+        return body
+
+    def status(self, ts: datetime | None = None, **fields: Any) -> dict[str, Any]:
+        body = {"seq": self.next_seq(), "ts": rfc3339(ts or datetime.now(UTC)), **fields}
+        self.send("status", body)
+        return body
+
+    def panic(self, lat: float | None = None, lon: float | None = None, acc: float | None = None,
+              silent: bool = False, ts: datetime | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"seq": self.next_seq(), "ts": rfc3339(ts or datetime.now(UTC)), "silent": silent}
+        if lat is not None and lon is not None and acc is not None:
+            body.update(lat=round(lat, 7), lon=round(lon, 7), acc=round(acc, 1))
+        self.send("panic", body)
+        return body
+
+    def send(self, kind: str, body: Any, wait: bool = False) -> None:
+        info = self._client.publish(self.topic(kind), json.dumps(body, separators=(",", ":")), qos=1)
+        if wait:
+            info.wait_for_publish(10)
