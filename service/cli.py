@@ -127,3 +127,7 @@ def _wait_for_signal() -> None:
         signal.signal(sig, lambda *_: done.set())
     while not done.wait(1.0):
         pass
+
+
+if __name__ == "__main__":
+    main()

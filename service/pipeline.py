@@ -60,7 +60,7 @@ class Pipeline:
 
     def process(self, items: Sequence[Inbound]) -> BatchResult:
         result = BatchResult()
-        locations, statuses, panics, rejections = self._decode(items)
+        locations, statuses, panics, rejections, repeats = self._decode(items)
         with self.engine.begin() as conn:
             now = self.clock()
             new_keys = reports_repo.insert_locations(conn, locations, now)
@@ -79,7 +79,7 @@ class Pipeline:
             result.outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds)
             reports_repo.insert_rejections(conn, rejections, now)
         result.accepted = len(new_keys) + len(new_status) + len(new_panics)
-        result.duplicates = len(locations) + len(statuses) + len(panics) - result.accepted
+        result.duplicates = repeats + len(locations) + len(statuses) + len(panics) - result.accepted
         result.rejected.update(r.reason.value for r in rejections)
         _log_rejections(rejections)
         return result
@@ -92,11 +92,13 @@ class Pipeline:
             reports_repo.insert_rejections(conn, [rejection], self.clock())
         _log_rejections([rejection])
 
-    def _decode(self, items: Sequence[Inbound]) -> tuple[list, list, list, list]:
+    def _decode(self, items: Sequence[Inbound]) -> tuple[list, list, list, list, int]:
+        """Decoded reports by kind (repeats within the batch dropped and counted), and rejections."""
         locations: dict[tuple, LocationReport] = {}
         statuses: dict[tuple, StatusReport] = {}
         panics: list[PanicPress] = []
         rejections: list[InvalidMessage] = []
+        enrolled = 0
         for item in items:
             decoded = decode(item.topic, item.payload, item.received_at, self.max_payload_bytes)
             rejections.extend(decoded.rejections)
@@ -105,13 +107,17 @@ class Pipeline:
                 if problem is not None:
                     rejections.append(InvalidMessage(item.topic, item.payload, item.received_at, problem[0],
                                                      problem[1], report.device_id))
-                elif isinstance(report, LocationReport):
+                    continue
+                enrolled += 1
+                if isinstance(report, LocationReport):
                     locations.setdefault((report.device_id, report.seq), report)
                 elif isinstance(report, StatusReport):
                     statuses.setdefault((report.device_id, report.seq), report)
                 else:
                     panics.append(report)
-        return list(locations.values()), list(statuses.values()), _unique_panics(panics), rejections
+        unique_panics = _unique_panics(panics)
+        repeats = enrolled - len(locations) - len(statuses) - len(unique_panics)
+        return list(locations.values()), list(statuses.values()), unique_panics, rejections, repeats
 
     def _enrolment_problem(self, report: LocationReport | StatusReport | PanicPress) -> tuple[Reason, str] | None:
         roles = self.monitor.roles_of(report.device_id)

@@ -6,6 +6,7 @@ field, e.g. ``zones.features[1].properties.radius_m``.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from alerts.routing import Agency
 from service.errors import InvalidInput
 from service.wire.rfc3339 import parse_ts
 
-_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 ORDER_TYPES = ("temporary", "ordinary")
 AGENCY_KINDS = ("police", "court", "support")
 SUPPORTED_DATUMS = ("wgs84",)
@@ -145,13 +146,26 @@ def _zones(fc: Any) -> tuple[ZoneSpec, ...]:
             if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not 0 < radius <= 100_000:
                 raise InvalidInput("a Point zone needs radius_m in (0, 100000]", f"{where}.properties.radius_m")
             _coords(geom.get("coordinates"), f"{where}.geometry.coordinates")
-        elif geom.get("type") not in ("Polygon", "MultiPolygon"):
+        elif geom.get("type") in ("Polygon", "MultiPolygon"):
+            _rings(geom.get("coordinates"), 2 if geom["type"] == "Polygon" else 3, f"{where}.geometry.coordinates")
+        else:
             raise InvalidInput("zone geometry must be Point, Polygon or MultiPolygon", f"{where}.geometry.type")
         kind, name = props.get("kind", "other"), props.get("name", zone_id)
         if not isinstance(kind, str) or not isinstance(name, str):
             raise InvalidInput("kind and name must be strings", f"{where}.properties")
         zones.append(ZoneSpec(zone_id, kind, name, geom, float(radius) if geom["type"] == "Point" else None))
     return tuple(zones)
+
+
+def _rings(c: Any, depth: int, where: str) -> None:
+    """Polygon (depth 2) or MultiPolygon (depth 3) coordinates: non-empty arrays of [lon, lat] positions."""
+    if not isinstance(c, list) or not c:
+        raise InvalidInput("polygon coordinates must be non-empty arrays of [lon, lat] positions", where)
+    for part in c:
+        if depth == 1:
+            _coords(part, where)
+        else:
+            _rings(part, depth - 1, where)
 
 
 def _coords(c: Any, where: str) -> None:
@@ -162,7 +176,7 @@ def _coords(c: Any, where: str) -> None:
 
 def _id(o: dict[str, Any], name: str, prefix: str = "") -> str:
     value = o.get(name)
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise InvalidInput(f"{name} must be 1-64 of A-Z a-z 0-9 . _ -", prefix + name)
     return value
 
@@ -183,6 +197,7 @@ def _positive(o: dict[str, Any], name: str, zero: bool = False) -> float | None:
     value = o.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not zero):
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0
+            or (value == 0 and not zero)):
         raise InvalidInput(f"{name} must be a {'non-negative' if zero else 'positive'} number", name)
     return float(value)

@@ -26,8 +26,8 @@ MAX_ARRAY_ITEMS = 1000
 FUTURE_TOLERANCE = timedelta(minutes=5)
 EARLIEST_PLAUSIBLE = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
 
-_TOPIC = re.compile(r"^stayaway/v1/devices/([A-Za-z0-9._-]{1,64})/(location|status|panic)$")
-_DEVICE_TOPIC = re.compile(r"^stayaway/v1/devices/([^/]*)/(location|status|panic)$")
+_TOPIC = re.compile(r"stayaway/v1/devices/([A-Za-z0-9._-]{1,64})/(location|status|panic)")
+_DEVICE_TOPIC = re.compile(r"stayaway/v1/devices/([^/]*)/(location|status|panic)")
 
 LOCATION_FIELDS = frozenset({"seq", "ts", "lat", "lon", "acc", "spd", "hdg", "batt", "src", "device_id"})
 STATUS_FIELDS = frozenset({"seq", "ts", "batt", "charging", "strap", "case", "gps", "device_id"})
@@ -48,9 +48,9 @@ class _Bad(Exception):
 
 def decode(topic: str, payload: bytes, received_at: datetime, max_payload_bytes: int = MAX_PAYLOAD_BYTES) -> Decoded:
     out = Decoded()
-    m = _TOPIC.match(topic)
+    m = _TOPIC.fullmatch(topic)
     if m is None:
-        dm = _DEVICE_TOPIC.match(topic)
+        dm = _DEVICE_TOPIC.fullmatch(topic)
         reason = Reason.DEVICE_ID_INVALID if dm else Reason.TOPIC_UNKNOWN
         detail = "device_id must be 1-64 of A-Z a-z 0-9 . _ -" if dm else "not a v1 device topic"
         out.rejections.append(InvalidMessage(topic, payload, received_at, reason, detail))

@@ -6,13 +6,13 @@ import re
 from datetime import UTC, datetime
 
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$"
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})"
 )
 
 
 def parse_ts(text: str) -> datetime | None:
     """Parse ``text`` or return None when it is not an RFC 3339 date-time with an offset."""
-    m = _RFC3339.match(text)
+    m = _RFC3339.fullmatch(text)
     if m is None:
         return None
     frac = (m.group(7) or "")[:6].ljust(6, "0")

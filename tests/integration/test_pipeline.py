@@ -1,0 +1,99 @@
+"""The ingest pipeline's unit of work against a real database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import sqlalchemy as sa
+
+from alerts import JurisdictionIndex
+from geofence import FrameCache
+from service.adapters.db import schema as t
+from service.domain.monitor import Monitor
+from service.importing import import_agencies, import_orders
+from service.pipeline import Inbound, Pipeline
+from service.state import rebuild
+from simulators.walk import offset
+from tests.support import builders
+
+T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+
+class Ids:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self) -> str:
+        self.n += 1
+        return f"alert-{self.n}"
+
+
+def make_pipeline(engine) -> Pipeline:  # type: ignore[no-untyped-def]
+    import_agencies(engine, builders.AGENCIES, lambda: T0)
+    import_orders(engine, [(builders.order(), "test")], lambda: T0)
+    monitor = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
+    with engine.begin() as conn:
+        rebuild(monitor, conn)
+    return Pipeline(engine, monitor, lambda: T0 + timedelta(hours=1), 256 * 1024)
+
+
+def msg(device: str, kind: str, body: object, at: datetime = T0) -> Inbound:
+    return Inbound(f"stayaway/v1/devices/{device}/{kind}", orjson.dumps(body), at)
+
+
+def walk_in(start_seq: int = 1) -> list[Inbound]:
+    points = [offset(*builders.HOME, north, 0) for north in (900, 500, 320, 250, 120)]
+    return [msg("trk-001", "location", builders.location(start_seq + i, lat, lon, ts=T0 + timedelta(seconds=10 * i)))
+            for i, (lat, lon) in enumerate(points)]
+
+
+def test_breach_writes_alert_log_and_outbox_for_police_and_court(engine) -> None:
+    pipeline = make_pipeline(engine)
+    result = pipeline.process(walk_in())
+    assert result.accepted == 5 and result.duplicates == 0 and not result.rejected
+    assert sorted(o.topic for o in result.outbox) == [
+        "stayaway/v1/agencies/court-xinjin/alerts", "stayaway/v1/agencies/police-west/alerts"]
+    message = orjson.loads(result.outbox[0].payload)
+    assert (message["kind"], message["event"], message["status"], message["zone"]["zone_id"]) == (
+        "zone_breach", "raised", "open", "home")
+    assert "victim" not in message
+    with engine.connect() as conn:
+        log = conn.execute(sa.select(t.alert_log.c.event, t.alert_log.c.actor)).all()
+        membership = conn.execute(sa.select(t.zone_membership.c.zone_id, t.zone_membership.c.inside)).all()
+    assert [tuple(r) for r in log] == [("raised", "system")]
+    assert [tuple(r) for r in membership] == [("home", True)]
+
+
+def test_repeats_change_nothing_and_bad_input_is_kept(engine) -> None:
+    pipeline = make_pipeline(engine)
+    batch = walk_in()
+    pipeline.process(batch)
+    garbage = [
+        Inbound("stayaway/v1/devices/trk-001/location", b"{not json", T0),
+        msg("trk-999", "location", builders.location(1, 30.0, 103.0)),
+        msg("trk-001", "panic", {"seq": 1, "ts": builders.rfc3339(T0)}),
+    ]
+    result = pipeline.process(batch + garbage)
+    assert result.accepted == 0 and result.duplicates == 5 and not result.outbox
+    assert dict(result.rejected) == {"invalid_json": 1, "unknown_device": 1, "device_role": 1}
+    with engine.connect() as conn:
+        reasons = sorted(r for (r,) in conn.execute(sa.select(t.rejected_messages.c.reason)))
+        reports = conn.execute(sa.select(sa.func.count()).select_from(t.location_reports)).scalar()
+    assert reasons == ["device_role", "invalid_json", "unknown_device"] and reports == 5
+
+
+def test_state_rebuilt_from_the_database_does_not_reraise_an_open_episode(engine) -> None:
+    first = make_pipeline(engine).process(walk_in())
+    alert_id = orjson.loads(first.outbox[0].payload)["alert_id"]
+    monitor = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
+    with engine.begin() as conn:
+        rebuild(monitor, conn)
+    again = Pipeline(engine, monitor, lambda: T0 + timedelta(hours=2), 256 * 1024)
+    inside = offset(*builders.HOME, 100, 0)
+    result = again.process([msg("trk-001", "location", builders.location(
+        50 + i, *inside, ts=T0 + timedelta(minutes=5, seconds=40 * i))) for i in range(2)])
+    messages = [orjson.loads(o.payload) for o in result.outbox]
+    # two reports 40 s apart: two throttled updates of the same episode, each to police and court
+    assert [(m["alert_id"], m["event"], m["event_seq"]) for m in messages] == [
+        (alert_id, "updated", 2), (alert_id, "updated", 2), (alert_id, "updated", 3), (alert_id, "updated", 3)]

@@ -1,0 +1,85 @@
+"""A real MQTT broker for tests: STAYAWAY_TEST_MQTT_URL, else a private Mosquitto, else the embedded broker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    url: str
+    host: str
+    port: int
+    kind: str  # "external", "mosquitto" or "embedded"
+    protocol: str  # what stayaway should speak to it: "5" or "3.1.1"
+
+    @property
+    def persistent_sessions(self) -> bool:
+        return self.kind != "embedded"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(host: str, port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port}")
+
+
+class PrivateMosquitto:
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="stayaway-mosq-"))
+        self.port = free_port()
+        conf = self.dir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"set_tcp_nodelay true\nmax_queued_messages 100000\nlog_dest file {self.dir / 'mosquitto.log'}\n"
+        )
+        self.proc = subprocess.Popen([shutil.which("mosquitto") or "mosquitto", "-c", str(conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_listening("127.0.0.1", self.port)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_broker() -> tuple[BrokerInfo, object | None]:
+    """The broker and a handle with ``stop()`` (None for an external one)."""
+    external = os.environ.get("STAYAWAY_TEST_MQTT_URL")
+    if external:
+        from service.adapters.mqtt import parse_mqtt_url
+
+        u = parse_mqtt_url(external)
+        if not u.host.startswith("127.") and u.host not in ("localhost", "::1"):
+            raise RuntimeError("tests only ever talk to loopback brokers")
+        wait_listening(u.host, u.port)
+        return BrokerInfo(external, u.host, u.port, "external", "5"), None
+    if shutil.which("mosquitto"):
+        m = PrivateMosquitto()
+        return BrokerInfo(f"mqtt://127.0.0.1:{m.port}", "127.0.0.1", m.port, "mosquitto", "5"), m
+    from service.adapters.broker import EmbeddedBroker
+
+    b = EmbeddedBroker()
+    b.start()
+    return BrokerInfo(b.url, b.host, b.port, "embedded", "3.1.1"), b

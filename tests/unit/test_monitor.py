@@ -1,0 +1,121 @@
+"""service.domain.monitor: reports in, routed alert events out (the contract's example order)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+import pytest
+
+from alerts import EventType, JurisdictionIndex, Kind
+from geofence import FrameCache
+from service.domain.monitor import Changes, Monitor, RoutedEvent
+from service.domain.orders import parse_agencies, parse_order
+from service.wire import LocationReport, PanicPress
+from tests.unit.builders import T0, agencies_collection, example_order, north_of_home, seconds
+
+RESPONDENT, VICTIM = "trk-001", "phone-001"
+WEST_POLICE, EAST_POLICE, COURT = "police-west", "police-east", "court-xinjin"
+AT_WORK = (30.4415, 103.882)  # inside the workplace polygon, in the east police square
+
+
+@pytest.fixture
+def monitor() -> Monitor:
+    ids = (f"alert-{n}" for n in itertools.count(1))
+    m = Monitor(FrameCache(), JurisdictionIndex(parse_agencies(agencies_collection())), lambda: next(ids))
+    m.load_order(parse_order(example_order()))
+    return m
+
+
+def report(seq: int, at: datetime, lat: float, lon: float, device_id: str = RESPONDENT) -> LocationReport:
+    return LocationReport(device_id, seq, at, lat, lon, 5.0, at + seconds(1), b"{}")
+
+
+def feed(monitor: Monitor, r: LocationReport) -> tuple[bool, list[RoutedEvent]]:
+    changes = Changes()
+    fresh = monitor.on_location(r, r.received_at, changes)
+    return fresh, changes.events
+
+
+def walk_into_home(monitor: Monitor) -> list[list[RoutedEvent]]:
+    """1 km, 600 m and 200 m north of the home zone's centre, 30 s apart."""
+    out = []
+    for seq, distance_m in enumerate([1000, 600, 200], start=1):
+        fresh, events = feed(monitor, report(seq, T0 + seconds(30 * (seq - 1)), *north_of_home(distance_m)))
+        assert fresh
+        out.append(events)
+    return out
+
+
+def test_walking_into_the_home_circle_raises_one_breach(monitor):
+    per_report = walk_into_home(monitor)
+    assert [len(events) for events in per_report] == [0, 0, 1]
+    routed = per_report[2][0]
+    alert = routed.event.alert
+    assert (routed.event.event, alert.kind, alert.zone_id, alert.alert_id) == (
+        EventType.RAISED, Kind.ZONE_BREACH, "home", "alert-1")
+    assert routed.recipients == (WEST_POLICE, COURT)
+    assert routed.zone.zone_id == "home"
+    assert routed.distance_m == pytest.approx(100.0, abs=0.5)
+    assert routed.respondent_fix.ts == T0 + seconds(60) and routed.victim_fix is None
+    assert alert.occurred_at == T0 + seconds(60)
+
+
+def test_reports_inside_within_30_s_add_nothing(monitor):
+    walk_into_home(monitor)
+    for seq, after_s in [(4, 10), (5, 20), (6, 29)]:
+        fresh, events = feed(monitor, report(seq, T0 + seconds(60 + after_s), *north_of_home(150)))
+        assert fresh and events == []
+
+
+def test_a_report_inside_after_30_s_updates_the_same_alert(monitor):
+    walk_into_home(monitor)
+    _, events = feed(monitor, report(4, T0 + seconds(95), *north_of_home(100)))
+    [routed] = events
+    assert (routed.event.event, routed.event.alert.alert_id, routed.event.alert.event_seq) == (
+        EventType.UPDATED, "alert-1", 2)
+    assert routed.recipients == (WEST_POLICE, COURT)
+
+
+def test_a_late_report_is_refused_and_changes_nothing(monitor):
+    walk_into_home(monitor)
+    order = monitor.orders["PSO-2026-0001"]
+    before = (dict(order.membership), dict(order.breach_alerts), order.respondent_fix, dict(monitor.last_ts))
+    changes = Changes()
+    late = report(9, T0 + seconds(45), *north_of_home(2000))  # older than the report at T0 + 60 s
+    assert monitor.on_location(late, late.received_at, changes) is False
+    assert changes.events == [] and changes.membership == []
+    assert (order.membership, order.breach_alerts, order.respondent_fix, monitor.last_ts) == before
+
+
+def press(seq: int, at: datetime, lat: float, lon: float) -> PanicPress:
+    return PanicPress(VICTIM, seq, at, at + seconds(1), b"{}", lat, lon, 8.0)
+
+
+def test_panic_is_routed_by_the_press_position(monitor):
+    walk_into_home(monitor)  # the respondent is in the west square; the victim presses in the east one
+    changes = Changes()
+    monitor.on_panic(press(1, T0 + seconds(120), *AT_WORK), T0 + seconds(121), changes)
+    [routed] = changes.events
+    assert (routed.event.event, routed.event.alert.kind, routed.event.alert.alert_id) == (
+        EventType.RAISED, Kind.PANIC, "alert-2")
+    assert routed.recipients == (EAST_POLICE, COURT)
+    assert (routed.victim_fix.lat, routed.victim_fix.lon) == AT_WORK
+    assert routed.respondent_fix.ts == T0 + seconds(60)
+
+
+def test_a_second_press_60_s_later_merges(monitor):
+    first, second = Changes(), Changes()
+    monitor.on_panic(press(1, T0, *AT_WORK), T0 + seconds(1), first)
+    monitor.on_panic(press(2, T0 + seconds(60), *AT_WORK), T0 + seconds(61), second)
+    [raised], [merged] = first.events, second.events
+    assert merged.event.event == EventType.UPDATED
+    assert merged.event.alert.alert_id == raised.event.alert.alert_id
+    assert merged.event.alert.event_seq == 2
+    assert merged.recipients == raised.recipients == (EAST_POLICE, COURT)
+
+
+def test_a_panic_from_the_respondent_device_is_ignored(monitor):
+    changes = Changes()
+    monitor.on_panic(PanicPress(RESPONDENT, 1, T0, T0, b"{}"), T0, changes)
+    assert changes.events == []
