@@ -58,6 +58,8 @@ def test_breach_and_panic_reach_police_and_court(broker, console, loaded, db_url
     assert panics["police-west"]["victim"] == {"lat": press["lat"], "lon": press["lon"], "acc": 12.0, "ts": press["ts"]}
     assert panics["police-west"]["respondent"]["lat"] == inside["lat"]
 
+    for coordinate in (press["lat"], press["lon"], inside["lat"], inside["lon"]):
+        assert str(coordinate)[:7] not in serve.log()  # no position ever reaches a log line
     status, body = serve.get("/api/v1/alerts")
     assert status == 200 and {a["kind"] for a in body["alerts"]} == {"zone_breach", "panic"}
     assert "lat" not in json.dumps(body) and str(press["lat"])[:6] not in json.dumps(body)
