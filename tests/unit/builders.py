@@ -11,31 +11,17 @@ from typing import Any
 
 from pyproj import Geod
 
+from tests.support.builders import ORDER, WORK_POLYGON
+
 WGS84 = Geod(ellps="WGS84")
 T0 = datetime(2026, 11, 21, 8, 0, 0, tzinfo=UTC)
 
 HOME_LAT, HOME_LON, HOME_RADIUS_M = 30.4310, 103.8615, 300.0
-WORK_RING = [[103.880, 30.440], [103.884, 30.440], [103.884, 30.443], [103.880, 30.443], [103.880, 30.440]]
+WORK_RING = WORK_POLYGON
 
-# Verbatim from PROTOCOL.md section 4.
-_EXAMPLE_ORDER: dict[str, Any] = {
-    "order_id": "PSO-2026-0001",
-    "type": "ordinary",
-    "court": "court-xinjin",
-    "issued_at": "2026-11-20T09:00:00Z",
-    "expires_at": "2027-11-20T09:00:00Z",
-    "respondent": {"person_id": "R-1", "device_id": "trk-001", "report_interval_s": 30},
-    "victim": {"person_id": "V-1", "device_id": "phone-001", "report_interval_s": 60},
-    "min_distance_m": 500,
-    "pre_alert_m": 300,
-    "datum": "wgs84",
-    "zones": {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [103.8615, 30.4310]},
-         "properties": {"zone_id": "home", "kind": "home", "name": "Victim's home", "radius_m": 300}},
-        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [WORK_RING]},
-         "properties": {"zone_id": "work", "kind": "work", "name": "Victim's workplace"}},
-    ]},
-}
+# Verbatim from PROTOCOL.md section 4 (shared with the integration and e2e tests).
+_EXAMPLE_ORDER: dict[str, Any] = ORDER
+
 
 # Two adjacent police squares split at lon 103.87: home (103.8615) is west, the workplace east.
 WEST_SQUARE = [[103.80, 30.40], [103.87, 30.40], [103.87, 30.47], [103.80, 30.47], [103.80, 30.40]]
