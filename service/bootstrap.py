@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,13 +20,14 @@ from alerts import JurisdictionIndex
 from geofence import FrameCache
 from service.adapters.broker import EmbeddedBroker, free_port
 from service.adapters.db.engine import make_engine, migrate
-from service.adapters.mqtt import IngestClient, Publisher, parse_mqtt_url
+from service.adapters.db import alerts_repo
+from service.adapters.mqtt import PANIC_TOPICS, REPORT_TOPICS, IngestClient, Publisher, parse_mqtt_url
 from service.config_watch import ConfigWatcher
 from service.dispatcher import Dispatcher
 from service.domain.monitor import Monitor
 from service.ingest import IngestLoop
 from service.metrics import Metrics
-from service.pipeline import Pipeline
+from service.pipeline import Inbound, Pipeline
 from service.settings import Settings
 from service.state import rebuild
 from service.web import WebDeps, create_app
@@ -72,14 +73,20 @@ class Runtime:
         url = parse_mqtt_url(self.mqtt_url)
 
         self.publisher = Publisher(url, f"{s.mqtt_client_id}-alerts-{uuid.uuid4().hex[:8]}", protocol)
-        self.dispatcher = Dispatcher(self.engine, self.publisher, self.clock, self.metrics, s.outbox_retry_s)
+        self.dispatcher = Dispatcher(self.reader, self.publisher, self.clock, self.metrics, self._mark_sent,
+                                     s.outbox_retry_s)
         self.pipeline = Pipeline(self.engine, self.monitor, self.clock, s.max_payload_bytes)
-        self.loop = IngestLoop(self.pipeline, lambda items: self.client.ack(items), self.dispatcher.notify,
-                               self.reload_all, self.metrics, s.max_batch)
-        self.client = IngestClient(url, s.mqtt_client_id, protocol, s.mqtt_receive_maximum,
-                                   s.mqtt_session_expiry_s, self.loop.submit)
+        self.loop = IngestLoop(self.pipeline, self._ack, self.dispatcher.notify, self.reload_all, self.metrics,
+                               s.max_batch)
+        # Two sessions: panics never wait behind a backlog of reports in the broker's queue.
+        self.clients = [
+            IngestClient(url, s.mqtt_client_id, protocol, s.mqtt_receive_maximum, s.mqtt_session_expiry_s,
+                         self.loop.submit, REPORT_TOPICS, lane=0),
+            IngestClient(url, f"{s.mqtt_client_id}-panic", protocol, s.mqtt_receive_maximum,
+                         s.mqtt_session_expiry_s, self.loop.submit, PANIC_TOPICS, lane=1),
+        ]
         self.watcher = ConfigWatcher(self.reader, self.loop.call_soon, self.reload_some, s.config_poll_s)
-        for part in (self.publisher, self.dispatcher, self.loop, self.client, self.watcher):
+        for part in (self.publisher, self.dispatcher, self.loop, *self.clients, self.watcher):
             part.start()
             self._stoppers.append(part.stop)
         self._start_web()
@@ -89,6 +96,8 @@ class Runtime:
         host, port = self.settings.http_address()
         if port == 0:
             port = free_port(host)
+        if self.settings.log_level.upper() != "DEBUG":
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         app = create_app(WebDeps(self.reader, self.health))
         self.http: BaseWSGIServer = make_server(host, port, app, threaded=True)
         thread = threading.Thread(target=self.http.serve_forever, name="stayaway-web", daemon=True)
@@ -96,7 +105,21 @@ class Runtime:
         self._stoppers.append(self.http.shutdown)
         self.http_url = f"http://{host}:{self.http.server_port}"
 
+    def _ack(self, items: Sequence[Inbound]) -> None:
+        for client in self.clients:
+            client.ack(items)
+
+    def _mark_sent(self, ids: list[int]) -> None:
+        """The dispatcher's acknowledged rows are written by the ingest thread, the one writer."""
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                alerts_repo.mark_sent(conn, ids, self.clock())
+
+        self.loop.call_soon(write)
+
     def reload_all(self) -> None:
+        self.pipeline.forget_seqs()
         with self.engine.begin() as conn:
             rebuild(self.monitor, conn)
         self.pipeline.agency_kinds = {}
@@ -110,7 +133,7 @@ class Runtime:
         log.info("picked up %d changed orders%s", len(order_ids), " and agencies" if agencies_changed else "")
 
     def health(self) -> dict[str, Any]:
-        subscribed = self.client.subscribed.is_set()
+        subscribed = all(c.subscribed.is_set() for c in self.clients)
         return {
             "ready": subscribed,
             "mqtt": "subscribed" if subscribed else "not connected",
@@ -122,7 +145,7 @@ class Runtime:
         }
 
     def wait_ready(self, timeout: float = 30.0) -> bool:
-        return self.client.subscribed.wait(timeout) and self.publisher.connected.wait(timeout)
+        return all(c.subscribed.wait(timeout) for c in self.clients) and self.publisher.connected.wait(timeout)
 
     def stop(self) -> None:
         for stop in reversed(self._stoppers):

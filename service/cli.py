@@ -24,8 +24,8 @@ def _settings(**overrides: Any) -> Settings:
 
 def _setup_logging(level: str) -> None:
     logging.Formatter.converter = time.gmtime
-    logging.basicConfig(level=level.upper(), format="%(asctime)sZ %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr, force=True)
+    logging.basicConfig(level=level.upper(), format="%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s",
+                        datefmt="%Y-%m-%dT%H:%M:%S", stream=sys.stderr, force=True)
 
 
 class _Group(click.Group):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -13,7 +12,6 @@ from sqlalchemy.engine import Engine
 from service.adapters.db import schema as t
 
 log = logging.getLogger(__name__)
-OVERLAP = timedelta(seconds=10)  # re-read a window, so a slow import's commit is never missed
 
 
 class ConfigWatcher:
@@ -21,14 +19,14 @@ class ConfigWatcher:
                  reload_some: Callable[[list[str], bool], None], poll_s: float) -> None:
         self.engine, self.call_soon, self.reload_some, self.poll_s = engine, call_soon, reload_some, poll_s
         self._versions: dict[str, int] = {}
-        self._agencies: tuple | None = None
+        self._stamp: tuple[tuple, tuple] = ((), ())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stayaway-config", daemon=True)
 
     def start(self) -> None:
         with self.engine.connect() as conn:
-            self._versions = dict(conn.execute(sa.select(t.orders.c.order_id, t.orders.c.version)).all())
-            self._agencies = self._agency_stamp(conn)
+            self._versions = self._all_versions(conn)
+            self._stamp = self._stamps(conn)
         self._thread.start()
 
     def stop(self) -> None:
@@ -43,20 +41,25 @@ class ConfigWatcher:
                 log.exception("config poll failed")
 
     def poll(self) -> None:
+        """One cheap aggregate per poll; the order list is read only when it changed."""
         with self.engine.connect() as conn:
-            newest = conn.execute(sa.select(sa.func.max(t.orders.c.updated_at))).scalar()
-            changed: list[str] = []
-            if newest is not None:
-                rows = conn.execute(sa.select(t.orders.c.order_id, t.orders.c.version)
-                                    .where(t.orders.c.updated_at >= newest - OVERLAP)).all()
-                changed = [oid for oid, ver in rows if self._versions.get(oid) != ver]
-                self._versions.update({oid: ver for oid, ver in rows})
-            stamp = self._agency_stamp(conn)
-            agencies_changed = stamp != self._agencies
-            self._agencies = stamp
+            stamp = self._stamps(conn)
+            if stamp == self._stamp:
+                return
+            versions = self._all_versions(conn) if stamp[0] != self._stamp[0] else self._versions
+        changed = [oid for oid, ver in versions.items() if self._versions.get(oid) != ver]
+        agencies_changed = stamp[1] != self._stamp[1]
+        self._versions, self._stamp = versions, stamp
         if changed or agencies_changed:
             self.call_soon(lambda: self.reload_some(changed, agencies_changed))
 
     @staticmethod
-    def _agency_stamp(conn: sa.Connection) -> tuple:
-        return tuple(conn.execute(sa.select(sa.func.count(), sa.func.max(t.agencies.c.updated_at))).one())
+    def _stamps(conn: sa.Connection) -> tuple[tuple, tuple]:
+        o, a = t.orders.c, t.agencies.c
+        orders = tuple(conn.execute(sa.select(sa.func.count(), sa.func.max(o.updated_at), sa.func.sum(o.version))).one())
+        agencies = tuple(conn.execute(sa.select(sa.func.count(), sa.func.max(a.updated_at))).one())
+        return orders, agencies
+
+    @staticmethod
+    def _all_versions(conn: sa.Connection) -> dict[str, int]:
+        return dict(conn.execute(sa.select(t.orders.c.order_id, t.orders.c.version)).all())

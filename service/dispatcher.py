@@ -5,6 +5,11 @@ and from the database on start and every ``rescan_s`` (rows of a crashed run,
 rows written by other processes). A row is marked sent only when the broker
 acknowledged it; one not acknowledged within ``retry_after_s`` is published
 again. Consumers deduplicate by ``event_id``.
+
+The dispatcher never writes: it reads through a reader engine and hands the
+ids the broker acknowledged to ``mark_sent``, which the composition root runs
+on the ingest thread, so a SQLite database has one writer and the dispatcher
+never waits for the write lock while alerts are waiting to go out.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy.exc
 from sqlalchemy.engine import Engine
@@ -27,12 +32,15 @@ from service.metrics import Metrics
 
 log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 1000
+RECENT = 50_000
+FRESH = timedelta(seconds=2)  # younger rows reach us through notify(); a rescan leaves them alone
 
 
 class Dispatcher:
-    def __init__(self, engine: Engine, publisher: Publisher, clock: Callable[[], datetime], metrics: Metrics,
-                 retry_after_s: float = 10.0, rescan_s: float = 5.0) -> None:
-        self.engine, self.publisher, self.clock, self.metrics = engine, publisher, clock, metrics
+    def __init__(self, reader: Engine, publisher: Publisher, clock: Callable[[], datetime], metrics: Metrics,
+                 mark_sent: Callable[[list[int]], None], retry_after_s: float = 10.0, rescan_s: float = 5.0) -> None:
+        self.reader, self.publisher, self.clock, self.metrics = reader, publisher, clock, metrics
+        self.mark_sent = mark_sent
         self.retry_after_s, self.rescan_s = retry_after_s, rescan_s
         self._incoming: deque[list[OutboxItem]] = deque()
         self._wake = threading.Event()
@@ -41,6 +49,8 @@ class Dispatcher:
         self._known: set[int] = set()  # outbox ids queued or in flight
         self._in_flight: dict[int, tuple[OutboxItem, float]] = {}  # packet id -> (row, monotonic publish time)
         self._sent: list[int] = []
+        self._recently_sent: deque[int] = deque(maxlen=RECENT)  # acknowledged, maybe not yet marked in the database
+        self._recent_set: set[int] = set()
         self._thread = threading.Thread(target=self._run, name="stayaway-dispatch", daemon=True)
 
     def notify(self, items: list[OutboxItem]) -> None:
@@ -82,7 +92,7 @@ class Dispatcher:
         self._flush_sent()
 
     def _enqueue(self, item: OutboxItem) -> None:
-        if item.id not in self._known:
+        if item.id not in self._known and item.id not in self._recent_set:
             self._known.add(item.id)
             heapq.heappush(self._queue, (item.priority, item.id, item))
 
@@ -114,23 +124,22 @@ class Dispatcher:
     def _flush_sent(self) -> None:
         if not self._sent:
             return
-        try:
-            with self.engine.begin() as conn:
-                alerts_repo.mark_sent(conn, self._sent, self.clock())
-        except sqlalchemy.exc.OperationalError as exc:
-            log.error("cannot mark %d outbox rows sent yet (%s); will retry", len(self._sent), exc.__class__.__name__)
-            return
-        self.metrics.add("delivered", len(self._sent))
-        self._known.difference_update(self._sent)
-        self._sent.clear()
+        ids, self._sent = self._sent, []
+        for i in ids:
+            if len(self._recently_sent) == RECENT:
+                self._recent_set.discard(self._recently_sent[0])
+            self._recently_sent.append(i)
+            self._recent_set.add(i)
+        self._known.difference_update(ids)
+        self.mark_sent(ids)
+        self.metrics.add("delivered", len(ids))
 
     def _rescan(self) -> None:
         try:
-            with self.engine.connect() as conn:
-                rows = alerts_repo.unsent_outbox(conn)
+            with self.reader.connect() as conn:
+                rows = alerts_repo.unsent_outbox(conn, created_before=self.clock() - FRESH)
         except sqlalchemy.exc.OperationalError as exc:
             log.error("cannot read the outbox (%s); will retry", exc.__class__.__name__)
             return
         for item in rows:
-            if item.id not in self._sent:
-                self._enqueue(item)
+            self._enqueue(item)

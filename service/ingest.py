@@ -28,6 +28,7 @@ from service.pipeline import BatchResult, Inbound, Pipeline
 
 log = logging.getLogger(__name__)
 PANIC_SUFFIX = "/panic"
+PANIC_LANE = 1
 TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
 
 
@@ -43,13 +44,16 @@ class IngestLoop:
         self._stop = threading.Event()
         self._tasks: deque[Callable[[], None]] = deque()
         self._stale = False
+        self._idle = False
         self._thread = threading.Thread(target=self._run, name="stayaway-ingest", daemon=True)
 
     # -- called from other threads ------------------------------------------
     def submit(self, item: Inbound) -> None:
-        with self._cv:
-            (self._urgent if item.topic.endswith(PANIC_SUFFIX) else self._normal).append(item)
-            self._cv.notify()
+        """Called on paho's thread for every message: append, and wake the loop only if it sleeps."""
+        (self._urgent if item.lane == PANIC_LANE or item.topic.endswith(PANIC_SUFFIX) else self._normal).append(item)
+        if self._idle:
+            with self._cv:
+                self._cv.notify()
 
     def call_soon(self, task: Callable[[], None]) -> None:
         """Run ``task`` on the loop thread between batches (state reloads)."""
@@ -85,12 +89,15 @@ class IngestLoop:
     def _take(self) -> tuple[list[Inbound], list[Callable[[], None]]]:
         with self._cv:
             while not (self._urgent or self._normal or self._tasks or self._stop.is_set()):
-                self._cv.wait(0.5)
+                self._idle = True
+                if not (self._urgent or self._normal):  # re-check: submit appends without the lock
+                    self._cv.wait(0.5)
+                self._idle = False
             tasks = list(self._tasks)
             self._tasks.clear()
-            source = self._urgent if self._urgent else self._normal
-            n = min(len(source), self.max_batch)
-            return [source.popleft() for _ in range(n)], tasks
+        source = self._urgent if self._urgent else self._normal
+        n = min(len(source), self.max_batch)
+        return [source.popleft() for _ in range(n)], tasks
 
     def _handle(self, batch: list[Inbound]) -> None:
         try:
@@ -138,9 +145,9 @@ class IngestLoop:
 
     def _commit(self, batch: list[Inbound]) -> None:
         result: BatchResult = self.pipeline.process(batch)
-        self._ack(batch)
-        if result.outbox:
+        if result.outbox:  # alerts first: acknowledging a large batch takes a while
             self._dispatch(result.outbox)
+        self._ack(batch)
         self.metrics.add("messages", len(batch))
         self.metrics.add("batches")
         self.metrics.add("accepted", result.accepted)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from service.adapters.db import alerts_repo, config_repo, reports_repo
 from service.adapters.db.alerts_repo import OutboxItem
@@ -38,6 +38,7 @@ class Inbound:
     mid: int = 0
     qos: int = 0
     generation: int = 0
+    lane: int = 0  # which ingest session it came through (0 reports, 1 panics)
 
 
 @dataclass(slots=True)
@@ -57,20 +58,21 @@ class Pipeline:
         self.clock = clock
         self.max_payload_bytes = max_payload_bytes
         self.agency_kinds: dict[str, str] = {}
+        self.max_seq: dict[str, int] = {}  # highest stored location seq per device, filled lazily
 
     def process(self, items: Sequence[Inbound]) -> BatchResult:
         result = BatchResult()
         locations, statuses, panics, rejections, repeats = self._decode(items)
         with self.engine.begin() as conn:
             now = self.clock()
-            new_keys = reports_repo.insert_locations(conn, locations, now)
+            fresh = self._new_locations(conn, locations)
+            reports_repo.insert_locations(conn, fresh, now)
             new_status = reports_repo.insert_statuses(conn, statuses, now)
             new_panics = reports_repo.insert_panics(conn, panics, now)
             changes = Changes()
             for press in new_panics:
                 self.monitor.on_panic(press, now, changes)
-            fresh = sorted((r for r in locations if (r.device_id, r.seq) in new_keys), key=lambda r: (r.device_id, r.ts, r.seq))
-            for report in fresh:
+            for report in sorted(fresh, key=_device_time_order):
                 if not self.monitor.on_location(report, now, changes):
                     result.late += 1
             alerts_repo.save_membership(conn, changes.membership, now)
@@ -78,11 +80,32 @@ class Pipeline:
                 self.agency_kinds = config_repo.agency_kinds(conn)
             result.outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds)
             reports_repo.insert_rejections(conn, rejections, now)
-        result.accepted = len(new_keys) + len(new_status) + len(new_panics)
+        self._commit_seqs(fresh)
+        result.accepted = len(fresh) + len(new_status) + len(new_panics)
         result.duplicates = repeats + len(locations) + len(statuses) + len(panics) - result.accepted
         result.rejected.update(r.reason.value for r in rejections)
         _log_rejections(rejections)
         return result
+
+    def forget_seqs(self) -> None:
+        """Drop the cached highest seqs (after a failed transaction); they are re-read from the database."""
+        self.max_seq.clear()
+
+    def _new_locations(self, conn: Connection, reports: list[LocationReport]) -> list[LocationReport]:
+        """Reports whose (device_id, seq) is not stored yet. Only a seq at or below the device's
+        highest stored seq (a repeat or a late report) costs a database look-up."""
+        unknown = list({r.device_id for r in reports} - self.max_seq.keys())
+        if unknown:
+            found = reports_repo.max_seqs(conn, unknown)
+            self.max_seq.update({d: found.get(d, -1) for d in unknown})
+        doubtful = [(r.device_id, r.seq) for r in reports if r.seq <= self.max_seq[r.device_id]]
+        stored = reports_repo.existing_location_keys(conn, doubtful) if doubtful else set()
+        return [r for r in reports if (r.device_id, r.seq) not in stored]
+
+    def _commit_seqs(self, reports: list[LocationReport]) -> None:
+        for r in reports:
+            if r.seq > self.max_seq[r.device_id]:
+                self.max_seq[r.device_id] = r.seq
 
     def store_poison(self, item: Inbound, error: BaseException) -> None:
         """Keep a message that made processing fail as evidence, so it can be acknowledged."""
@@ -126,6 +149,10 @@ class Pipeline:
         if isinstance(report, PanicPress) and not any(role == "victim" for _, role in roles):
             return Reason.DEVICE_ROLE, "only a victim's phone may send a panic"
         return None
+
+
+def _device_time_order(r: LocationReport) -> tuple:
+    return (r.device_id, r.ts, r.seq)
 
 
 def _unique_panics(panics: list[PanicPress]) -> list[PanicPress]:

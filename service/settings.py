@@ -22,7 +22,7 @@ class Settings:
     http: str = "127.0.0.1:8080"  # STAYAWAY_HTTP: host:port of the web app
     data_dir: str = "~/.local/share/stayaway"  # STAYAWAY_DATA_DIR
     mqtt_client_id: str = "stayaway-ingest"  # STAYAWAY_MQTT_CLIENT_ID: fixed, so the session persists
-    mqtt_protocol: str = "5"  # STAYAWAY_MQTT_PROTOCOL: 5 or 3.1.1 (the embedded broker forces 3.1.1)
+    mqtt_protocol: str = "3.1.1"  # STAYAWAY_MQTT_PROTOCOL: 3.1.1 (faster in paho) or 5; embedded broker: 3.1.1
     mqtt_receive_maximum: int = 4096  # STAYAWAY_MQTT_RECEIVE_MAXIMUM: QoS 1 messages in flight to us (MQTT 5)
     mqtt_session_expiry_s: int = 7 * 24 * 3600  # STAYAWAY_MQTT_SESSION_EXPIRY_S
     max_batch: int = 2000  # STAYAWAY_MAX_BATCH: messages per transaction at most

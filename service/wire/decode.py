@@ -6,6 +6,12 @@ everything else. In a backfill array each element stands alone, so one bad
 element never costs the good ones. Unknown extra fields are tolerated and
 flagged (``unknown_fields``), because the contract allows optional additions.
 Detail texts name fields, never their values, so no coordinate reaches a log.
+
+Hot path: a single-object location message is first decoded by msgspec into a
+strict typed struct (~1.5 us, in C). Only what that accepts takes the fast
+path; everything else (arrays, unknown fields, any doubt) goes through the
+detailed decoder below, which gives the exact rejection reason. A property
+test checks that both paths give identical results.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 
 from service.wire.messages import InvalidMessage, LocationReport, PanicPress, Reason, StatusReport
@@ -40,6 +47,22 @@ class Decoded:
     rejections: list[InvalidMessage] = field(default_factory=list)
 
 
+class _FastLocation(msgspec.Struct, forbid_unknown_fields=True):
+    seq: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+    ts: str
+    lat: Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
+    lon: Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
+    acc: Annotated[float, msgspec.Meta(gt=0.0)]
+    spd: Annotated[float, msgspec.Meta(ge=0.0)] | None = None
+    hdg: Annotated[float, msgspec.Meta(ge=0.0, le=360.0)] | None = None
+    batt: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    src: Literal["gps", "wifi", "cell"] | None = None
+    device_id: str | None = None
+
+
+_FAST_LOCATION = msgspec.json.Decoder(_FastLocation)
+
+
 class _Bad(Exception):
     def __init__(self, reason: Reason, field_name: str | None, detail: str) -> None:
         super().__init__(detail)
@@ -47,6 +70,34 @@ class _Bad(Exception):
 
 
 def decode(topic: str, payload: bytes, received_at: datetime, max_payload_bytes: int = MAX_PAYLOAD_BYTES) -> Decoded:
+    if topic.endswith("/location") and len(payload) <= max_payload_bytes:
+        m = _TOPIC.fullmatch(topic)
+        if m is not None:
+            report = _fast_location(m.group(1), payload, received_at)
+            if report is not None:
+                return Decoded([report])
+    return decode_detailed(topic, payload, received_at, max_payload_bytes)
+
+
+def _fast_location(device_id: str, payload: bytes, received_at: datetime) -> LocationReport | None:
+    """The typed fast path; None whenever the detailed decoder must decide."""
+    try:
+        f = _FAST_LOCATION.decode(payload)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    if f.device_id is not None and f.device_id != device_id:
+        return None
+    ts = parse_ts(f.ts)
+    if ts is None:
+        return None
+    flags: list[str] = []
+    _ts_flags(ts, received_at, flags)
+    return LocationReport(device_id, f.seq, ts, f.lat, f.lon, f.acc, received_at, payload, f.spd, f.hdg, f.batt,
+                          f.src, tuple(flags))
+
+
+def decode_detailed(topic: str, payload: bytes, received_at: datetime,
+                    max_payload_bytes: int = MAX_PAYLOAD_BYTES) -> Decoded:
     out = Decoded()
     m = _TOPIC.fullmatch(topic)
     if m is None:
@@ -174,11 +225,15 @@ def _ts(o: dict[str, Any], received_at: datetime, flags: list[str]) -> datetime:
     ts = parse_ts(value)
     if ts is None:
         raise _Bad(Reason.TS_INVALID, "ts", "ts is not an RFC 3339 date-time with a UTC offset")
+    _ts_flags(ts, received_at, flags)
+    return ts
+
+
+def _ts_flags(ts: datetime, received_at: datetime, flags: list[str]) -> None:
     if ts > received_at + FUTURE_TOLERANCE:
         flags.append("ts_future")
     elif ts < EARLIEST_PLAUSIBLE:
         flags.append("ts_implausible")
-    return ts
 
 
 def _number(o: dict[str, Any], name: str, lo: float, hi: float, required: bool = True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -28,14 +29,31 @@ def test_migrations_match_the_schema(engine) -> None:
     assert diff == []
 
 
-def test_location_reports_are_idempotent_by_device_and_seq(engine) -> None:
+def test_stored_keys_and_highest_seqs_tell_repeats_from_new_reports(engine) -> None:
     with engine.begin() as conn:
-        first = reports_repo.insert_locations(conn, [loc("trk-1", 1), loc("trk-1", 2), loc("trk-2", 1)], NOW)
-        again = reports_repo.insert_locations(conn, [loc("trk-1", 2), loc("trk-1", 3)], NOW)
-        count = conn.execute(sa.select(sa.func.count()).select_from(t.location_reports)).scalar()
-    assert first == {("trk-1", 1), ("trk-1", 2), ("trk-2", 1)}
-    assert again == {("trk-1", 3)}
-    assert count == 4
+        reports_repo.insert_locations(conn, [loc("trk-1", 1), loc("trk-1", 5), loc("trk-2", 1)], NOW)
+        existing = reports_repo.existing_location_keys(conn, [("trk-1", 5), ("trk-1", 3), ("trk-2", 1), ("trk-3", 1)])
+        highest = reports_repo.max_seqs(conn, ["trk-1", "trk-2", "trk-3"])
+    assert existing == {("trk-1", 5), ("trk-2", 1)}
+    assert highest == {"trk-1": 5, "trk-2": 1}
+
+
+def test_a_repeat_that_reaches_the_table_fails_loudly(engine) -> None:
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        reports_repo.insert_locations(conn, [loc("trk-1", 1)], NOW)
+        reports_repo.insert_locations(conn, [loc("trk-1", 1)], NOW)
+
+
+def test_fast_insert_rows_read_back_like_core_rows(engine) -> None:
+    r = LocationReport("trk-9", 42, NOW, 30.43, 103.86, 7.5, NOW + timedelta(seconds=1), b'{"x":1}', 1.5, 90.0, 80,
+                       "gps", ("ts_future", "unknown_fields"))
+    with engine.begin() as conn:
+        reports_repo.insert_locations(conn, [r], NOW + timedelta(seconds=2))
+        row = conn.execute(sa.select(t.location_reports)).mappings().one()
+    assert {k: v for k, v in row.items() if k != "id"} == {
+        "device_id": "trk-9", "seq": 42, "device_ts": NOW, "received_at": NOW + timedelta(seconds=1),
+        "processed_at": NOW + timedelta(seconds=2), "lat": 30.43, "lon": 103.86, "acc_m": 7.5, "spd_mps": 1.5,
+        "hdg_deg": 90.0, "batt_pct": 80, "src": "gps", "flags": "ts_future,unknown_fields", "raw": b'{"x":1}'}
 
 
 def test_times_round_trip_as_aware_utc(engine) -> None:

@@ -86,9 +86,11 @@ def _alert(r: Any) -> Alert:
         last_event_at=r["last_event_at"], last_report_ts=r["last_report_ts"])
 
 
-def unsent_outbox(conn: Connection, limit: int = 10_000) -> list[OutboxItem]:
+def unsent_outbox(conn: Connection, limit: int = 10_000, created_before: datetime | None = None) -> list[OutboxItem]:
     q = (sa.select(t.outbox.c.id, t.outbox.c.priority, t.outbox.c.topic, t.outbox.c.payload)
          .where(t.outbox.c.sent_at.is_(None)).order_by(t.outbox.c.priority, t.outbox.c.id).limit(limit))
+    if created_before is not None:
+        q = q.where(t.outbox.c.created_at < created_before)
     return [OutboxItem(r.id, r.priority, r.topic, r.payload) for r in conn.execute(q)]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -13,15 +13,59 @@ from service.adapters.db.upsert import insert_new
 from service.wire import InvalidMessage, LocationReport, PanicPress, StatusReport
 
 
-def insert_locations(conn: Connection, reports: Sequence[LocationReport], now: datetime) -> set[tuple]:
-    """Returns the (device_id, seq) keys that were new; repeats change nothing."""
-    rows = [
-        {"device_id": r.device_id, "seq": r.seq, "device_ts": r.ts, "received_at": r.received_at,
-         "processed_at": now, "lat": r.lat, "lon": r.lon, "acc_m": r.acc_m, "spd_mps": r.spd_mps,
-         "hdg_deg": r.hdg_deg, "batt_pct": r.batt_pct, "src": r.src, "flags": ",".join(r.flags), "raw": r.raw}
+LOCATION_COLUMNS = ("device_id", "seq", "device_ts", "received_at", "processed_at", "lat", "lon", "acc_m",
+                    "spd_mps", "hdg_deg", "batt_pct", "src", "flags", "raw")
+
+
+def insert_locations(conn: Connection, reports: Sequence[LocationReport], now: datetime) -> None:
+    """Append reports known to be new (see :func:`existing_location_keys`).
+
+    The hot path: one DBAPI ``executemany`` with values converted here, because
+    SQLAlchemy's per-row type processing costs more than SQLite's insert itself.
+    Timestamps are stored exactly as the ``UtcDateTime`` column type stores them,
+    so Core reads them back as aware UTC datetimes (tested). A repeat that slipped
+    through would raise an IntegrityError (unique device_id, seq): loud, never silent.
+    """
+    if not reports:
+        return
+    ts = _ts_param(conn)
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (f"INSERT INTO location_reports ({', '.join(LOCATION_COLUMNS)}) "
+           f"VALUES ({', '.join([mark] * len(LOCATION_COLUMNS))})")
+    processed = ts(now)
+    conn.exec_driver_sql(sql, [
+        (r.device_id, r.seq, ts(r.ts), ts(r.received_at), processed, r.lat, r.lon, r.acc_m, r.spd_mps, r.hdg_deg,
+         r.batt_pct, r.src, ",".join(r.flags), r.raw)
         for r in reports
-    ]
-    return insert_new(conn, t.location_reports, rows, ["device_id", "seq"])
+    ])
+
+
+def existing_location_keys(conn: Connection, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+    """Which of these (device_id, seq) keys are already stored."""
+    c = t.location_reports.c
+    found: set[tuple[str, int]] = set()
+    for i in range(0, len(keys), 500):
+        part = list(keys[i:i + 500])
+        rows = conn.execute(sa.select(c.device_id, c.seq).where(sa.tuple_(c.device_id, c.seq).in_(part)))
+        found.update((d, s) for d, s in rows)
+    return found
+
+
+def max_seqs(conn: Connection, device_ids: Sequence[str]) -> dict[str, int]:
+    """The highest stored location seq of each device that has one (unique index seek)."""
+    c = t.location_reports.c
+    out: dict[str, int] = {}
+    for i in range(0, len(device_ids), 500):
+        part = list(device_ids[i:i + 500])
+        q = sa.select(c.device_id, sa.func.max(c.seq)).where(c.device_id.in_(part)).group_by(c.device_id)
+        out.update({d: int(m) for d, m in conn.execute(q)})
+    return out
+
+
+def _ts_param(conn: Connection):  # type: ignore[no-untyped-def]
+    if conn.dialect.name == "sqlite":
+        return lambda dt: dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return lambda dt: dt
 
 
 def insert_statuses(conn: Connection, reports: Sequence[StatusReport], now: datetime) -> set[tuple]:

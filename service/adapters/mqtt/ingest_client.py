@@ -1,11 +1,13 @@
 """The ingest subscriber: one paho client with a persistent session.
 
 QoS 1 with manual acknowledgements: ``on_message`` only stamps the receive
-time and hands the message on; :meth:`ack` is called after the commit. On
-MQTT 5 the session survives restarts through Session Expiry, and Receive
-Maximum lets the broker keep thousands of messages in flight while a batch
-commits (MQTT 3.1.1 brokers fall back to their own in-flight limit, 20 on a
-stock Mosquitto). Acknowledgements for messages received on an earlier
+time and hands the message on; :meth:`ack` is called after the commit. The
+session survives restarts (MQTT 3.1.1: clean session off; MQTT 5: Session
+Expiry). How many messages the broker keeps in flight while a batch commits
+is the broker's ``max_inflight_messages`` on MQTT 3.1.1 (20 on a stock
+Mosquitto, 1000 in deploy/mosquitto.conf) and our Receive Maximum on MQTT 5.
+MQTT 3.1.1 is the default because paho parses a properties block for every
+MQTT 5 PUBLISH, which costs ~60 us per message (docs/performance.md). Acknowledgements for messages received on an earlier
 connection are dropped: the broker redelivers those, and the (device_id, seq)
 key makes the redelivery a no-op.
 """
@@ -27,17 +29,15 @@ from service.pipeline import Inbound
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTIONS = [
-    ("stayaway/v1/devices/+/location", 1),
-    ("stayaway/v1/devices/+/status", 1),
-    ("stayaway/v1/devices/+/panic", 1),
-]
+REPORT_TOPICS = [("stayaway/v1/devices/+/location", 1), ("stayaway/v1/devices/+/status", 1)]
+PANIC_TOPICS = [("stayaway/v1/devices/+/panic", 1)]
 
 
 class IngestClient:
     def __init__(self, url: MqttUrl, client_id: str, protocol: str, receive_maximum: int,
-                 session_expiry_s: int, deliver: Callable[[Inbound], None]) -> None:
-        self.url, self.protocol = url, protocol
+                 session_expiry_s: int, deliver: Callable[[Inbound], None],
+                 topics: list[tuple[str, int]], lane: int = 0) -> None:
+        self.url, self.protocol, self.topics, self.lane = url, protocol, topics, lane
         self._deliver = deliver
         self._generation = 0
         self._lock = threading.Lock()
@@ -66,10 +66,11 @@ class IngestClient:
         self._client.loop_stop()
 
     def ack(self, items: Sequence[Inbound]) -> None:
+        """Acknowledge this client's items that came on its current connection."""
         with self._lock:
             generation = self._generation
         for item in items:
-            if item.qos > 0 and item.generation == generation:
+            if item.lane == self.lane and item.qos > 0 and item.generation == generation:
                 self._client.ack(item.mid, item.qos)
 
     # -- paho callbacks (network thread) ---------------------------------------
@@ -80,7 +81,7 @@ class IngestClient:
         with self._lock:
             self._generation += 1
         log.info("ingest connected to %s (MQTT %s)", self.url, "5" if self.protocol == "5" else "3.1.1")
-        _, self._sub_mid = client.subscribe(SUBSCRIPTIONS)
+        _, self._sub_mid = client.subscribe(self.topics)
 
     def _on_subscribe(self, _c: Any, _u: Any, mid: int, reason_codes: Any, _props: Any) -> None:
         if mid == self._sub_mid:
@@ -89,7 +90,7 @@ class IngestClient:
                 log.error("broker refused ingest subscriptions: %s", failed)
                 return
             self.subscribed.set()
-            log.info("ingest subscribed to %d device topics", len(SUBSCRIPTIONS))
+            log.info("ingest subscribed to %s", ", ".join(t for t, _ in self.topics))
 
     def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
         self.subscribed.clear()
@@ -101,4 +102,4 @@ class IngestClient:
             topic = msg.topic
         except UnicodeDecodeError:
             topic = "(topic not UTF-8)"
-        self._deliver(Inbound(topic, bytes(msg.payload), received_at, msg.mid, msg.qos, self._generation))
+        self._deliver(Inbound(topic, bytes(msg.payload), received_at, msg.mid, msg.qos, self._generation, self.lane))

@@ -24,7 +24,7 @@ class Publisher:
     def __init__(self, url: MqttUrl, client_id: str, protocol: str) -> None:
         self.url = url
         self._client = new_client(client_id, protocol, url)
-        self._client.max_inflight_messages_set(1000)
+        self._client.max_inflight_messages_set(0)  # the dispatcher caps in-flight; paho's cap rescans on every ack
         self._client.max_queued_messages_set(0)
         self._client.on_publish = self._on_publish
         self._client.on_connect = self._on_connect
