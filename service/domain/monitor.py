@@ -14,7 +14,7 @@ from datetime import datetime
 
 from alerts import Alert, AlertEvent, JurisdictionIndex, breach_continues, breach_ended, breach_started
 from alerts import panic_pressed, route
-from geofence import CompiledZone, Fix, FrameCache, LocalFrame, Rules, ZoneState, compile_zone, evaluate
+from geofence import CompiledZone, Fix, FrameCache, LocalFrame, Reach, Rules, ZoneState, compile_zone, evaluate
 from service.domain.orders import OrderSpec, ZoneSpec
 from service.wire import LocationReport, PanicPress
 
@@ -53,6 +53,7 @@ class OrderState:
     frame: LocalFrame | None
     zones: list[CompiledZone]
     rules: Rules
+    reach: Reach | None = None  # fixes outside it are farther than the exit margin from every zone
     membership: dict[str, ZoneState] = field(default_factory=dict)
     breach_alerts: dict[str, Alert] = field(default_factory=dict)  # zone_id -> alert of the open episode
     recipients: dict[str, tuple[str, ...]] = field(default_factory=dict)  # alert_id -> agencies
@@ -76,7 +77,8 @@ class Monitor:
         frame = self.frames.frame_for(*zone_anchor(spec.zones[0])) if spec.zones else None
         zones = [compile_zone(z.zone_id, z.kind, z.name, z.geometry, z.radius_m, frame) for z in spec.zones] if frame else []
         margin = spec.exit_margin_m if spec.exit_margin_m is not None else DEFAULT_EXIT_MARGIN_M
-        state = OrderState(spec, frame, zones, Rules(exit_margin_m=margin))
+        reach = Reach.around(((z.geometry, z.radius_m) for z in spec.zones), margin) if spec.zones else None
+        state = OrderState(spec, frame, zones, Rules(exit_margin_m=margin), reach)
         self.orders[spec.order_id] = state
         for party in spec.parties():
             if party.device_id:
@@ -131,6 +133,9 @@ class Monitor:
     def _check_zones(self, order: OrderState, fix: Fix, now: datetime, changes: Changes) -> None:
         if order.frame is None:
             return
+        if order.reach is not None and not order.reach.holds(fix.lat, fix.lon) and not order.breach_alerts \
+                and not any(s.inside for s in order.membership.values()):
+            return  # far from every zone and inside none: nothing can change
         result = evaluate(fix, order.frame, order.zones, order.membership, order.rules)
         order.membership = result.states
         specs = {z.zone_id: z for z in order.spec.zones}

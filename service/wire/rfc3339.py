@@ -15,16 +15,17 @@ def parse_ts(text: str) -> datetime | None:
     m = _RFC3339.fullmatch(text)
     if m is None:
         return None
-    frac = (m.group(7) or "")[:6].ljust(6, "0")
-    offset = m.group(8)
-    offset = "+00:00" if offset in ("Z", "z") else offset
     try:
-        dt = datetime.fromisoformat(
-            f"{m.group(1)}-{m.group(2)}-{m.group(3)}T{m.group(4)}:{m.group(5)}:{m.group(6)}.{frac}{offset}"
-        )
+        if m.group(8) == "Z" and text[10] == "T":  # the common form: fromisoformat takes it as is (~0.8 us)
+            dt = datetime.fromisoformat(text)
+        else:
+            frac = (m.group(7) or "")[:6].ljust(6, "0")
+            offset = "+00:00" if m.group(8) in ("Z", "z") else m.group(8)
+            dt = datetime.fromisoformat(
+                f"{m.group(1)}-{m.group(2)}-{m.group(3)}T{m.group(4)}:{m.group(5)}:{m.group(6)}.{frac}{offset}")
     except ValueError:
         return None
-    return dt.astimezone(UTC)
+    return dt if dt.tzinfo is UTC else dt.astimezone(UTC)
 
 
 def format_ts(dt: datetime) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -20,24 +22,36 @@ LOCATION_COLUMNS = ("device_id", "seq", "device_ts", "received_at", "processed_a
 def insert_locations(conn: Connection, reports: Sequence[LocationReport], now: datetime) -> None:
     """Append reports known to be new (see :func:`existing_location_keys`).
 
-    The hot path: one DBAPI ``executemany`` with values converted here, because
-    SQLAlchemy's per-row type processing costs more than SQLite's insert itself.
-    Timestamps are stored exactly as the ``UtcDateTime`` column type stores them,
-    so Core reads them back as aware UTC datetimes (tested). A repeat that slipped
-    through would raise an IntegrityError (unique device_id, seq): loud, never silent.
+    The hot path. Values are converted here and sent as multi-row ``INSERT ...
+    VALUES (...), (...)`` statements of up to ``ROWS_PER_INSERT`` rows:
+    SQLAlchemy's per-row type processing cost more than SQLite's insert itself,
+    and ``executemany`` steps (and releases the GIL) once per row, which lets the
+    MQTT thread take it back hundreds of times a batch. Timestamps are stored
+    exactly as the ``UtcDateTime`` column type stores them, so Core reads them
+    back as aware UTC datetimes (tested). A repeat that slipped through raises an
+    IntegrityError (unique device_id, seq): loud, never silent.
     """
     if not reports:
         return
     ts = _ts_param(conn)
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
-    sql = (f"INSERT INTO location_reports ({', '.join(LOCATION_COLUMNS)}) "
-           f"VALUES ({', '.join([mark] * len(LOCATION_COLUMNS))})")
     processed = ts(now)
-    conn.exec_driver_sql(sql, [
-        (r.device_id, r.seq, ts(r.ts), ts(r.received_at), processed, r.lat, r.lon, r.acc_m, r.spd_mps, r.hdg_deg,
-         r.batt_pct, r.src, ",".join(r.flags), r.raw)
-        for r in reports
-    ])
+    for i in range(0, len(reports), ROWS_PER_INSERT):
+        chunk = reports[i:i + ROWS_PER_INSERT]
+        params: list[Any] = []
+        for r in chunk:
+            params += (r.device_id, r.seq, ts(r.ts), ts(r.received_at), processed, r.lat, r.lon, r.acc_m, r.spd_mps,
+                       r.hdg_deg, r.batt_pct, r.src, ",".join(r.flags), r.raw)
+        conn.exec_driver_sql(_insert_sql(mark, len(chunk)), tuple(params))
+
+
+ROWS_PER_INSERT = 500  # 500 x 14 parameters stays under SQLite's 32,766-variable limit
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_sql(mark: str, rows: int) -> str:
+    row = f"({', '.join([mark] * len(LOCATION_COLUMNS))})"
+    return f"INSERT INTO location_reports ({', '.join(LOCATION_COLUMNS)}) VALUES {', '.join([row] * rows)}"
 
 
 def existing_location_keys(conn: Connection, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
@@ -63,8 +77,8 @@ def max_seqs(conn: Connection, device_ids: Sequence[str]) -> dict[str, int]:
 
 
 def _ts_param(conn: Connection):  # type: ignore[no-untyped-def]
-    if conn.dialect.name == "sqlite":
-        return lambda dt: dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if conn.dialect.name == "sqlite":  # the UtcDateTime/SQLite storage form: naive UTC, always 6 decimals
+        return lambda dt: (dt if dt.tzinfo is UTC else dt.astimezone(UTC)).replace(tzinfo=None).isoformat(" ", "microseconds")
     return lambda dt: dt
 
 

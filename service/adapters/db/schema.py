@@ -121,7 +121,6 @@ location_reports = Table(
     Column("flags", sa.String(200), nullable=False, server_default=""),
     Column("raw", sa.LargeBinary, nullable=False),
     sa.UniqueConstraint("device_id", "seq", name="uq_location_reports_device_seq"),
-    sa.Index("ix_location_reports_device_ts", "device_id", "device_ts"),
 )
 
 status_reports = Table(

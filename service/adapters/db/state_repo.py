@@ -23,11 +23,11 @@ def load_membership(conn: Connection, order_ids: Iterable[str] | None = None) ->
 
 
 def latest_fix(conn: Connection, device_id: str) -> Fix | None:
-    """The device's latest fix by device time (index ix_location_reports_device_ts)."""
+    """The device's latest fix: its highest seq (the device's own order; unique index seek)."""
     c = t.location_reports.c
     row = conn.execute(
         sa.select(c.lat, c.lon, c.acc_m, c.device_ts).where(c.device_id == device_id)
-        .order_by(c.device_ts.desc(), c.seq.desc()).limit(1)
+        .order_by(c.seq.desc()).limit(1)
     ).first()
     return Fix(row.lat, row.lon, row.acc_m, row.device_ts) if row is not None else None
 

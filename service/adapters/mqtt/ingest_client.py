@@ -24,6 +24,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from service.adapters.mqtt.network_loop import NetworkLoop
 from service.adapters.mqtt.url import MqttUrl, new_client
 from service.pipeline import Inbound
 
@@ -56,14 +57,15 @@ class IngestClient:
         self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self.received = 0
+        self._loop = NetworkLoop(self._client, f"stayaway-mqtt-{client_id}", lambda: self.received)
 
     def start(self) -> None:
         self._client.connect_async(self.url.host, self.url.port, keepalive=30, **self._connect_kw)
-        self._client.loop_start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._loop.stop()
 
     def ack(self, items: Sequence[Inbound]) -> None:
         """Acknowledge this client's items that came on its current connection."""
@@ -97,6 +99,7 @@ class IngestClient:
         (log.info if reason == 0 else log.warning)("ingest disconnected from %s: %s", self.url, reason)
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        self.received += 1
         received_at = datetime.now(UTC)
         try:
             topic = msg.topic
