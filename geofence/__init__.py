@@ -6,6 +6,7 @@ callers pass every time and threshold in. ``tests/unit/test_purity.py`` checks i
 
 from geofence.engine import Evaluation, Fix, Rules, Transition, ZoneState, evaluate
 from geofence.frame import FrameCache, LocalFrame
+from geofence.reach import Reach
 from geofence.zones import CircleZone, CompiledZone, PolygonZone, ZoneGeometryError, compile_zone
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "FrameCache",
     "LocalFrame",
     "PolygonZone",
+    "Reach",
     "Rules",
     "Transition",
     "ZoneGeometryError",
