@@ -7,6 +7,7 @@ and the exit code says whether every expected alert reached its agency.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -84,7 +85,7 @@ class AlertConsole:
 
 
 def run_demo(settings: Settings, step_s: float, once: bool) -> int:
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=150)  # a log file gets the full table
     demo_db = settings.data_path() / "demo.sqlite"
     settings.data_path().mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
