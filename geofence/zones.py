@@ -82,7 +82,8 @@ def compile_zone(
     try:
         geo = shape(geometry)
     except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
-        raise ZoneGeometryError(f"zone {zone_id!r}: unreadable polygon ({exc})") from exc
+        # never quote the library's message: GEOS names coordinates ("... at or near point x y")
+        raise ZoneGeometryError(f"zone {zone_id!r}: unreadable polygon ({exc.__class__.__name__})") from exc
     if geo.is_empty:
         raise ZoneGeometryError(f"zone {zone_id!r}: empty polygon")
     area = _to_frame(geo, frame)

@@ -74,5 +74,8 @@ def check_zones(spec: OrderSpec, frames: FrameCache) -> None:
         try:
             frame = frames.frame_for(*zone_anchor(spec.zones[0]))
             compile_zone(z.zone_id, z.kind, z.name, z.geometry, z.radius_m, frame)
-        except (ZoneGeometryError, ValueError, TypeError, IndexError, KeyError) as exc:
-            raise InvalidInput(f"zone {z.zone_id}: {exc}", f"zones.features[{i}].geometry") from exc
+        except ZoneGeometryError as exc:  # our own messages carry no coordinates
+            raise InvalidInput(str(exc), f"zones.features[{i}].geometry") from exc
+        except (ValueError, TypeError, IndexError, KeyError) as exc:  # a library's might: name the kind only
+            raise InvalidInput(f"zone {z.zone_id}: unusable geometry ({exc.__class__.__name__})",
+                               f"zones.features[{i}].geometry") from exc

@@ -204,3 +204,16 @@ def test_frame_round_trips_and_measures_from_its_origin():
     assert frame.to_latlon(x, y) == pytest.approx((HOME_LAT, HOME_LON), abs=1e-9)
     _, _, origin_to_home_m = WGS84.inv(frame.origin_lon, frame.origin_lat, HOME_LON, HOME_LAT)
     assert math.hypot(x, y) == pytest.approx(origin_to_home_m, abs=0.001)
+
+
+def test_a_geometry_error_never_quotes_coordinates() -> None:
+    from geofence import FrameCache, ZoneGeometryError, compile_zone
+
+    frame = FrameCache().frame_for(30.4310, 103.8615)
+    ring = [[103.8615123, 30.4310456], [103.8625123, "x"], [103.8615123, 30.4310456]]
+    try:
+        compile_zone("home", "home", "Home", {"type": "Polygon", "coordinates": [ring]}, None, frame)
+    except ZoneGeometryError as exc:
+        assert "103.86" not in str(exc) and "30.43" not in str(exc)
+    else:
+        raise AssertionError("a polygon with a non-numeric coordinate must be refused")
