@@ -99,10 +99,17 @@ class Dispatcher:
     def _publish_queued(self) -> None:
         while self._queue and len(self._in_flight) < MAX_IN_FLIGHT:
             _, _, item = heapq.heappop(self._queue)
-            mid = self.publisher.publish(item.topic, item.payload)
+            try:
+                mid = self.publisher.publish(item.topic, item.payload)
+            except Exception:
+                heapq.heappush(self._queue, (item.priority, item.id, item))
+                raise
             if mid is None:
                 heapq.heappush(self._queue, (item.priority, item.id, item))
                 return
+            displaced = self._in_flight.get(mid)
+            if displaced is not None:  # paho's 16-bit packet id wrapped: keep the older row going
+                heapq.heappush(self._queue, (displaced[0].priority, displaced[0].id, displaced[0]))
             self._in_flight[mid] = (item, time.monotonic())
             self.metrics.add("published")
 

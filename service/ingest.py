@@ -82,9 +82,13 @@ class IngestLoop:
             if batch:
                 try:
                     self._handle(batch)
-                except Exception:  # noqa: BLE001 - never let the loop die
+                except _PutBack:
+                    self._stop.wait(1.0)  # what was not handled is back in the queue: try again shortly
+                except Exception:  # noqa: BLE001 - never let the loop die, never drop what it holds
                     self._stale = True
-                    log.exception("unexpected failure handling a batch of %d; it stays unacknowledged", len(batch))
+                    log.exception("unexpected failure handling a batch of %d; putting it back", len(batch))
+                    self._requeue(batch)
+                    self._stop.wait(1.0)
 
     def _take(self) -> tuple[list[Inbound], list[Callable[[], None]]]:
         with self._cv:
@@ -100,18 +104,30 @@ class IngestLoop:
         return [source.popleft() for _ in range(n)], tasks
 
     def _handle(self, batch: list[Inbound]) -> None:
+        """Commit ``batch``; on failure go message by message. Raises only with every
+        message still unhandled put back at the front of its queue."""
         try:
             self._commit_until_done(batch)
             return
         except Exception:  # noqa: BLE001 - the outermost loop: log with traceback, never die
             log.exception("batch of %d failed; retrying message by message", len(batch))
             self.metrics.add("batch_failures")
-        for item in batch:
+        for i, item in enumerate(batch):
             try:
                 self._commit_until_done([item])
             except Exception as exc:  # noqa: BLE001
                 log.exception("message on %s failed on its own; storing it as evidence", _topic(item))
-                self._until_done(lambda: self._store_poison(item, exc))
+                try:
+                    self._until_done(lambda: self._store_poison(item, exc), needs_state=False)
+                except Exception as store_exc:  # noqa: BLE001
+                    log.exception("cannot store the failed message yet; %d messages go back to the queue",
+                                  len(batch) - i)
+                    self._requeue(batch[i:])
+                    raise _PutBack from store_exc
+
+    def _requeue(self, items: list[Inbound]) -> None:
+        for item in reversed(items):
+            (self._urgent if item.lane == PANIC_LANE else self._normal).appendleft(item)
 
     def _store_poison(self, item: Inbound, exc: Exception) -> None:
         self.pipeline.store_poison(item, exc)
@@ -121,12 +137,12 @@ class IngestLoop:
     def _commit_until_done(self, batch: list[Inbound]) -> None:
         self._until_done(lambda: self._commit(batch))
 
-    def _until_done(self, step: Callable[[], None]) -> None:
+    def _until_done(self, step: Callable[[], None], needs_state: bool = True) -> None:
         """Run ``step``, waiting out an unreachable database; other errors propagate."""
         delay = self.retry_s
         while True:
             try:
-                if self._stale:
+                if self._stale and needs_state:
                     self._reload()
                     self._stale = False
                 step()
@@ -163,6 +179,10 @@ class IngestLoop:
         except Exception:  # noqa: BLE001
             self._stale = True
             log.exception("loop task failed")
+
+
+class _PutBack(Exception):
+    """Raised by ``_handle`` once it has put every unhandled message back in the queue."""
 
 
 def _topic(item: Inbound) -> str:

@@ -19,6 +19,7 @@ from service.domain.orders import OrderSpec, ZoneSpec
 from service.wire import LocationReport, PanicPress
 
 DEFAULT_EXIT_MARGIN_M = 50.0
+_CLOCK_FLAGS = frozenset({"ts_future", "ts_implausible"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +101,17 @@ class Monitor:
 
     # -- handlers ------------------------------------------------------------
     def on_location(self, report: LocationReport, now: datetime, changes: Changes) -> bool:
-        """Fold one new report in; False when it is older than what was already evaluated (late)."""
+        """Fold one new report in; False when it is older than what was already evaluated (late).
+
+        A report whose device time is implausible (flagged ``ts_future``/``ts_implausible``: a
+        clock reset to 1901, a clock days ahead) is placed at its receive time, so a broken
+        clock can neither hide later reports as "late" nor be skipped itself."""
+        ts = report.received_at if _CLOCK_FLAGS.intersection(report.flags) else report.ts
         last = self.last_ts.get(report.device_id)
-        if last is not None and report.ts < last:
+        if last is not None and ts < last:
             return False
-        self.last_ts[report.device_id] = report.ts
-        fix = Fix(report.lat, report.lon, report.acc_m, report.ts)
+        self.last_ts[report.device_id] = ts
+        fix = Fix(report.lat, report.lon, report.acc_m, ts)
         for order_id, role in self.roles_of(report.device_id):
             order = self.orders[order_id]
             if role == "victim":
@@ -156,6 +162,11 @@ class Monitor:
             if event is not None:
                 self._emit(order, event, fix, zone, depth, changes)
         for zone_id, alert in list(order.breach_alerts.items()):
+            if zone_id not in result.states:  # the court removed this zone from the order
+                del order.breach_alerts[zone_id]
+                ended = breach_ended(alert, fix.ts, now, {"reason": "zone_removed"})
+                self._emit(order, ended, fix, None, None, changes)
+                continue
             if zone_id in entered or not result.states[zone_id].inside:
                 continue
             depth = max(0.0, -result.distances_m[zone_id])
@@ -164,9 +175,10 @@ class Monitor:
                 order.breach_alerts[zone_id] = update.alert
                 self._emit(order, update, fix, specs[zone_id], depth, changes)
 
-    def _emit(self, order: OrderState, event: AlertEvent, fix: Fix, zone: ZoneSpec, depth: float, changes: Changes) -> None:
+    def _emit(self, order: OrderState, event: AlertEvent, fix: Fix, zone: ZoneSpec | None, depth: float | None,
+              changes: Changes) -> None:
         recipients = self._recipients(order, event.alert.alert_id, (fix.lat, fix.lon))
-        changes.events.append(RoutedEvent(event, recipients, fix, None, zone, round(depth, 1)))
+        changes.events.append(RoutedEvent(event, recipients, fix, None, zone, None if depth is None else round(depth, 1)))
 
     def _recipients(self, order: OrderState, alert_id: str, where: tuple[float, float] | None) -> tuple[str, ...]:
         known = order.recipients.get(alert_id)

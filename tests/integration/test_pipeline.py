@@ -38,8 +38,10 @@ def make_pipeline(engine) -> Pipeline:  # type: ignore[no-untyped-def]
     return Pipeline(engine, monitor, lambda: T0 + timedelta(hours=1), 256 * 1024)
 
 
-def msg(device: str, kind: str, body: object, at: datetime = T0) -> Inbound:
-    return Inbound(f"stayaway/v1/devices/{device}/{kind}", orjson.dumps(body), at)
+def msg(device: str, kind: str, body: dict, at: datetime | None = None) -> Inbound:
+    """Received when the fix was taken, unless ``at`` says otherwise."""
+    received = at or (datetime.fromisoformat(body["ts"]) if "ts" in body else T0)
+    return Inbound(f"stayaway/v1/devices/{device}/{kind}", orjson.dumps(body), received)
 
 
 def walk_in(start_seq: int = 1) -> list[Inbound]:
@@ -97,3 +99,30 @@ def test_state_rebuilt_from_the_database_does_not_reraise_an_open_episode(engine
     # two reports 40 s apart: two throttled updates of the same episode, each to police and court
     assert [(m["alert_id"], m["event"], m["event_seq"]) for m in messages] == [
         (alert_id, "updated", 2), (alert_id, "updated", 2), (alert_id, "updated", 3), (alert_id, "updated", 3)]
+
+
+def test_a_future_dated_fix_does_not_hide_the_next_reports(engine) -> None:
+    pipeline = make_pipeline(engine)
+    far = offset(*builders.HOME, 2000, 0)
+    ahead = builders.location(1, *far, ts=T0 + timedelta(days=1))  # a tracker clock a day ahead
+    pipeline.process([msg("trk-001", "location", ahead, at=T0)])
+    inside = builders.location(2, *offset(*builders.HOME, 100, 0), ts=T0 + timedelta(seconds=30))
+    result = pipeline.process([msg("trk-001", "location", inside)])
+    assert result.late == 0
+    assert [orjson.loads(o.payload)["event"] for o in result.outbox] == ["raised", "raised"]
+
+
+def test_removing_a_zone_during_its_breach_ends_the_episode(engine) -> None:
+    pipeline = make_pipeline(engine)
+    first = pipeline.process(walk_in())
+    alert_id = orjson.loads(first.outbox[0].payload)["alert_id"]
+    without_home = builders.order()
+    without_home["zones"]["features"] = without_home["zones"]["features"][1:]
+    import_orders(engine, [(without_home, "modified by the court")], lambda: T0 + timedelta(minutes=1))
+    with engine.begin() as conn:
+        rebuild(pipeline.monitor, conn, ["PSO-2026-0001"], agencies=False)
+    later = builders.location(9, *offset(*builders.HOME, 100, 0), ts=T0 + timedelta(minutes=2))
+    result = pipeline.process([msg("trk-001", "location", later)])
+    messages = [orjson.loads(o.payload) for o in result.outbox]
+    assert result.rejected == {} and [(m["alert_id"], m["condition"]) for m in messages] == [
+        (alert_id, "ended"), (alert_id, "ended")]

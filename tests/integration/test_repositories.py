@@ -38,10 +38,21 @@ def test_stored_keys_and_highest_seqs_tell_repeats_from_new_reports(engine) -> N
     assert highest == {"trk-1": 5, "trk-2": 1}
 
 
-def test_a_repeat_that_reaches_the_table_fails_loudly(engine) -> None:
-    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+def test_a_repeat_that_reaches_the_table_fails_loudly_without_quoting_values(engine) -> None:
+    with pytest.raises(sa.exc.IntegrityError) as failure, engine.begin() as conn:
         reports_repo.insert_locations(conn, [loc("trk-1", 1)], NOW)
         reports_repo.insert_locations(conn, [loc("trk-1", 1)], NOW)
+    assert "30.43" not in str(failure.value) and "103.86" not in str(failure.value)  # hide_parameters
+
+
+def test_a_stored_order_that_no_longer_parses_does_not_unload_the_others(engine) -> None:
+    with engine.begin() as conn:
+        config_repo.save_agencies(conn, parse_agencies(builders.AGENCIES), NOW)
+        config_repo.save_order(conn, parse_order(builders.order_for(1)), "a", NOW)
+        config_repo.save_order(conn, parse_order(builders.order_for(2)), "b", NOW)
+        conn.execute(sa.update(t.orders).where(t.orders.c.order_id == "PSO-T-0001").values(body={"broken": True}))
+        loaded = config_repo.load_orders(conn)
+    assert [o.order_id for o in loaded] == ["PSO-T-0002"]
 
 
 def test_fast_insert_rows_read_back_like_core_rows(engine) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,9 @@ from alerts.routing import Agency
 from service.adapters.db import schema as t
 from service.adapters.db.upsert import upsert
 from service.domain.orders import OrderSpec, parse_order
+from service.errors import InvalidInput
+
+log = logging.getLogger(__name__)
 
 
 def save_agencies(conn: Connection, agencies: Iterable[Agency], now: datetime) -> int:
@@ -66,10 +70,17 @@ def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime) ->
 
 
 def load_orders(conn: Connection, order_ids: Iterable[str] | None = None) -> list[OrderSpec]:
-    q = sa.select(t.orders.c.body).where(t.orders.c.status == "active").order_by(t.orders.c.order_id)
+    """Active orders. One that no longer parses is logged and skipped; the others load."""
+    q = sa.select(t.orders.c.order_id, t.orders.c.body).where(t.orders.c.status == "active").order_by(t.orders.c.order_id)
     if order_ids is not None:
         q = q.where(t.orders.c.order_id.in_(list(order_ids)))
-    return [parse_order(body) for (body,) in conn.execute(q)]
+    specs = []
+    for order_id, body in conn.execute(q):
+        try:
+            specs.append(parse_order(body))
+        except InvalidInput as exc:
+            log.error("stored order %s does not parse and is NOT monitored: %s (field %s)", order_id, exc, exc.field)
+    return specs
 
 
 def changed_since(conn: Connection, since: datetime | None) -> tuple[list[str], bool, datetime | None]:

@@ -28,10 +28,12 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL", writer: bool = True)
     url = normalise_url(url)
     try:
         if url.startswith("sqlite"):
-            engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            # hide_parameters: a database error's text must never carry a report's coordinates into a log
+            engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                                      hide_parameters=True)
             _sqlite_pragmas(engine, sqlite_synchronous, writer)
         else:
-            engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise ConfigError(f"unusable database URL ({exc.__class__.__name__})") from exc
     return engine

@@ -58,7 +58,8 @@ class IngestClient:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self.received = 0
-        self._loop = NetworkLoop(self._client, f"stayaway-mqtt-{client_id}", lambda: self.received)
+        self._loop = NetworkLoop(self._client, f"stayaway-mqtt-{client_id}", lambda: self.received,
+                                 before_connect=self._new_connection)
 
     def start(self) -> None:
         self._client.connect_async(self.url.host, self.url.port, keepalive=30, **self._connect_kw)
@@ -69,25 +70,27 @@ class IngestClient:
 
     def ack(self, items: Sequence[Inbound]) -> None:
         """Acknowledge this client's items that came on its current connection."""
+        with self._lock:  # held, so a reconnect cannot start halfway through
+            for item in items:
+                if item.lane == self.lane and item.qos > 0 and item.generation == self._generation:
+                    self._client.ack(item.mid, item.qos)
+
+    def _new_connection(self) -> None:
+        """Before paho reconnects: acknowledgements of earlier messages must not reach the new socket."""
         with self._lock:
-            generation = self._generation
-        for item in items:
-            if item.lane == self.lane and item.qos > 0 and item.generation == generation:
-                self._client.ack(item.mid, item.qos)
+            self._generation += 1
 
     # -- paho callbacks (network thread) ---------------------------------------
     def _on_connect(self, client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
         if reason.is_failure:
             log.error("broker %s refused the ingest connection: %s", self.url, reason)
             return
-        with self._lock:
-            self._generation += 1
         log.info("ingest connected to %s (MQTT %s)", self.url, "5" if self.protocol == "5" else "3.1.1")
         _, self._sub_mid = client.subscribe(self.topics)
 
     def _on_subscribe(self, _c: Any, _u: Any, mid: int, reason_codes: Any, _props: Any) -> None:
         if mid == self._sub_mid:
-            failed = [rc for rc in reason_codes if rc.is_failure]
+            failed = [rc for rc in reason_codes if rc.is_failure or rc.value < 1]  # QoS 0 would lose reports
             if failed:
                 log.error("broker refused ingest subscriptions: %s", failed)
                 return

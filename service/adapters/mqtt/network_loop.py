@@ -27,9 +27,11 @@ TICK_S = 0.05  # select timeout: bounds how long a queued packet can wait if a w
 
 
 class NetworkLoop:
-    def __init__(self, client: mqtt.Client, name: str, progress: Callable[[], int]) -> None:
+    def __init__(self, client: mqtt.Client, name: str, progress: Callable[[], int],
+                 before_connect: Callable[[], None] = lambda: None) -> None:
         """``progress`` returns a counter that grows with every message delivered (ends a burst)."""
         self._client = client
+        self._before_connect = before_connect
         self._progress = progress
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -75,6 +77,7 @@ class NetworkLoop:
 
     def _connect(self) -> bool:
         try:
+            self._before_connect()
             self._client.reconnect()
             return True
         except (OSError, mqtt.WebsocketConnectionError) as exc:

@@ -49,7 +49,10 @@ class Publisher:
         log.error("publish to %s refused by the client: %s", topic, mqtt.error_string(info.rc))
         return None
 
-    def _on_publish(self, _c: Any, _u: Any, mid: int, _rc: Any, _props: Any) -> None:
+    def _on_publish(self, _c: Any, _u: Any, mid: int, reason: Any, _props: Any) -> None:
+        if getattr(reason, "is_failure", False):  # MQTT 5: the broker refused it; the dispatcher retries
+            log.error("broker refused alert message %d: %s", mid, reason)
+            return
         self.acked.append(mid)
 
     def _on_connect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
