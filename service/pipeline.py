@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import msgspec
 from sqlalchemy.engine import Connection, Engine
 
 from service.adapters.db import alerts_repo, config_repo, reports_repo
@@ -30,8 +31,7 @@ log = logging.getLogger(__name__)
 MAX_LOGGED_REJECTIONS = 20
 
 
-@dataclass(frozen=True, slots=True)
-class Inbound:
+class Inbound(msgspec.Struct, frozen=True, gc=False):  # one per message: a Struct builds in ~0.5 us
     topic: str
     payload: bytes
     received_at: datetime
