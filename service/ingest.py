@@ -117,8 +117,9 @@ class IngestLoop:
                 self._commit_until_done([item])
             except Exception as exc:  # noqa: BLE001
                 log.exception("message on %s failed on its own; storing it as evidence", _topic(item))
-                try:
-                    self._until_done(lambda: self._store_poison(item, exc), needs_state=False)
+                try:  # the lambda binds its values now: the except name is unbound after the block
+                    self._until_done(lambda item=item, failure=exc: self._store_poison(item, failure),
+                                     needs_state=False)
                 except Exception as store_exc:  # noqa: BLE001
                     log.exception("cannot store the failed message yet; %d messages go back to the queue",
                                   len(batch) - i)
