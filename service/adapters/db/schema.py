@@ -103,14 +103,26 @@ zones = Table(
     Column("radius_m", sa.Float, nullable=True),
 )
 
-location_reports = Table(
-    "location_reports", metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("device_id", sa.String(64), nullable=False),
-    Column("seq", sa.BigInteger, nullable=False),
-    ts("device_ts"),
-    ts("received_at"),
-    ts("processed_at"),
+def device_message_table(name: str, *columns: Column, seq_nullable: bool = False) -> Table:
+    """A table of what devices sent: every row keeps the device's id and seq, device time, receive
+    time, processing time, quality flags and the raw payload as received; (device_id, seq) is unique."""
+    return Table(
+        name, metadata,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("device_id", sa.String(64), nullable=False),
+        Column("seq", sa.BigInteger, nullable=seq_nullable),
+        ts("device_ts"),
+        ts("received_at"),
+        ts("processed_at"),
+        *columns,
+        Column("flags", sa.String(200), nullable=False, server_default=""),
+        Column("raw", sa.LargeBinary, nullable=False),
+        sa.UniqueConstraint("device_id", "seq", name=f"uq_{name}_device_seq"),
+    )
+
+
+location_reports = device_message_table(
+    "location_reports",
     Column("lat", sa.Float, nullable=False),
     Column("lon", sa.Float, nullable=False),
     Column("acc_m", sa.Float, nullable=False),
@@ -118,44 +130,25 @@ location_reports = Table(
     Column("hdg_deg", sa.Float),
     Column("batt_pct", sa.SmallInteger),
     Column("src", sa.String(8)),
-    Column("flags", sa.String(200), nullable=False, server_default=""),
-    Column("raw", sa.LargeBinary, nullable=False),
-    sa.UniqueConstraint("device_id", "seq", name="uq_location_reports_device_seq"),
 )
 
-status_reports = Table(
-    "status_reports", metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("device_id", sa.String(64), nullable=False),
-    Column("seq", sa.BigInteger, nullable=False),
-    ts("device_ts"),
-    ts("received_at"),
-    ts("processed_at"),
+status_reports = device_message_table(
+    "status_reports",
     Column("batt_pct", sa.SmallInteger),
     Column("charging", sa.Boolean),
     Column("strap", sa.String(8)),
     Column("case_state", sa.String(8)),
     Column("gps", sa.String(8)),
-    Column("flags", sa.String(200), nullable=False, server_default=""),
-    Column("raw", sa.LargeBinary, nullable=False),
-    sa.UniqueConstraint("device_id", "seq", name="uq_status_reports_device_seq"),
 )
 
-panic_presses = Table(
-    "panic_presses", metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("device_id", sa.String(64), nullable=False),
-    Column("seq", sa.BigInteger, nullable=True),  # NULL when the phone sent a bad seq; never deduplicated away
-    ts("device_ts"),
-    ts("received_at"),
-    ts("processed_at"),
+# seq is NULL when the phone sent a bad one: such a press is never deduplicated away
+panic_presses = device_message_table(
+    "panic_presses",
     Column("lat", sa.Float),
     Column("lon", sa.Float),
     Column("acc_m", sa.Float),
     Column("silent", sa.Boolean, nullable=False),
-    Column("flags", sa.String(200), nullable=False, server_default=""),
-    Column("raw", sa.LargeBinary, nullable=False),
-    sa.UniqueConstraint("device_id", "seq", name="uq_panic_presses_device_seq"),
+    seq_nullable=True,
 )
 
 rejected_messages = Table(
