@@ -24,7 +24,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from service.adapters.mqtt.network_loop import NetworkLoop
+from service.adapters.mqtt.network_loop import BufferedClient, NetworkLoop
 from service.adapters.mqtt.url import MqttUrl, new_client
 from service.pipeline import Inbound
 
@@ -45,13 +45,13 @@ class IngestClient:
         self.subscribed = threading.Event()
         self._sub_mid: int | None = None
         if protocol == "5":
-            self._client = new_client(client_id, protocol, url, manual_ack=True)
+            self._client = new_client(client_id, protocol, url, BufferedClient, manual_ack=True)
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = session_expiry_s
             props.ReceiveMaximum = receive_maximum
             self._connect_kw: dict[str, Any] = {"clean_start": False, "properties": props}
         else:
-            self._client = new_client(client_id, protocol, url, manual_ack=True, clean_session=False)
+            self._client = new_client(client_id, protocol, url, BufferedClient, manual_ack=True, clean_session=False)
             self._connect_kw = {}
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe

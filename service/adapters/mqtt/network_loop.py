@@ -7,7 +7,8 @@ thousands of messages a second that hand-off is what limits ingest. This loop
 uses only paho's documented external-loop calls (``socket``, ``loop_read``,
 ``loop_write``, ``loop_misc``, ``want_write``, ``on_socket_register_write``,
 ``reconnect``): one ``select()`` serves a burst of packets, and one
-``loop_write()`` sends every PUBACK queued by the last committed batch.
+``loop_write()`` sends every PUBACK queued by the last committed batch. With a
+:class:`BufferedClient` the socket reads and writes in bulk as well.
 """
 
 from __future__ import annotations
@@ -24,6 +25,89 @@ import paho.mqtt.client as mqtt
 log = logging.getLogger(__name__)
 BURST = 512  # packets read per wake-up at most, so writes and keep-alive are never starved
 TICK_S = 0.05  # select timeout: bounds how long a queued packet can wait if a wake-up is missed
+RECV_BYTES = 256 * 1024  # one recv() serves this much of the stream
+CLOSE_FLUSH_S = 1.0  # how long close() may block to send the DISCONNECT still buffered
+
+
+class BufferedSocket:
+    """The TCP socket as paho's ingest clients see it: buffered reads, coalesced writes.
+
+    paho reads a packet as three to four ``recv`` calls (the type byte, each byte of the
+    remaining length, the body) and writes each PUBACK with its own ``send``; every one is a
+    system call that drops the GIL, and in a process whose ingest thread is busy each drop
+    is a wait to get it back. Here one ``recv`` fills a buffer that serves many packets, and
+    the PUBACKs queued by one committed batch leave in one ``send`` (:meth:`flush`, called by
+    :class:`NetworkLoop` after ``loop_write``). paho's own websocket transport wraps its
+    socket the same way; every other attribute is the socket's.
+    """
+
+    __slots__ = ("_sock", "_in", "_pos", "_out")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._in = b""
+        self._pos = 0
+        self._out = bytearray()
+
+    def recv(self, bufsize: int) -> bytes:
+        pos = self._pos
+        if pos >= len(self._in):
+            data = self._sock.recv(RECV_BYTES)  # BlockingIOError/OSError go to paho as they would
+            if not data:
+                return data  # end of stream: paho sees the connection lost
+            self._in, pos = data, 0
+        out = self._in[pos:pos + bufsize]
+        self._pos = pos + len(out)
+        return out
+
+    def pending(self) -> int:
+        """Bytes received and not yet handed to paho (the name paho's own loop checks)."""
+        return len(self._in) - self._pos
+
+    def send(self, data: bytes | bytearray) -> int:
+        self._out += data
+        return len(data)
+
+    def unsent(self) -> int:
+        return len(self._out)
+
+    def flush(self) -> None:
+        """Send what paho has written; what the socket can't take now stays for the next call."""
+        out = self._out
+        while out:
+            try:
+                sent = self._sock.send(out)
+            except BlockingIOError:
+                return
+            except OSError as exc:  # the connection broke: paho's next read or keep-alive sees it
+                log.warning("MQTT send failed (%s); %d bytes dropped", exc.__class__.__name__, len(out))
+                out.clear()
+                return
+            del out[:sent]
+
+    def close(self) -> None:
+        """paho closes right after queueing DISCONNECT: that (and any PUBACK) still goes out."""
+        try:
+            if self._out:
+                self._sock.setblocking(True)
+                self._sock.settimeout(CLOSE_FLUSH_S)
+                self._sock.sendall(self._out)
+        except OSError:
+            pass
+        finally:
+            self._out.clear()
+            self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class BufferedClient(mqtt.Client):
+    """A paho client whose socket is a :class:`BufferedSocket` (only for :class:`NetworkLoop`)."""
+
+    def _create_socket(self) -> Any:  # paho's hook for its own transports (paho-mqtt 2.x)
+        return BufferedSocket(super()._create_socket())
+
 
 
 class NetworkLoop:
@@ -89,18 +173,26 @@ class NetworkLoop:
         sock = client.socket()
         if sock is None:
             return
-        readable, writable, _ = select.select([sock, self._wake_r], [sock] if client.want_write() else [], [], TICK_S)
+        buffered = sock if isinstance(sock, BufferedSocket) else None
+        pending = buffered is not None and buffered.pending() > 0
+        wants_write = client.want_write() or (buffered is not None and buffered.unsent() > 0)
+        readable, _, _ = select.select([sock, self._wake_r], [sock] if wants_write else [], [],
+                                       0.0 if pending else TICK_S)
         if self._wake_r in readable:
             try:
                 self._wake_r.recv(4096)
             except BlockingIOError:
                 pass
-        if sock in readable:
+        if pending or sock in readable:
             for _ in range(BURST):
                 before = self._progress()
-                if client.loop_read() != mqtt.MQTT_ERR_SUCCESS or self._progress() == before:
-                    break  # an error (paho closed the socket), or nothing more to read for now
+                if client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
+                    break  # an error: paho closed the socket
+                if self._progress() == before and not (buffered is not None and buffered.pending()):
+                    break  # nothing more to read for now
         if client.socket() is not None and client.want_write():
             client.loop_write()
+        if buffered is not None and client.socket() is buffered:
+            buffered.flush()
         if client.socket() is not None:
             client.loop_misc()

@@ -46,9 +46,10 @@ def set_nodelay(_client: Any, _userdata: Any, sock: Any) -> None:
         pass
 
 
-def new_client(client_id: str, protocol: str, url: MqttUrl, **kw: Any) -> mqtt.Client:
+def new_client(client_id: str, protocol: str, url: MqttUrl, client_class: type[mqtt.Client] = mqtt.Client,
+               **kw: Any) -> mqtt.Client:
     proto = mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=proto, **kw)
+    client = client_class(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=proto, **kw)
     if url.username:
         client.username_pw_set(url.username, url.password)
     client.on_socket_open = set_nodelay
