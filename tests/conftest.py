@@ -61,5 +61,7 @@ def shared_data() -> Path:
     """../shared/data (real third-party data; see its README for licences)."""
     path = Path(os.environ.get("STAYAWAY_SHARED_DATA", REPO.parent / "shared" / "data"))
     if not path.is_dir():
+        if os.environ.get("STAYAWAY_SHARED_DATA_OPTIONAL") == "1":  # .ci/run in a clone with no ../shared
+            pytest.skip(f"shared data not found at {path}")
         skip_or_fail(f"shared data not found at {path}")
     return path
