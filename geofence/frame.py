@@ -12,11 +12,21 @@ order whose anchor falls into the same grid cell (:class:`FrameCache`).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from pyproj import Transformer
 
 FRAME_GRID_DEG = 0.25
+
+
+class Position(NamedTuple):
+    """A fix's place both ways: WGS-84 degrees and metres in its order's frame."""
+
+    lat: float
+    lon: float
+    x: float
+    y: float
 
 
 class LocalFrame:
@@ -37,6 +47,14 @@ class LocalFrame:
     def to_xy(self, lat: float, lon: float) -> tuple[float, float]:
         x, y = self._fwd.transform(lon, lat)
         return float(x), float(y)
+
+    def position(self, lat: float, lon: float) -> Position:
+        x, y = self._fwd.transform(lon, lat)
+        return Position(lat, lon, float(x), float(y))
+
+    def position_of_xy(self, x: float, y: float) -> Position:
+        lon, lat = self._inv.transform(x, y)
+        return Position(float(lat), float(lon), x, y)
 
     def to_xy_many(self, lats: np.ndarray, lons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x, y = self._fwd.transform(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))

@@ -26,15 +26,27 @@ class Reach:
     lat_max: float
     lon_min: float
     lon_max: float
+    m_per_deg_lon: float = M_PER_DEG_LON_EQ  # a lower bound over the box (at its highest latitude)
 
-    def holds(self, lat: float, lon: float) -> bool:
-        return self.lat_min <= lat <= self.lat_max and self.lon_min <= lon <= self.lon_max
+    def holds(self, lat: float, lon: float, extra_m: float = 0.0) -> bool:
+        """Whether (lat, lon) lies in the box grown by ``extra_m`` (a fix's accuracy radius)."""
+        d_lat, d_lon = extra_m / M_PER_DEG_LAT, extra_m / self.m_per_deg_lon
+        return (self.lat_min - d_lat <= lat <= self.lat_max + d_lat
+                and self.lon_min - d_lon <= lon <= self.lon_max + d_lon)
+
+    def touches_segment(self, a: tuple[float, float], b: tuple[float, float], extra_m: float = 0.0) -> bool:
+        """Whether the straight way between two (lat, lon) fixes may pass through the box (conservative:
+        the segment's bounding box meets the grown box)."""
+        d_lat, d_lon = extra_m / M_PER_DEG_LAT, extra_m / self.m_per_deg_lon
+        return not (max(a[0], b[0]) < self.lat_min - d_lat or min(a[0], b[0]) > self.lat_max + d_lat
+                    or max(a[1], b[1]) < self.lon_min - d_lon or min(a[1], b[1]) > self.lon_max + d_lon)
 
     @classmethod
     def around(cls, geometries: Iterable[tuple[dict[str, Any], float | None]], margin_m: float) -> Reach:
         """``geometries``: (GeoJSON geometry, radius_m or None) in WGS-84."""
         lats: list[float] = []
         lons: list[float] = []
+        highest = 0.0
         for geometry, radius_m in geometries:
             points = list(_positions(geometry["coordinates"]))
             reach_m = (radius_m or 0.0) + margin_m
@@ -46,13 +58,16 @@ class Reach:
             top = min(89.0, max(abs(lat) for _, lat in points) + reach_m / M_PER_DEG_LAT)
             if top >= 89.0:
                 return _everywhere()
+            highest = max(highest, top)
             d_lat = reach_m / M_PER_DEG_LAT
             d_lon = reach_m / (M_PER_DEG_LON_EQ * math.cos(math.radians(top)))
             lats += [min(lat for _, lat in points) - d_lat, max(lat for _, lat in points) + d_lat]
             lons += [min(lon for lon, _ in points) - d_lon, max(lon for lon, _ in points) + d_lon]
         if not lats or min(lons) < -180.0 or max(lons) > 180.0 or max(lons) - min(lons) > 180.0:
             return _everywhere()
-        return cls(min(lats), max(lats), min(lons), max(lons))
+        lat_min, lat_max = min(lats), max(lats)
+        top = min(89.0, max(abs(lat_min), abs(lat_max), highest))
+        return cls(lat_min, lat_max, min(lons), max(lons), M_PER_DEG_LON_EQ * math.cos(math.radians(top)))
 
 
 def _everywhere() -> Reach:

@@ -5,7 +5,12 @@ to its boundary, negative inside (the depth), positive outside. The answer is
 exact whenever it is within ``exact_within_m`` of the boundary; further away
 a cheap bounding-circle lower bound is returned instead, which is all a
 threshold comparison needs and keeps far-away reports off shapely's ~20 us
-per-call path.
+per-call path. Circles are measured on the WGS-84 ellipsoid (``pyproj.Geod``,
+~1 us), so a circle's distance is exact at any range; polygons in the local
+frame (see ``geofence.frame`` for its error).
+
+A second question serves drive-through detection: the deepest point of a
+straight segment between two fixes (:meth:`segment_depth_m`).
 """
 
 from __future__ import annotations
@@ -18,8 +23,12 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 from shapely.validation import make_valid
+from pyproj import Geod
 
-from geofence.frame import LocalFrame
+from geofence.frame import LocalFrame, Position
+
+GEOD = Geod(ellps="WGS84")
+SEGMENT_SAMPLE_M = 2.0  # spacing of the points that measure a segment's depth inside a polygon
 
 
 class ZoneGeometryError(ValueError):
@@ -31,7 +40,9 @@ class CompiledZone(Protocol):
     kind: str
     name: str
 
-    def signed_distance_m(self, x: float, y: float, exact_within_m: float) -> float: ...
+    def signed_distance_m(self, p: Position, exact_within_m: float = math.inf) -> float: ...
+
+    def segment_depth_m(self, a: Position, b: Position) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +53,18 @@ class CircleZone:
     cx: float
     cy: float
     radius_m: float
+    lat: float
+    lon: float
 
-    def signed_distance_m(self, x: float, y: float, exact_within_m: float = math.inf) -> float:
-        return math.hypot(x - self.cx, y - self.cy) - self.radius_m
+    def signed_distance_m(self, p: Position, exact_within_m: float = math.inf) -> float:
+        return float(GEOD.inv(self.lon, self.lat, p.lon, p.lat)[2]) - self.radius_m
+
+    def segment_depth_m(self, a: Position, b: Position) -> float:
+        """Smallest signed distance of any point of the segment a-b (in the frame)."""
+        dx, dy = b.x - a.x, b.y - a.y
+        length2 = dx * dx + dy * dy
+        t = 0.0 if length2 == 0 else max(0.0, min(1.0, ((self.cx - a.x) * dx + (self.cy - a.y) * dy) / length2))
+        return math.hypot(a.x + t * dx - self.cx, a.y + t * dy - self.cy) - self.radius_m
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +78,30 @@ class PolygonZone:
     bcy: float
     bradius_m: float
 
-    def signed_distance_m(self, x: float, y: float, exact_within_m: float = math.inf) -> float:
+    def signed_distance_m(self, p: Position, exact_within_m: float = math.inf) -> float:
+        x, y = p.x, p.y
         lower_bound = math.hypot(x - self.bcx, y - self.bcy) - self.bradius_m
         if lower_bound > exact_within_m:
             return lower_bound
         edge = float(shapely.distance(self.boundary, shapely.Point(x, y)))
         return -edge if shapely.intersects_xy(self.area, x, y) else edge
+
+    def segment_depth_m(self, a: Position, b: Position) -> float:
+        """Smallest signed distance of any point of the segment a-b: minus the deepest point inside."""
+        line = shapely.LineString([(a.x, a.y), (b.x, b.y)]) if (a.x, a.y) != (b.x, b.y) else shapely.Point(a.x, a.y)
+        if not shapely.intersects(self.area, line):
+            return float(shapely.distance(self.area, line))
+        inside = shapely.intersection(line, self.area)
+        points = []
+        for part in shapely.get_parts(inside):
+            if part.geom_type == "Point":
+                points.append(part)
+                continue
+            steps = max(2, int(part.length / SEGMENT_SAMPLE_M) + 1)
+            points.extend(shapely.line_interpolate_point(part, np.linspace(0.0, part.length, steps)))
+        if not points:
+            return 0.0
+        return -float(np.max(shapely.distance(self.boundary, np.array(points, dtype=object))))
 
 
 def compile_zone(
@@ -76,7 +114,7 @@ def compile_zone(
             raise ZoneGeometryError(f"zone {zone_id!r}: a Point zone needs radius_m > 0")
         lon, lat = geometry["coordinates"][:2]
         cx, cy = frame.to_xy(lat, lon)
-        return CircleZone(zone_id, kind, name, cx, cy, float(radius_m))
+        return CircleZone(zone_id, kind, name, cx, cy, float(radius_m), float(lat), float(lon))
     if gtype not in ("Polygon", "MultiPolygon"):
         raise ZoneGeometryError(f"zone {zone_id!r}: geometry type {gtype!r} is not Point, Polygon or MultiPolygon")
     try:

@@ -62,7 +62,7 @@ class Runtime:
         self.reader = make_engine(db_url, s.sqlite_synchronous, writer=False)
         self.monitor = Monitor(FrameCache(), JurisdictionIndex([]), self.new_id)
         with self.engine.begin() as conn:
-            rebuild(self.monitor, conn)
+            rebuild(self.monitor, conn, now=self.clock())
         protocol = s.mqtt_protocol
         if self.mqtt_url is None:
             self.broker = EmbeddedBroker()
@@ -121,13 +121,13 @@ class Runtime:
     def reload_all(self) -> None:
         self.pipeline.forget_seqs()
         with self.engine.begin() as conn:
-            rebuild(self.monitor, conn)
+            rebuild(self.monitor, conn, now=self.clock())
         self.pipeline.agency_kinds = {}
 
     def reload_some(self, order_ids: list[str], agencies_changed: bool) -> None:
         """Runs on the ingest thread, between batches."""
         with self.engine.begin() as conn:
-            rebuild(self.monitor, conn, order_ids, agencies=agencies_changed)
+            rebuild(self.monitor, conn, order_ids, agencies=agencies_changed, now=self.clock())
         if agencies_changed:
             self.pipeline.agency_kinds = {}
         log.info("picked up %d changed orders%s", len(order_ids), " and agencies" if agencies_changed else "")

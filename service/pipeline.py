@@ -3,10 +3,12 @@
 Steps, in order, all in one transaction:
   1. decode every message (``service.wire.decode``); rejections are kept;
   2. check each report's device against the enrolled devices and its role;
-  3. drop repeats inside the batch, then append reports, keeping only the
-     ``(device_id, seq)`` keys that were new;
+  3. drop repeats inside the batch and reports whose ``(device_id, seq)`` is
+     already stored; append statuses and panics;
   4. fold new panics, then new locations (per device in device-time order)
-     into the monitor, collecting membership changes and alert events;
+     into the monitor, collecting membership changes, alert events, device
+     commands and the quality flags it finds, then append the locations with
+     those flags;
   5. write membership, alerts, alert log and outbox rows, and the rejections;
   6. commit. Only then are the messages acknowledged (by the caller).
 """
@@ -66,7 +68,6 @@ class Pipeline:
         with self.engine.begin() as conn:
             now = self.clock()
             fresh = self._new_locations(conn, locations)
-            reports_repo.insert_locations(conn, fresh, now)
             new_status = reports_repo.insert_statuses(conn, statuses, now)
             new_panics = reports_repo.insert_panics(conn, panics, now)
             changes = Changes()
@@ -75,10 +76,14 @@ class Pipeline:
             for report in sorted(fresh, key=_device_time_order):
                 if not self.monitor.on_location(report, now, changes):
                     result.late += 1
+            if changes.flags:  # what the monitor found (late, out of order, poor accuracy, a jump) is kept with the row
+                fresh = [_with_flags(r, changes.flags.get((r.device_id, r.seq))) for r in fresh]
+            reports_repo.insert_locations(conn, fresh, now)
             alerts_repo.save_membership(conn, changes.membership, now)
             if changes.events and not self.agency_kinds:
                 self.agency_kinds = config_repo.agency_kinds(conn)
             result.outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds)
+            result.outbox += alerts_repo.save_commands(conn, changes.commands, now)
             reports_repo.insert_rejections(conn, rejections, now)
         self._commit_seqs(fresh)
         result.accepted = len(fresh) + len(new_status) + len(new_panics)
@@ -149,6 +154,10 @@ class Pipeline:
         if isinstance(report, PanicPress) and not any(role == "victim" for _, role in roles):
             return Reason.DEVICE_ROLE, "only a victim's phone may send a panic"
         return None
+
+
+def _with_flags(r: LocationReport, flags: tuple[str, ...] | None) -> LocationReport:
+    return r if flags is None else msgspec.structs.replace(r, flags=flags)
 
 
 def _device_time_order(r: LocationReport) -> tuple:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
 from alerts import JurisdictionIndex, Kind
 from service.adapters.db import alerts_repo, config_repo, state_repo
-from service.domain.monitor import Monitor
+from service.domain.monitor import MOVING_ZONE_ID, Monitor
 
 log = logging.getLogger(__name__)
 
 
-def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None = None, agencies: bool = True) -> None:
-    """Load every active order (or just ``order_ids``) with its membership, open alerts and last fixes."""
+def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None = None, agencies: bool = True,
+            now: datetime | None = None) -> None:
+    """Load every active order (or just ``order_ids``) with its membership, open alerts and last fixes.
+
+    ``now`` starts the grace in which a victim who has never reported is not yet "signal lost"."""
     if agencies:
         monitor.jurisdictions = JurisdictionIndex(config_repo.load_agencies(conn))
     ids = None if order_ids is None else list(order_ids)
@@ -27,7 +31,7 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
         for order_id in ids:
             monitor.remove_order(order_id)
     specs = config_repo.load_orders(conn, ids)  # one that no longer parses is logged and skipped
-    loaded = [monitor.load_order(spec) for spec in specs]
+    loaded = [monitor.load_order(spec, now) for spec in specs]
     membership = state_repo.load_membership(conn, [s.order_id for s in specs] if ids is not None else None)
     devices = {p.device_id for s in specs for p in s.parties() if p.device_id}
     fixes = state_repo.latest_fixes(conn, devices)
@@ -43,9 +47,19 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
         if order is None:
             continue
         order.recipients[alert.alert_id] = tuple(recipients)
-        if alert.kind == Kind.ZONE_BREACH and alert.condition_active and alert.zone_id:
+        if alert.kind == Kind.PANIC:
+            order.panic_alert = alert
+        elif not alert.condition_active:
+            continue
+        elif alert.kind == Kind.ZONE_BREACH and alert.zone_id and not alert.retroactive:
             # (a zone since removed from the order stays here until the next fix ends its episode)
             order.breach_alerts[alert.zone_id] = alert
-        elif alert.kind == Kind.PANIC:
-            order.panic_alert = alert
+        elif alert.kind == Kind.PROXIMITY:
+            order.breach_alerts[MOVING_ZONE_ID] = alert
+        elif alert.kind == Kind.PRE_ALERT:
+            order.warn_alerts[alert.zone_id or MOVING_ZONE_ID] = alert
+        elif alert.kind == Kind.VICTIM_SIGNAL_LOST:
+            order.signal_alert = alert
+    for order in loaded:
+        order.pursuit = order.open_conditions()
     log.info("monitoring state loaded: %d orders, %d devices", len(loaded), len(devices))

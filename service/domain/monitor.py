@@ -2,24 +2,77 @@
 
 The ingest loop owns one :class:`Monitor`. It is rebuilt from the database on
 start (and after a failed commit), so the database stays the truth and this is
-its hot, in-memory copy. Handlers return :class:`Change` values; the unit of
-work persists them in the same transaction as the reports that caused them.
+its hot, in-memory copy. Handlers return :class:`Changes`; the unit of work
+persists them in the same transaction as the reports that caused them.
+
+What one respondent fix can cause, per order (rules in ``geofence.engine``):
+``zone_breach`` (raised, updated, ended) for each fixed zone in force,
+``pre_alert`` for the warning ring, ``proximity`` for the moving zone around
+the victim's fresh fix, ``victim_signal_lost`` when her fix is too old to
+judge it, and the pursuit-mode commands to both devices. A victim fix moves the
+moving zone, so it is checked against the respondent's fresh fix as well.
+
+Reports are evaluated in device-time order per device. A backfill report (an
+element of a location array, contract section 1) that arrives long after it was
+taken (a tracker uploading its buffer after being offline) raises its alerts
+with ``retroactive: true``; one older than what was already evaluated is
+checked against history on its own (:meth:`Monitor._late`). A single report
+that is merely delayed (a broker backlog after a restart) stays a live alert:
+police must still act on it. Both are flagged ``late`` where they are stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from alerts import Alert, AlertEvent, JurisdictionIndex, breach_continues, breach_ended, breach_started
+from alerts import Alert, AlertEvent, JurisdictionIndex, Kind, breach_continues, breach_ended, breach_started
 from alerts import panic_pressed, route
-from geofence import CompiledZone, Fix, FrameCache, LocalFrame, Reach, Rules, ZoneState, compile_zone, evaluate
+from geofence import (
+    OUTSIDE,
+    CompiledZone,
+    Confidence,
+    Fix,
+    FrameCache,
+    LocalFrame,
+    Reach,
+    Rules,
+    Transition,
+    ZoneState,
+    classify,
+    compile_zone,
+    evaluate,
+    evaluate_moving,
+    party_distance_m,
+)
+from geofence.schedule import in_force
 from service.domain.orders import OrderSpec, ZoneSpec
 from service.wire import LocationReport, PanicPress
 
 DEFAULT_EXIT_MARGIN_M = 50.0
+DEFAULT_POSSIBLES_TO_BREACH = 3
+MOVING_ZONE_ID = "@victim"  # the moving zone's key; fixed zone ids can't contain '@'
+POOR_ACCURACY_M = 500.0  # a fix this vague (a cell tower) never confirms a breach on its own
+MAX_SPEED_MPS = 70.0  # faster than this between two fixes (beyond both accuracy radii) is a jump
+LATE_AFTER_MIN_S = 120.0  # a report received later than max(this, 3 x interval + 10 s) after its time is late
+PURSUIT_INTERVAL_S = 15  # reporting interval asked of both devices while a condition is active
+RETRO_MERGE_S = 600.0  # late fixes inside a zone this close in time belong to one retroactive episode
 _CLOCK_FLAGS = frozenset({"ts_future", "ts_implausible"})
+
+
+def fresh_for_s(report_interval_s: int) -> float:
+    """How old a party's fix may be and still count (contract: 3 x its interval + 10 s)."""
+    return 3.0 * report_interval_s + 10.0
+
+
+def is_poor(acc_m: float, src: str | None) -> bool:
+    """A fix that never confirms a breach on its own: a cell-tower fix, or one vaguer than POOR_ACCURACY_M.
+    (An impossible jump or a broken clock is flagged on the stored report, but the position itself
+    may be good, and a missed breach is the worse error: it is judged by its accuracy like any other.)"""
+    return acc_m > POOR_ACCURACY_M or src == "cell"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +95,22 @@ class RoutedEvent:
     distance_m: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceCommand:
+    """A command for a device (contract section 3), sent because of an alert event."""
+
+    device_id: str
+    body: dict[str, Any]
+    alert_id: str
+    event_seq: int
+
+
 @dataclass(slots=True)
 class Changes:
     membership: list[MembershipChange] = field(default_factory=list)
     events: list[RoutedEvent] = field(default_factory=list)
+    commands: list[DeviceCommand] = field(default_factory=list)
+    flags: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)  # report flags found here
 
 
 @dataclass(slots=True)
@@ -54,13 +119,24 @@ class OrderState:
     frame: LocalFrame | None
     zones: list[CompiledZone]
     rules: Rules
-    reach: Reach | None = None  # fixes outside it are farther than the exit margin from every zone
-    membership: dict[str, ZoneState] = field(default_factory=dict)
-    breach_alerts: dict[str, Alert] = field(default_factory=dict)  # zone_id -> alert of the open episode
+    reach: Reach | None = None  # fixes outside it are farther than margin + ring from every zone
+    ring_m: float = 0.0
+    tz: tzinfo | None = None
+    membership: dict[str, ZoneState] = field(default_factory=dict)  # zone id (or MOVING_ZONE_ID) -> state
+    breach_alerts: dict[str, Alert] = field(default_factory=dict)  # zone id -> zone_breach; MOVING -> proximity
+    warn_alerts: dict[str, Alert] = field(default_factory=dict)  # zone id or MOVING -> pre_alert
+    signal_alert: Alert | None = None  # victim_signal_lost
     recipients: dict[str, tuple[str, ...]] = field(default_factory=dict)  # alert_id -> agencies
     panic_alert: Alert | None = None
     respondent_fix: Fix | None = None
     victim_fix: Fix | None = None
+    party_distance: tuple[float, datetime] | None = None  # last distance between the parties, and when
+    pursuit: bool = False  # devices were told to report every PURSUIT_INTERVAL_S
+    monitoring_since: datetime | None = None  # when this version was loaded: the victim's grace starts here
+    retro: dict[str, tuple[Alert, datetime]] = field(default_factory=dict)  # zone -> (retro alert, its last fix)
+
+    def open_conditions(self) -> bool:
+        return bool(self.breach_alerts or self.warn_alerts)
 
 
 class Monitor:
@@ -73,13 +149,17 @@ class Monitor:
         self.last_ts: dict[str, datetime] = {}
 
     # -- loading -------------------------------------------------------------
-    def load_order(self, spec: OrderSpec) -> OrderState:
+    def load_order(self, spec: OrderSpec, now: datetime | None = None) -> OrderState:
         self.remove_order(spec.order_id)
         frame = self.frames.frame_for(*zone_anchor(spec.zones[0])) if spec.zones else None
         zones = [compile_zone(z.zone_id, z.kind, z.name, z.geometry, z.radius_m, frame) for z in spec.zones] if frame else []
         margin = spec.exit_margin_m if spec.exit_margin_m is not None else DEFAULT_EXIT_MARGIN_M
-        reach = Reach.around(((z.geometry, z.radius_m) for z in spec.zones), margin) if spec.zones else None
-        state = OrderState(spec, frame, zones, Rules(exit_margin_m=margin), reach)
+        ring = spec.pre_alert_m or 0.0
+        reach = Reach.around(((z.geometry, z.radius_m) for z in spec.zones), margin + ring) if spec.zones else None
+        rules = Rules(exit_margin_m=margin, possibles_to_breach=spec.possibles_to_breach or DEFAULT_POSSIBLES_TO_BREACH,
+                      max_speed_mps=MAX_SPEED_MPS)
+        tz = ZoneInfo(spec.timezone) if spec.timezone else None
+        state = OrderState(spec, frame, zones, rules, reach, ring, tz, monitoring_since=now)
         self.orders[spec.order_id] = state
         for party in spec.parties():
             if party.device_id:
@@ -106,19 +186,46 @@ class Monitor:
         A report whose device time is implausible (flagged ``ts_future``/``ts_implausible``: a
         clock reset to 1901, a clock days ahead) is placed at its receive time, so a broken
         clock can neither hide later reports as "late" nor be skipped itself."""
-        ts = report.received_at if _CLOCK_FLAGS.intersection(report.flags) else report.ts
+        clock_broken = bool(_CLOCK_FLAGS.intersection(report.flags))
+        ts = report.received_at if clock_broken else report.ts
         last = self.last_ts.get(report.device_id)
+        roles = self.roles_of(report.device_id)
         if last is not None and ts < last:
+            self._flag(report, changes, "out_of_order")
+            for order_id, role in roles:
+                if role == "respondent":
+                    self._late(self.orders[order_id], report, now, changes)
             return False
         self.last_ts[report.device_id] = ts
-        fix = Fix(report.lat, report.lon, report.acc_m, ts)
-        for order_id, role in self.roles_of(report.device_id):
+        flags: list[str] = []
+        poor = is_poor(report.acc_m, report.src)
+        if poor:
+            flags.append("poor_accuracy")
+        for order_id, role in roles:
             order = self.orders[order_id]
+            previous = order.victim_fix if role == "victim" else order.respondent_fix
+            if previous is not None and "impossible_jump" not in flags and _impossible_jump(previous, report, ts):
+                flags.append("impossible_jump")
+        lag = (report.received_at - ts).total_seconds()
+        fix = Fix(report.lat, report.lon, report.acc_m, ts, report.spd_mps, report.hdg_deg, poor)
+        for order_id, role in roles:
+            order = self.orders[order_id]
+            interval = (order.spec.victim if role == "victim" else order.spec.respondent).report_interval_s
+            late = lag > max(LATE_AFTER_MIN_S, fresh_for_s(interval))
+            if late and "late" not in flags:
+                flags.append("late")
+            retro = late and "backfill" in report.flags  # a buffer uploaded after being offline: evidence
             if role == "victim":
                 order.victim_fix = fix
+                self._check_moving(order, now, changes, retro)
             else:
+                previous = order.respondent_fix
                 order.respondent_fix = fix
-                self._check_zones(order, fix, now, changes)
+                self._check_zones(order, fix, previous, now, changes, retro)
+                self._check_moving(order, now, changes, retro)
+            self._pursuit(order, changes)
+        if flags:
+            self._flag(report, changes, *flags)
         return True
 
     def on_panic(self, press: PanicPress, now: datetime, changes: Changes) -> None:
@@ -135,50 +242,229 @@ class Monitor:
             recipients = self._recipients(order, event.alert.alert_id, where)
             changes.events.append(RoutedEvent(event, recipients, order.respondent_fix, victim_fix))
 
-    # -- zone logic ----------------------------------------------------------
-    def _check_zones(self, order: OrderState, fix: Fix, now: datetime, changes: Changes) -> None:
+    # -- fixed zones ---------------------------------------------------------
+    def _zones_in_force(self, order: OrderState, ts: datetime) -> list[CompiledZone]:
+        if order.tz is None:
+            return order.zones
+        specs = {z.zone_id: z for z in order.spec.zones}
+        return [z for z in order.zones if in_force(specs[z.zone_id].schedule, ts, order.tz)]
+
+    def _check_zones(self, order: OrderState, fix: Fix, previous: Fix | None, now: datetime, changes: Changes,
+                     retro: bool) -> None:
         if order.frame is None:
             return
-        if order.reach is not None and not order.reach.holds(fix.lat, fix.lon) and not order.breach_alerts \
-                and not any(s.inside for s in order.membership.values()):
-            return  # far from every zone and inside none: nothing can change
-        result = evaluate(fix, order.frame, order.zones, order.membership, order.rules)
-        order.membership = result.states
+        busy = order.breach_alerts or order.warn_alerts or any(
+            s.inside or s.warned or s.possibles for s in order.membership.values())
+        if not busy and order.reach is not None and not order.reach.holds(fix.lat, fix.lon, fix.accuracy_m):
+            if previous is None or not order.reach.touches_segment((previous.lat, previous.lon), (fix.lat, fix.lon)):
+                return  # far from every zone, inside none, and did not pass by one: nothing can change
+        zones = self._zones_in_force(order, fix.ts)
+        fixed = {k: v for k, v in order.membership.items() if k != MOVING_ZONE_ID}
+        result = evaluate(fix, order.frame, zones, fixed, order.rules, order.ring_m, previous)
         specs = {z.zone_id: z for z in order.spec.zones}
-        entered = {t.zone_id for t in result.transitions if t.kind == "enter"}
+        for zone_id, state in result.states.items():
+            if state != order.membership.get(zone_id, OUTSIDE):
+                order.membership[zone_id] = state
+                alert = order.breach_alerts.get(zone_id)
+                if not any(t.zone_id == zone_id and t.kind in ("enter", "exit") for t in result.transitions):
+                    changes.membership.append(MembershipChange(order.spec.order_id, zone_id, state,
+                                                               alert.alert_id if alert else None))
         for t in result.transitions:
-            # distance_m is never negative: metres into the zone while inside, metres outside it once ended
-            zone, depth = specs[t.zone_id], abs(t.distance_m)
-            details = {"depth_m": round(depth, 1)}
-            if t.kind == "enter":
-                event = breach_started(self.new_id(), order.spec.order_id, t.zone_id, fix.ts, now, False, details)
-                order.breach_alerts[t.zone_id] = event.alert
-                alert_id = event.alert.alert_id
-            else:
-                alert = order.breach_alerts.pop(t.zone_id, None)
-                alert_id = None
-                event = breach_ended(alert, fix.ts, now, details) if alert is not None else None
-            changes.membership.append(MembershipChange(order.spec.order_id, t.zone_id, result.states[t.zone_id], alert_id))
-            if event is not None:
-                self._emit(order, event, fix, zone, depth, changes)
-        for zone_id, alert in list(order.breach_alerts.items()):
-            if zone_id not in result.states:  # the court removed this zone from the order
+            self._zone_transition(order, t, fix, specs[t.zone_id], now, changes, retro, result.states.get(t.zone_id))
+        in_force_ids = {z.zone_id for z in zones}
+        for zone_id in [z for z in order.breach_alerts if z != MOVING_ZONE_ID]:
+            alert = order.breach_alerts[zone_id]
+            if zone_id not in in_force_ids:  # removed by the court, or its schedule window closed
                 del order.breach_alerts[zone_id]
-                ended = breach_ended(alert, fix.ts, now, {"reason": "zone_removed"})
-                self._emit(order, ended, fix, None, None, changes)
+                reason = "zone_removed" if zone_id not in specs else "schedule_ended"
+                order.membership.pop(zone_id, None)
+                changes.membership.append(MembershipChange(order.spec.order_id, zone_id, OUTSIDE, None))
+                self._emit(order, breach_ended(alert, fix.ts, now, {"reason": reason}), fix, specs.get(zone_id), None,
+                           changes)
                 continue
-            if zone_id in entered or not result.states[zone_id].inside:
+            if any(t.zone_id == zone_id for t in result.transitions) or not result.states[zone_id].inside:
                 continue
             depth = max(0.0, -result.distances_m[zone_id])
-            update = breach_continues(alert, fix.ts, now, {"depth_m": round(depth, 1)})
+            update = breach_continues(alert, fix.ts, now, {"depth_m": round(depth, 1),
+                                                           "confidence": result.confidences[zone_id].value})
             if update is not None:
                 order.breach_alerts[zone_id] = update.alert
-                self._emit(order, update, fix, specs[zone_id], depth, changes)
+                self._emit(order, update, fix, specs[zone_id], round(depth, 1), changes)
+        for zone_id in [z for z in order.warn_alerts if z != MOVING_ZONE_ID and z not in in_force_ids]:
+            alert = order.warn_alerts.pop(zone_id)
+            self._emit(order, breach_ended(alert, fix.ts, now, {"reason": "schedule_ended"}), fix, specs.get(zone_id),
+                       None, changes)
 
-    def _emit(self, order: OrderState, event: AlertEvent, fix: Fix, zone: ZoneSpec | None, depth: float | None,
-              changes: Changes) -> None:
+    def _zone_transition(self, order: OrderState, t: Transition, fix: Fix, zone: ZoneSpec, now: datetime,
+                         changes: Changes, retro: bool, state: ZoneState | None) -> None:
+        oid = order.spec.order_id
+        distance = round(abs(t.distance_m), 1)  # metres into the zone, or to it
+        details: dict[str, Any] = {"confidence": t.confidence.value}
+        if t.kind in ("enter", "crossed"):
+            details["depth_m"] = distance
+            event = breach_started(self.new_id(), oid, t.zone_id, t.at, now, retro, details)
+            if t.kind == "crossed":  # an episode that began and ended between two fixes
+                details["crossed"] = True
+                self._emit(order, event, fix, zone, distance, changes)
+                ended = breach_ended(event.alert, t.at, now, {"crossed": True, "confidence": t.confidence.value})
+                self._emit(order, ended, fix, zone, distance, changes)
+                return
+            order.breach_alerts[t.zone_id] = event.alert
+            changes.membership.append(MembershipChange(oid, t.zone_id, state or OUTSIDE, event.alert.alert_id))
+            self._emit(order, event, fix, zone, distance, changes)
+        elif t.kind == "exit":
+            alert = order.breach_alerts.pop(t.zone_id, None)
+            changes.membership.append(MembershipChange(oid, t.zone_id, state or OUTSIDE, None))
+            if alert is not None:
+                self._emit(order, breach_ended(alert, fix.ts, now, details), fix, zone, distance, changes)
+        elif t.kind == "warn":
+            if t.eta_s is not None:
+                details["eta_s"] = t.eta_s
+            event = breach_started(self.new_id(), oid, t.zone_id, t.at, now, retro, details, kind=Kind.PRE_ALERT)
+            order.warn_alerts[t.zone_id] = event.alert
+            self._emit(order, event, fix, zone, distance, changes)
+        elif t.kind == "unwarn":
+            alert = order.warn_alerts.pop(t.zone_id, None)
+            if alert is not None:
+                reason = {"reason": "breach"} if state is not None and state.inside else {}
+                self._emit(order, breach_ended(alert, fix.ts, now, {**details, **reason}), fix, zone, distance, changes)
+
+    # -- the moving zone -------------------------------------------------------
+    def _check_moving(self, order: OrderState, now: datetime, changes: Changes, retro: bool) -> None:
+        spec = order.spec
+        if spec.min_distance_m is None or order.respondent_fix is None:
+            return
+        resp, victim = order.respondent_fix, order.victim_fix
+        at = resp.ts if victim is None else max(resp.ts, victim.ts)
+        victim_since = victim.ts if victim is not None else order.monitoring_since
+        stale = victim_since is None or (at - victim_since).total_seconds() > fresh_for_s(spec.victim.report_interval_s)
+        resp_stale = (at - resp.ts).total_seconds() > fresh_for_s(spec.respondent.report_interval_s)
+        if stale:
+            if victim is not None or victim_since is not None:
+                self._victim_signal(order, True, resp, now, changes, retro, victim)
+            return
+        if victim is None:
+            return  # within the grace after loading, with no fix of hers yet
+        self._victim_signal(order, False, resp, now, changes, retro, victim)
+        if resp_stale:
+            return  # his last fix is too old to compare with her moving position
+        before = order.membership.get(MOVING_ZONE_ID, OUTSIDE)
+        prev = order.party_distance
+        dt = (at - prev[1]).total_seconds() if prev is not None else None
+        after, transitions, dist = evaluate_moving(
+            MOVING_ZONE_ID, resp, victim, spec.min_distance_m, before, order.rules, order.ring_m,
+            prev[0] if prev is not None else None, dt)
+        order.party_distance = (dist, at)
+        if after != before:
+            order.membership[MOVING_ZONE_ID] = after
+            alert = order.breach_alerts.get(MOVING_ZONE_ID)
+            changes.membership.append(MembershipChange(spec.order_id, MOVING_ZONE_ID, after,
+                                                       alert.alert_id if alert else None))
+        d_round = round(dist, 1)
+        for t in transitions:
+            details: dict[str, Any] = {"confidence": t.confidence.value, "min_distance_m": spec.min_distance_m}
+            if t.kind == "enter":
+                event = breach_started(self.new_id(), spec.order_id, None, t.at, now, retro, details, kind=Kind.PROXIMITY)
+                order.breach_alerts[MOVING_ZONE_ID] = event.alert
+                changes.membership.append(MembershipChange(spec.order_id, MOVING_ZONE_ID, after, event.alert.alert_id))
+                self._emit(order, event, resp, None, d_round, changes, victim)
+            elif t.kind == "exit":
+                alert = order.breach_alerts.pop(MOVING_ZONE_ID, None)
+                if alert is not None:
+                    self._emit(order, breach_ended(alert, t.at, now, details), resp, None, d_round, changes, victim)
+            elif t.kind == "warn":
+                if t.eta_s is not None:
+                    details["eta_s"] = t.eta_s
+                event = breach_started(self.new_id(), spec.order_id, None, t.at, now, retro, details, kind=Kind.PRE_ALERT)
+                order.warn_alerts[MOVING_ZONE_ID] = event.alert
+                self._emit(order, event, resp, None, d_round, changes)
+            elif t.kind == "unwarn":
+                alert = order.warn_alerts.pop(MOVING_ZONE_ID, None)
+                if alert is not None:
+                    self._emit(order, breach_ended(alert, t.at, now, details), resp, None, d_round, changes)
+        if not transitions and after.inside and MOVING_ZONE_ID in order.breach_alerts:
+            update = breach_continues(order.breach_alerts[MOVING_ZONE_ID], at, now, {"confidence": classify(
+                dist - spec.min_distance_m, resp.accuracy_m + victim.accuracy_m, resp.poor or victim.poor).value})
+            if update is not None:
+                order.breach_alerts[MOVING_ZONE_ID] = update.alert
+                self._emit(order, update, resp, None, d_round, changes, victim)
+
+    def _victim_signal(self, order: OrderState, lost: bool, resp: Fix, now: datetime, changes: Changes, retro: bool,
+                       victim: Fix | None) -> None:
+        """``victim_signal_lost``: the moving zone can't be judged because her fix is missing or too old."""
+        open_alert = order.signal_alert
+        if lost and open_alert is None:
+            details = {"victim_fix_age_s": None if victim is None else round((resp.ts - victim.ts).total_seconds(), 1)}
+            event = breach_started(self.new_id(), order.spec.order_id, None, resp.ts, now, retro, details,
+                                   kind=Kind.VICTIM_SIGNAL_LOST)
+            order.signal_alert = event.alert
+            self._emit(order, event, resp, None, None, changes)
+        elif not lost and open_alert is not None:
+            order.signal_alert = None
+            at = victim.ts if victim is not None else resp.ts
+            self._emit(order, breach_ended(open_alert, at, now, {"reason": "victim_fix_fresh"}), resp, None, None, changes)
+
+    # -- late reports ----------------------------------------------------------
+    def _late(self, order: OrderState, report: LocationReport, now: datetime, changes: Changes) -> None:
+        """A respondent fix older than one already evaluated: checked on its own against the zones in
+        force then. A confirmed breach that no episode covered raises a retroactive alert (evidence
+        for the court); late fixes close in time to it fold into the same retroactive episode."""
+        if order.frame is None or is_poor(report.acc_m, report.src):
+            return
+        if order.reach is not None and not order.reach.holds(report.lat, report.lon, report.acc_m):
+            return
+        p = order.frame.position(report.lat, report.lon)
+        specs = {z.zone_id: z for z in order.spec.zones}
+        fix = Fix(report.lat, report.lon, report.acc_m, report.ts)
+        for zone in self._zones_in_force(order, report.ts):
+            d = zone.signed_distance_m(p)
+            if classify(d, report.acc_m) is not Confidence.CONFIRMED:
+                continue
+            live = order.breach_alerts.get(zone.zone_id)
+            if live is not None and live.occurred_at <= report.ts:
+                continue  # the live episode already covers this moment
+            retro = order.retro.get(zone.zone_id)
+            if retro is not None and abs((report.ts - retro[1]).total_seconds()) <= RETRO_MERGE_S:
+                update = breach_continues(retro[0], max(report.ts, retro[1]), now, {"depth_m": round(-d, 1)})
+                if update is not None:
+                    order.retro[zone.zone_id] = (update.alert, max(report.ts, retro[1]))
+                continue
+            details = {"depth_m": round(-d, 1), "confidence": Confidence.CONFIRMED.value, "out_of_order": True}
+            event = breach_started(self.new_id(), order.spec.order_id, zone.zone_id, report.ts, now, True, details)
+            ended = breach_ended(event.alert, report.ts, now, {"out_of_order": True})
+            order.retro[zone.zone_id] = (ended.alert, report.ts)
+            self._emit(order, event, fix, specs[zone.zone_id], round(-d, 1), changes)
+            self._emit(order, ended, fix, specs[zone.zone_id], round(-d, 1), changes)
+
+    # -- pursuit mode ----------------------------------------------------------
+    def _pursuit(self, order: OrderState, changes: Changes) -> None:
+        """While a breach, proximity or pre-alert is open, both devices report every 15 s; back to their
+        order's intervals when all is clear. Sent once per change, tied to the alert that caused it."""
+        active = order.open_conditions()
+        if active == order.pursuit:
+            return
+        order.pursuit = active
+        cause = next(iter(order.breach_alerts.values()), None) or next(iter(order.warn_alerts.values()), None)
+        if cause is None:
+            cause = _latest(changes, order.spec.order_id)
+        if cause is None:
+            return
+        for party in order.spec.parties():
+            if party.device_id:
+                seconds = PURSUIT_INTERVAL_S if active else party.report_interval_s
+                changes.commands.append(DeviceCommand(party.device_id, {"cmd": "set_interval", "seconds": seconds},
+                                                      cause.alert_id, cause.event_seq))
+
+    # -- helpers ---------------------------------------------------------------
+    def _flag(self, report: LocationReport, changes: Changes, *flags: str) -> None:
+        key = (report.device_id, report.seq)
+        known = changes.flags.get(key, report.flags)
+        changes.flags[key] = tuple(dict.fromkeys((*known, *flags)))
+
+    def _emit(self, order: OrderState, event: AlertEvent, fix: Fix, zone: ZoneSpec | None, distance: float | None,
+              changes: Changes, victim: Fix | None = None) -> None:
         recipients = self._recipients(order, event.alert.alert_id, (fix.lat, fix.lon))
-        changes.events.append(RoutedEvent(event, recipients, fix, None, zone, None if depth is None else round(depth, 1)))
+        changes.events.append(RoutedEvent(event, recipients, fix, victim, zone, distance))
 
     def _recipients(self, order: OrderState, alert_id: str, where: tuple[float, float] | None) -> tuple[str, ...]:
         known = order.recipients.get(alert_id)
@@ -186,6 +472,21 @@ class Monitor:
             known = tuple(route(self.jurisdictions, order.spec.court_id, where))
             order.recipients[alert_id] = known
         return known
+
+
+def _impossible_jump(previous: Fix, report: LocationReport, ts: datetime) -> bool:
+    dt = (ts - previous.ts).total_seconds()
+    if dt <= 0:
+        return False
+    moved = party_distance_m(previous, Fix(report.lat, report.lon, report.acc_m, ts))
+    return (moved - previous.accuracy_m - report.acc_m) / dt > MAX_SPEED_MPS
+
+
+def _latest(changes: Changes, order_id: str) -> Alert | None:
+    for ev in reversed(changes.events):
+        if ev.event.alert.order_id == order_id:
+            return ev.event.alert
+    return None
 
 
 def zone_anchor(zone: ZoneSpec) -> tuple[float, float]:

@@ -11,15 +11,18 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.routing import Agency
+from geofence.datum import DATUMS, geometry_to_wgs84
+from geofence.schedule import DAYS, Window, parse_hhmm
 from service.errors import InvalidInput
 from service.wire.rfc3339 import parse_ts
 
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 ORDER_TYPES = ("temporary", "ordinary")
 AGENCY_KINDS = ("police", "court", "support")
-SUPPORTED_DATUMS = ("wgs84",)
+MAX_POSSIBLES_TO_BREACH = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,7 @@ class Party:
     person_id: str
     device_id: str | None
     report_interval_s: int
+    home: tuple[float, float] | None = None  # (lon, lat) WGS-84: the respondent's registered address
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +39,9 @@ class ZoneSpec:
     zone_id: str
     kind: str
     name: str
-    geometry: dict[str, Any]  # GeoJSON, WGS-84
+    geometry: dict[str, Any]  # GeoJSON, WGS-84 (converted from the order's datum)
     radius_m: float | None
+    schedule: tuple[Window, ...] | None = None  # weekly windows in force, in the order's time zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,8 @@ class OrderSpec:
     exit_margin_m: float | None
     datum: str
     body: dict[str, Any]
+    timezone: str | None = None  # IANA name; required when a zone has a schedule
+    possibles_to_breach: int | None = None  # possible checks in a row that make a breach (default 3)
 
     def parties(self) -> tuple[Party, Party]:
         return (self.respondent, self.victim)
@@ -71,19 +78,38 @@ def parse_order(body: Any) -> OrderSpec:
     if expires_at is not None and issued_at is not None and expires_at <= issued_at:
         raise InvalidInput("expires_at must be after issued_at", "expires_at")
     datum = body.get("datum", "wgs84")
-    if datum not in ("wgs84", "gcj02", "bd09"):
+    if datum not in DATUMS:
         raise InvalidInput("datum must be wgs84, gcj02 or bd09", "datum")
-    if datum not in SUPPORTED_DATUMS:
-        raise InvalidInput(f"datum {datum} is not supported by this version; give zones in wgs84", "datum")
+    zones = _zones(body.get("zones"), datum)
+    timezone = body.get("timezone")
+    if timezone is not None:
+        if not isinstance(timezone, str) or not _tz_ok(timezone):
+            raise InvalidInput("timezone must be an IANA time zone name such as Asia/Shanghai", "timezone")
+    elif any(z.schedule for z in zones):
+        raise InvalidInput("a zone has a schedule: the order needs a timezone (e.g. Asia/Shanghai)", "timezone")
+    possibles = body.get("possibles_to_breach")
+    if possibles is not None and (isinstance(possibles, bool) or not isinstance(possibles, int)
+                                  or not 1 <= possibles <= MAX_POSSIBLES_TO_BREACH):
+        raise InvalidInput(f"possibles_to_breach must be an integer from 1 to {MAX_POSSIBLES_TO_BREACH}",
+                           "possibles_to_breach")
     return OrderSpec(
         order_id=order_id, type=otype, court_id=_id(body, "court"), issued_at=issued_at,  # type: ignore[arg-type]
         expires_at=expires_at,
         respondent=_party(body, "respondent", device_required=True),
         victim=_party(body, "victim", device_required=False),
-        zones=_zones(body.get("zones")),
+        zones=zones,
         min_distance_m=_positive(body, "min_distance_m"), pre_alert_m=_positive(body, "pre_alert_m", zero=True),
         exit_margin_m=_positive(body, "exit_margin_m", zero=True), datum=datum, body=body,
+        timezone=timezone, possibles_to_breach=possibles,
     )
+
+
+def _tz_ok(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def parse_agencies(collection: Any) -> list[Agency]:
@@ -125,10 +151,14 @@ def _party(body: dict[str, Any], role: str, device_required: bool) -> Party:
     interval = p.get("report_interval_s", 60)
     if isinstance(interval, bool) or not isinstance(interval, int) or not 1 <= interval <= 86400:
         raise InvalidInput("report_interval_s must be an integer from 1 to 86400", f"{role}.report_interval_s")
-    return Party(role, _id(p, "person_id", f"{role}."), device_id, interval)
+    home = p.get("home")
+    if home is not None:
+        _coords(home, f"{role}.home")
+        home = (float(home[0]), float(home[1]))
+    return Party(role, _id(p, "person_id", f"{role}."), device_id, interval, home)
 
 
-def _zones(fc: Any) -> tuple[ZoneSpec, ...]:
+def _zones(fc: Any, datum: str = "wgs84") -> tuple[ZoneSpec, ...]:
     if not isinstance(fc, dict) or fc.get("type") != "FeatureCollection" or not isinstance(fc.get("features"), list):
         raise InvalidInput("zones must be a GeoJSON FeatureCollection", "zones")
     zones, seen = [], set()
@@ -153,8 +183,32 @@ def _zones(fc: Any) -> tuple[ZoneSpec, ...]:
         kind, name = props.get("kind", "other"), props.get("name", zone_id)
         if not isinstance(kind, str) or not isinstance(name, str):
             raise InvalidInput("kind and name must be strings", f"{where}.properties")
-        zones.append(ZoneSpec(zone_id, kind, name, geom, float(radius) if geom["type"] == "Point" else None))
+        wgs84 = geom if datum == "wgs84" else geometry_to_wgs84(geom, datum)
+        zones.append(ZoneSpec(zone_id, kind, name, wgs84, float(radius) if geom["type"] == "Point" else None,
+                              _schedule(props.get("schedule"), f"{where}.properties.schedule")))
     return tuple(zones)
+
+
+def _schedule(value: Any, where: str) -> tuple[Window, ...] | None:
+    """``[{"days": ["mon", ...], "start": "07:00", "end": "18:00"}, ...]``, or absent: always in force."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise InvalidInput("schedule must be a non-empty array of windows", where)
+    windows = []
+    for i, w in enumerate(value):
+        at = f"{where}[{i}]"
+        if not isinstance(w, dict):
+            raise InvalidInput("a schedule window must be an object", at)
+        days = w.get("days", list(DAYS))
+        if not isinstance(days, list) or not days or not all(isinstance(d, str) and d in DAYS for d in days):
+            raise InvalidInput("days must be a non-empty array of mon tue wed thu fri sat sun", f"{at}.days")
+        try:
+            start, end = parse_hhmm(w.get("start", "")), parse_hhmm(w.get("end", ""))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise InvalidInput(f"start and end must be HH:MM ({exc})", at) from exc
+        windows.append(Window(frozenset(DAYS.index(d) for d in days), start, end))
+    return tuple(windows)
 
 
 def _rings(c: Any, depth: int, where: str) -> None:

@@ -148,7 +148,10 @@ def _one(out: Decoded, reject: Any, decoder: Any, device_id: str, item: Any, raw
         claimed = item.get("device_id")
         if claimed is not None and claimed != device_id:
             raise _Bad(Reason.DEVICE_TOPIC_MISMATCH, "device_id", "payload device_id differs from the topic's")
-        out.reports.append(decoder(device_id, item, raw, received_at))
+        report = decoder(device_id, item, raw, received_at)
+        if index is not None:  # an element of a backfill array: uploaded after the device was offline
+            report = msgspec.structs.replace(report, flags=(*report.flags, "backfill"))
+        out.reports.append(report)
     except _Bad as bad:
         reject(bad.reason, bad.detail, bad.field, index)
 

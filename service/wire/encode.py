@@ -2,7 +2,9 @@
 
 Additions (docs/protocol.md): ``event_id`` and ``event_seq`` (deduplicate
 at-least-once deliveries), ``agency_id``, ``condition`` (``active`` or
-``ended``), ``ended_at``, ``silent`` on panics. ``victim`` appears only for
+``ended``), ``ended_at``, ``silent`` on panics, ``episode_id``, ``confidence``
+(``confirmed`` or ``possible``), ``eta_s`` on pre-alerts, ``crossed`` for a
+drive-through, ``min_distance_m`` on proximity. ``victim`` appears only for
 ``panic`` and ``proximity`` and only to police and court recipients.
 """
 
@@ -19,6 +21,10 @@ VICTIM_RECIPIENT_KINDS = frozenset({"police", "court"})
 
 def alert_topic(agency_id: str) -> str:
     return f"stayaway/v1/agencies/{agency_id}/alerts"
+
+
+def command_topic(device_id: str) -> str:
+    return f"stayaway/v1/devices/{device_id}/commands"
 
 
 def alert_message(
@@ -54,6 +60,11 @@ def alert_message(
         msg["ended_at"] = format_ts(event.details["ended_at"])
     if alert.kind == Kind.PANIC:
         msg["silent"] = bool(event.details.get("silent", False))
+    else:
+        msg["episode_id"] = alert.alert_id  # every event of one episode (start, updates, end) carries it
+    for key in ("confidence", "eta_s", "crossed", "min_distance_m"):
+        if key in event.details and event.details[key] is not None:
+            msg[key] = event.details[key]
     return msg
 
 

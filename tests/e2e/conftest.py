@@ -38,12 +38,13 @@ def write_json(path: Path, body: object) -> str:
 
 @pytest.fixture
 def loaded(serve_factory, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A serve process (not started) whose database holds the test agencies and the example order."""
+    """A serve process (not started) whose database holds the test agencies and the example order
+    (its fixed zones only, unless ``orders`` says otherwise)."""
 
     def make(db_url: str, orders: list[dict] | None = None, client_id: str | None = None) -> Serve:
         s = serve_factory(db_url, client_id)
         s.cli("agencies", "import", write_json(tmp_path / "agencies.geojson", builders.AGENCIES))
-        s.cli("orders", "import", write_json(tmp_path / "orders.json", orders or [builders.order()]))
+        s.cli("orders", "import", write_json(tmp_path / "orders.json", orders or [builders.order(**builders.ZONES_ONLY)]))
         return s
 
     return make

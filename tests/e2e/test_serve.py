@@ -164,7 +164,7 @@ def test_reports_sent_while_serve_is_down_are_processed_after_restart(broker, co
 def test_an_order_imported_while_serving_takes_effect_within_a_second(broker, console, loaded, sqlite_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
     serve = loaded(sqlite_url).start()
     path = tmp_path / "second.json"
-    path.write_text(json.dumps(builders.order_for(2)))
+    path.write_text(json.dumps(builders.order_for(2, **builders.ZONES_ONLY)))
     serve.cli("orders", "import", str(path))
     time.sleep(1.0)
     tracker, _ = devices(broker, 2)

@@ -29,9 +29,17 @@ class Ids:
         return f"alert-{self.n}"
 
 
-def make_pipeline(engine) -> Pipeline:  # type: ignore[no-untyped-def]
+ZONES_ONLY = builders.ZONES_ONLY
+
+
+def alerts_out(result) -> list:  # type: ignore[no-untyped-def]
+    """The batch's outbox rows for agencies (pursuit-mode commands to devices left out)."""
+    return [o for o in result.outbox if "/agencies/" in o.topic]
+
+
+def make_pipeline(engine, **order) -> Pipeline:  # type: ignore[no-untyped-def]
     import_agencies(engine, builders.AGENCIES, lambda: T0)
-    import_orders(engine, [(builders.order(), "test")], lambda: T0)
+    import_orders(engine, [(builders.order(**(order or ZONES_ONLY)), "test")], lambda: T0)
     monitor = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
     with engine.begin() as conn:
         rebuild(monitor, conn)
@@ -54,9 +62,9 @@ def test_breach_writes_alert_log_and_outbox_for_police_and_court(engine) -> None
     pipeline = make_pipeline(engine)
     result = pipeline.process(walk_in())
     assert result.accepted == 5 and result.duplicates == 0 and not result.rejected
-    assert sorted(o.topic for o in result.outbox) == [
+    assert sorted(o.topic for o in alerts_out(result)) == [
         "stayaway/v1/agencies/court-xinjin/alerts", "stayaway/v1/agencies/police-west/alerts"]
-    message = orjson.loads(result.outbox[0].payload)
+    message = orjson.loads(alerts_out(result)[0].payload)
     assert (message["kind"], message["event"], message["status"], message["zone"]["zone_id"]) == (
         "zone_breach", "raised", "open", "home")
     assert "victim" not in message
@@ -87,7 +95,7 @@ def test_repeats_change_nothing_and_bad_input_is_kept(engine) -> None:
 
 def test_state_rebuilt_from_the_database_does_not_reraise_an_open_episode(engine) -> None:
     first = make_pipeline(engine).process(walk_in())
-    alert_id = orjson.loads(first.outbox[0].payload)["alert_id"]
+    alert_id = orjson.loads(alerts_out(first)[0].payload)["alert_id"]
     monitor = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
     with engine.begin() as conn:
         rebuild(monitor, conn)
@@ -95,7 +103,7 @@ def test_state_rebuilt_from_the_database_does_not_reraise_an_open_episode(engine
     inside = offset(*builders.HOME, 100, 0)
     result = again.process([msg("trk-001", "location", builders.location(
         50 + i, *inside, ts=T0 + timedelta(minutes=5, seconds=40 * i))) for i in range(2)])
-    messages = [orjson.loads(o.payload) for o in result.outbox]
+    messages = [orjson.loads(o.payload) for o in alerts_out(result)]
     # two reports 40 s apart: two throttled updates of the same episode, each to police and court
     assert [(m["alert_id"], m["event"], m["event_seq"]) for m in messages] == [
         (alert_id, "updated", 2), (alert_id, "updated", 2), (alert_id, "updated", 3), (alert_id, "updated", 3)]
@@ -109,20 +117,20 @@ def test_a_future_dated_fix_does_not_hide_the_next_reports(engine) -> None:
     inside = builders.location(2, *offset(*builders.HOME, 100, 0), ts=T0 + timedelta(seconds=30))
     result = pipeline.process([msg("trk-001", "location", inside)])
     assert result.late == 0
-    assert [orjson.loads(o.payload)["event"] for o in result.outbox] == ["raised", "raised"]
+    assert [orjson.loads(o.payload)["event"] for o in alerts_out(result)] == ["raised", "raised"]
 
 
 def test_removing_a_zone_during_its_breach_ends_the_episode(engine) -> None:
     pipeline = make_pipeline(engine)
     first = pipeline.process(walk_in())
-    alert_id = orjson.loads(first.outbox[0].payload)["alert_id"]
-    without_home = builders.order()
+    alert_id = orjson.loads(alerts_out(first)[0].payload)["alert_id"]
+    without_home = builders.order(**ZONES_ONLY)
     without_home["zones"]["features"] = without_home["zones"]["features"][1:]
     import_orders(engine, [(without_home, "modified by the court")], lambda: T0 + timedelta(minutes=1))
     with engine.begin() as conn:
         rebuild(pipeline.monitor, conn, ["PSO-2026-0001"], agencies=False)
     later = builders.location(9, *offset(*builders.HOME, 100, 0), ts=T0 + timedelta(minutes=2))
     result = pipeline.process([msg("trk-001", "location", later)])
-    messages = [orjson.loads(o.payload) for o in result.outbox]
+    messages = [orjson.loads(o.payload) for o in alerts_out(result)]
     assert result.rejected == {} and [(m["alert_id"], m["condition"]) for m in messages] == [
         (alert_id, "ended"), (alert_id, "ended")]

@@ -44,17 +44,22 @@ ORDER: dict[str, Any] = {
 }
 
 
+# The example order without its warning ring and moving zone: fixed zones and breach episodes alone,
+# for tests of ingest, storage and routing that must not see pre-alerts, proximity or pursuit mode.
+ZONES_ONLY: dict[str, Any] = {"min_distance_m": None, "pre_alert_m": None}
+
+
 def order(**overrides: Any) -> dict[str, Any]:
     body = copy.deepcopy(ORDER)
     body.update(overrides)
     return body
 
 
-def order_for(n: int) -> dict[str, Any]:
+def order_for(n: int, **overrides: Any) -> dict[str, Any]:
     """The example order for a respondent trk-{n}/victim phone-{n}, with its own id."""
     return order(order_id=f"PSO-T-{n:04d}",
                  respondent={"person_id": f"R-{n}", "device_id": f"trk-{n:03d}", "report_interval_s": 30},
-                 victim={"person_id": f"V-{n}", "device_id": f"phone-{n:03d}", "report_interval_s": 60})
+                 victim={"person_id": f"V-{n}", "device_id": f"phone-{n:03d}", "report_interval_s": 60}, **overrides)
 
 
 def rfc3339(dt: datetime) -> str:

@@ -19,12 +19,19 @@ WEST_POLICE, EAST_POLICE, COURT = "police-west", "police-east", "court-xinjin"
 AT_WORK = (30.4415, 103.882)  # inside the workplace polygon, in the east police square
 
 
-@pytest.fixture
-def monitor() -> Monitor:
+def make_monitor(body: dict, now: datetime | None = None) -> Monitor:
     ids = (f"alert-{n}" for n in itertools.count(1))
     m = Monitor(FrameCache(), JurisdictionIndex(parse_agencies(agencies_collection())), lambda: next(ids))
-    m.load_order(parse_order(example_order()))
+    m.load_order(parse_order(body), now)
     return m
+
+
+@pytest.fixture
+def monitor() -> Monitor:
+    """The example order with fixed zones only (no warning ring, no moving zone): breach episodes alone."""
+    body = example_order()
+    del body["pre_alert_m"], body["min_distance_m"]
+    return make_monitor(body)
 
 
 def report(seq: int, at: datetime, lat: float, lon: float, device_id: str = RESPONDENT) -> LocationReport:

@@ -24,7 +24,7 @@ def test_a_fix_outside_the_box_is_beyond_the_margin_of_a_circle(lat, lon, radius
     if not reach.holds(plat, plon):
         frame = FrameCache().frame_for(lat, lon)
         zone = compile_zone("z", "home", "z", geometry, radius_m, frame)
-        assert zone.signed_distance_m(*frame.to_xy(plat, plon)) > MARGIN_M
+        assert zone.signed_distance_m(frame.position(plat, plon)) > MARGIN_M
     if distance_m <= radius_m + MARGIN_M:
         assert reach.holds(plat, plon)
 
@@ -39,7 +39,7 @@ def test_a_fix_outside_the_box_is_beyond_the_margin_of_a_polygon(lat, lon, size,
     plat, plon = lat + dlat, lon + dlon
     frame = FrameCache().frame_for(lat, lon)
     zone = compile_zone("z", "work", "z", geometry, None, frame)
-    d = zone.signed_distance_m(*frame.to_xy(plat, plon))
+    d = zone.signed_distance_m(frame.position(plat, plon))
     if not reach.holds(plat, plon):
         assert d > MARGIN_M
     if d <= MARGIN_M:

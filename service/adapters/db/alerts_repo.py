@@ -14,10 +14,11 @@ from sqlalchemy.engine import Connection
 from alerts import Alert, Kind, Severity, Status
 from service.adapters.db import schema as t
 from service.adapters.db.upsert import upsert
-from service.domain.monitor import MembershipChange, RoutedEvent
-from service.wire.encode import alert_message, alert_topic
+from service.domain.monitor import DeviceCommand, MembershipChange, RoutedEvent
+from service.wire.encode import alert_message, alert_topic, command_topic
 
 PRIORITY = {Kind.PANIC: 0, Severity.CRITICAL: 1, Severity.HIGH: 2, Severity.WARNING: 3}
+COMMAND_PRIORITY = 1  # pursuit mode follows a critical alert: as urgent as the alert itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ class OutboxItem:
 def save_membership(conn: Connection, changes: Sequence[MembershipChange], now: datetime) -> None:
     rows = {(c.order_id, c.zone_id): {
         "order_id": c.order_id, "zone_id": c.zone_id, "inside": c.state.inside, "since": c.state.since,
-        "alert_id": c.alert_id, "updated_at": now} for c in changes}
+        "warned": c.state.warned, "possibles": c.state.possibles, "alert_id": c.alert_id, "updated_at": now} for c in changes}
     if rows:
         upsert(conn, t.zone_membership, list(rows.values()), ["order_id", "zone_id"])
 
@@ -60,6 +61,17 @@ def save_events(conn: Connection, events: Sequence[RoutedEvent], agency_kinds: d
         return []
     ids = conn.execute(sa.insert(t.outbox).returning(t.outbox.c.id, sort_by_parameter_order=True), outbox_rows).scalars().all()
     return [OutboxItem(i, r["priority"], r["topic"], r["payload"]) for i, r in zip(ids, outbox_rows, strict=True)]
+
+
+def save_commands(conn: Connection, commands: Sequence[DeviceCommand], now: datetime) -> list[OutboxItem]:
+    """Device commands (contract section 3) through the outbox, like alert messages. ``agency_id`` holds
+    the device id: the outbox's recipient column; the topic says it is a device."""
+    rows = [{"alert_id": c.alert_id, "event_seq": c.event_seq, "agency_id": c.device_id, "priority": COMMAND_PRIORITY,
+             "topic": command_topic(c.device_id), "payload": orjson.dumps(c.body), "created_at": now} for c in commands]
+    if not rows:
+        return []
+    ids = conn.execute(sa.insert(t.outbox).returning(t.outbox.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    return [OutboxItem(i, r["priority"], r["topic"], r["payload"]) for i, r in zip(ids, rows, strict=True)]
 
 
 def _save_alert(conn: Connection, a: Alert, recipients: Sequence[str]) -> None:

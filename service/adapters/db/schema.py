@@ -172,6 +172,8 @@ zone_membership = Table(
     Column("inside", sa.Boolean, nullable=False),
     ts("since", nullable=True),
     Column("alert_id", sa.String(36)),
+    Column("warned", sa.Boolean, nullable=False, server_default=sa.false()),
+    Column("possibles", sa.Integer, nullable=False, server_default="0"),
     ts("updated_at"),
 )
 

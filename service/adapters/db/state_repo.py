@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from geofence import Fix, ZoneState
 from service.adapters.db import schema as t
+from service.domain.monitor import is_poor
 
 
 def load_membership(conn: Connection, order_ids: Iterable[str] | None = None) -> dict[str, dict[str, ZoneState]]:
@@ -18,7 +19,8 @@ def load_membership(conn: Connection, order_ids: Iterable[str] | None = None) ->
         q = q.where(t.zone_membership.c.order_id.in_(list(order_ids)))
     out: dict[str, dict[str, ZoneState]] = {}
     for r in conn.execute(q).mappings():
-        out.setdefault(r["order_id"], {})[r["zone_id"]] = ZoneState(bool(r["inside"]), r["since"])
+        out.setdefault(r["order_id"], {})[r["zone_id"]] = ZoneState(bool(r["inside"]), r["since"], bool(r["warned"]),
+                                                                         int(r["possibles"]))
     return out
 
 
@@ -26,10 +28,12 @@ def latest_fix(conn: Connection, device_id: str) -> Fix | None:
     """The device's latest fix: its highest seq (the device's own order; unique index seek)."""
     c = t.location_reports.c
     row = conn.execute(
-        sa.select(c.lat, c.lon, c.acc_m, c.device_ts).where(c.device_id == device_id)
-        .order_by(c.seq.desc()).limit(1)
+        sa.select(c.lat, c.lon, c.acc_m, c.device_ts, c.spd_mps, c.hdg_deg, c.src)
+        .where(c.device_id == device_id).order_by(c.seq.desc()).limit(1)
     ).first()
-    return Fix(row.lat, row.lon, row.acc_m, row.device_ts) if row is not None else None
+    if row is None:
+        return None
+    return Fix(row.lat, row.lon, row.acc_m, row.device_ts, row.spd_mps, row.hdg_deg, is_poor(row.acc_m, row.src))
 
 
 def latest_fixes(conn: Connection, device_ids: Iterable[str]) -> dict[str, Fix]:
