@@ -95,6 +95,8 @@ def orders_import(files: tuple[Path, ...], database_url: str | None) -> None:
     done = import_orders(engine, [(read_json(f), str(f)) for f in files], utc_now)
     for o in done:
         click.echo(f"order {o.order_id}: version {o.version} ({o.source})")
+        for w in o.warnings:
+            click.echo(f"  warning [{w.code}] {w.message}")
     click.echo(f"imported {len(done)} orders")
 
 

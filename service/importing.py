@@ -18,6 +18,7 @@ from geofence import FrameCache, ZoneGeometryError, compile_zone
 from service.adapters.db import config_repo
 from service.domain.monitor import zone_anchor
 from service.domain.orders import OrderSpec, parse_agencies, parse_order
+from service.domain.setup_checks import SetupWarning, setup_warnings
 from service.errors import InvalidInput
 
 
@@ -26,6 +27,7 @@ class ImportedOrder:
     order_id: str
     version: int
     source: str
+    warnings: tuple[SetupWarning, ...] = ()
 
 
 def read_json(path: Path) -> Any:
@@ -45,7 +47,7 @@ def import_agencies(engine: Engine, collection: Any, clock: Callable[[], datetim
 
 def import_orders(engine: Engine, bodies: Iterable[tuple[Any, str]], clock: Callable[[], datetime]) -> list[ImportedOrder]:
     """``bodies``: (order object or array of them, source label). All or nothing."""
-    specs: list[tuple[OrderSpec, str]] = []
+    specs: list[tuple[OrderSpec, str, list[SetupWarning]]] = []
     frames = FrameCache()
     for body, source in bodies:
         for i, item in enumerate(body if isinstance(body, list) else [body]):
@@ -55,16 +57,18 @@ def import_orders(engine: Engine, bodies: Iterable[tuple[Any, str]], clock: Call
             except InvalidInput as exc:
                 where = f"{source}[{i}]" if isinstance(body, list) else source
                 raise InvalidInput(f"{where}: {exc}", exc.field) from exc
-            specs.append((spec, source))
+            specs.append((spec, source, setup_warnings(spec, frames)))
     out = []
     with engine.begin() as conn:
         kinds = config_repo.agency_kinds(conn)
         now = clock()
-        for spec, source in specs:
+        for spec, source, warnings in specs:
             if kinds.get(spec.court_id) != "court":
                 raise InvalidInput(f"{source}: court {spec.court_id} is not a known court agency; import agencies first",
                                    "court")
-            out.append(ImportedOrder(spec.order_id, config_repo.save_order(conn, spec, source, now), source))
+            stored = [{"code": w.code, "message": w.message, "field": w.field} for w in warnings]
+            version = config_repo.save_order(conn, spec, source, now, stored)
+            out.append(ImportedOrder(spec.order_id, version, source, tuple(warnings)))
     return out
 
 

@@ -23,8 +23,11 @@ class SimDevice:
         self._client.username_pw_set(device_id)
         self._host, self._port = host, port
         self._connected = threading.Event()
-        self._client.on_connect = lambda *_a: self._connected.set()
-        self.commands: list[dict[str, Any]] = []
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self.commands: list[dict[str, Any]] = []  # what the backend told this device (contract section 3)
+        self.notices: list[dict[str, Any]] = []
+        self.interval_s: float | None = None  # the last set_interval received, as a real device would obey it
 
     def connect(self, timeout: float = 10.0) -> SimDevice:
         self._client.connect(self._host, self._port, keepalive=30)
@@ -32,6 +35,22 @@ class SimDevice:
         if not self._connected.wait(timeout):
             raise TimeoutError(f"{self.device_id}: broker did not answer")
         return self
+
+    def _on_connect(self, client: mqtt.Client, *_a: Any) -> None:
+        client.subscribe([(self.topic("commands"), 1), (self.topic("notices"), 1)])
+        self._connected.set()
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            body = json.loads(msg.payload)
+        except ValueError:
+            return
+        if msg.topic.endswith("/commands"):
+            self.commands.append(body)
+            if body.get("cmd") == "set_interval" and isinstance(body.get("seconds"), (int, float)):
+                self.interval_s = body["seconds"]
+        else:
+            self.notices.append(body)
 
     def close(self) -> None:
         self._client.disconnect()

@@ -134,3 +134,15 @@ def test_removing_a_zone_during_its_breach_ends_the_episode(engine) -> None:
     messages = [orjson.loads(o.payload) for o in alerts_out(result)]
     assert result.rejected == {} and [(m["alert_id"], m["condition"]) for m in messages] == [
         (alert_id, "ended"), (alert_id, "ended")]
+
+
+def test_import_stores_and_returns_the_set_up_warnings(engine) -> None:
+    import_agencies(engine, builders.AGENCIES, lambda: T0)
+    body = builders.order(min_distance_m=200)
+    body["respondent"]["home"] = [builders.HOME[1], builders.HOME[0]]
+    [done] = import_orders(engine, [(body, "test")], lambda: T0)
+    assert sorted(w.code for w in done.warnings) == ["min_distance_below_350m", "respondent_home_in_zone"]
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(t.orders.c.warnings)).scalar_one()
+    assert sorted(w["code"] for w in stored) == ["min_distance_below_350m", "respondent_home_in_zone"]
+    assert all(str(builders.HOME[0])[:6] not in w["message"] for w in stored)  # no coordinates in a message

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from alerts.routing import Agency
 from service.adapters.db import schema as t
 from service.adapters.db.upsert import upsert
+from service.domain.monitor import MOVING_ZONE_ID
 from service.domain.orders import OrderSpec, parse_order
 from service.errors import InvalidInput
 
@@ -38,12 +39,14 @@ def agency_kinds(conn: Connection) -> dict[str, str]:
     return dict(conn.execute(sa.select(t.agencies.c.agency_id, t.agencies.c.kind)).all())
 
 
-def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime) -> int:
+def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime,
+               warnings: list[dict[str, Any]] | None = None) -> int:
     """Insert or replace an order; every imported body is kept as a new version. Returns the version."""
     current = conn.execute(
         sa.select(t.orders.c.version, t.orders.c.body).where(t.orders.c.order_id == spec.order_id)
     ).first()
     if current is not None and current.body == spec.body:
+        conn.execute(sa.update(t.orders).where(t.orders.c.order_id == spec.order_id).values(warnings=warnings or None))
         return int(current.version)
     version = 1 if current is None else int(current.version) + 1
     conn.execute(sa.insert(t.order_versions).values(
@@ -51,6 +54,7 @@ def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime) ->
     upsert(conn, t.orders, [{
         "order_id": spec.order_id, "type": spec.type, "court_id": spec.court_id, "issued_at": spec.issued_at,
         "expires_at": spec.expires_at, "status": "active", "version": version, "body": spec.body, "updated_at": now,
+        "warnings": warnings or None,
     }], ["order_id"])
     conn.execute(sa.delete(t.order_parties).where(t.order_parties.c.order_id == spec.order_id))
     conn.execute(sa.insert(t.order_parties), [
@@ -63,7 +67,7 @@ def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime) ->
             {"order_id": spec.order_id, "zone_id": z.zone_id, "kind": z.kind, "name": z.name,
              "geometry": z.geometry, "radius_m": z.radius_m} for z in spec.zones
         ])
-    kept = [z.zone_id for z in spec.zones]
+    kept = [z.zone_id for z in spec.zones] + [MOVING_ZONE_ID]  # the moving zone's state is kept across versions
     conn.execute(sa.delete(t.zone_membership).where(
         t.zone_membership.c.order_id == spec.order_id, t.zone_membership.c.zone_id.not_in(kept)))
     return version

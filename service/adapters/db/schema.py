@@ -71,6 +71,7 @@ orders = Table(
     Column("version", sa.Integer, nullable=False),
     Column("body", sa.JSON, nullable=False),
     ts("updated_at"),
+    Column("warnings", sa.JSON),  # set-up check warnings (service.domain.setup_checks)
 )
 
 order_versions = Table(
