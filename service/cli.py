@@ -105,13 +105,18 @@ def orders_import(files: tuple[Path, ...], database_url: str | None) -> None:
 @click.option("--http", default="127.0.0.1:8080", show_default=True, help="HOST:PORT for the web app (port 0: any).")
 @click.option("--step-s", default=1.0, show_default=True, help="Seconds between simulated reports.")
 @click.option("--once", is_flag=True, help="Run the scenario once, then exit (0 when every expected alert arrived).")
-def demo(mqtt_url: str | None, http: str, step_s: float, once: bool) -> None:
+@click.option("--scenario", type=click.Choice(["approach_and_enter", "loiter_edge", "drive_through", "follow_victim",
+                                               "go_dark", "late_buffer_upload", "cell_only"]),
+              help="Run one scenario of the library instead of the tour (it ends by itself).")
+@click.option("--speedup", default=1.0, show_default=True,
+              help="With --scenario: play it this many times faster (its ground truth assumes 1).")
+def demo(mqtt_url: str | None, http: str, step_s: float, once: bool, scenario: str | None, speedup: float) -> None:
     """Everything on embedded defaults, with simulators driving a live scenario."""
     settings = _settings(mqtt_url=mqtt_url, http=http)
     _setup_logging("WARNING")
     from service.demo import run_demo
 
-    sys.exit(run_demo(settings, step_s=step_s, once=once))
+    sys.exit(run_demo(settings, step_s=step_s, once=once, scenario=scenario, speedup=speedup))
 
 
 def _migrated_engine(settings: Settings) -> Any:
