@@ -67,6 +67,8 @@ WANDER_M = 150.0
 FAR_HOME_M = 3000.0  # base to home centre, for trackers that never breach
 POLYGON_BEYOND_M = 1500.0  # home centre to polygon centre, away from the base
 POLYGON_HALF_M = 75.0
+VICTIM_EVERY = 30  # --full: a victim's phone reports once per this many of her respondent's reports
+VICTIM_INTERVAL_S = 60  # --full: the victims' reporting interval in their orders (fresh for 190 s)
 ALERT_TOPIC = "stayaway/v1/agencies/+/alerts"
 TARGET_P99_MS = 200.0
 
@@ -109,6 +111,7 @@ class Plan:
     panics: list[tuple[float, int]]  # (seconds after the start, device index), sorted
     scale: list[tuple[float, float]]  # metres per degree (lat, lon) around the device
     client: str = "paho"  # paho | raw
+    full: bool = False  # orders with a warning ring and a moving zone; victims' phones report too
 
     @property
     def interval_s(self) -> float:
@@ -200,7 +203,9 @@ def orders_json(plan: Plan) -> list[dict[str, Any]]:
             "order_id": order_id(i), "type": "ordinary", "court": COURT_ID,
             "issued_at": issued, "expires_at": expires,
             "respondent": {"person_id": f"R-{i:05d}", "device_id": f"trk-{i:05d}", "report_interval_s": interval},
-            "victim": {"person_id": f"V-{i:05d}", "device_id": f"phone-{i:05d}", "report_interval_s": 3600},
+            "victim": {"person_id": f"V-{i:05d}", "device_id": f"phone-{i:05d}",
+                       "report_interval_s": VICTIM_INTERVAL_S if plan.full else 3600},
+            **({"pre_alert_m": 300, "min_distance_m": 500} if plan.full else {}),
             "datum": "wgs84",
             "zones": {"type": "FeatureCollection", "features": [
                 {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(hlon, 7), round(hlat, 7)]},
@@ -400,6 +405,9 @@ def _pace(client: PahoPublisher | RawPublisher, plan: Plan, lo: int, hi: int, ra
     """Publish reports round-robin over the slice; message n is due at t0 + n / rate."""
     m = hi - lo
     topics = [f"stayaway/v1/devices/trk-{i:05d}/location" for i in range(lo, hi)]
+    victim_topics = [f"stayaway/v1/devices/phone-{i:05d}/location" for i in range(lo, hi)]
+    victim_at = [offset(*plan.home[i], 40.0, 20.0) for i in range(lo, hi)] if plan.full else []
+    victims = 0
     seqs = [0] * m
     breaching = {i: plan.home[i] for i in plan.breach_at if lo <= i < hi}
     first_inside: dict[int, float] = {}
@@ -425,6 +433,11 @@ def _pace(client: PahoPublisher | RawPublisher, plan: Plan, lo: int, hi: int, ra
             lat, lon = position(plan, i, t - t0, seqs[j])
             payload = '{"seq":%d,"ts":"%s","lat":%.7f,"lon":%.7f,"acc":%.1f,"src":"gps"}' % (
                 seqs[j], rfc3339(t), lat, lon, 8.0 + (seqs[j] % 5))
+            if plan.full and seqs[j] % VICTIM_EVERY == 1:  # her phone, at home (seq 1 is also the panic's)
+                vlat, vlon = victim_at[j]
+                vbody = '{"seq":%d,"ts":"%s","lat":%.7f,"lon":%.7f,"acc":15.0,"src":"gps"}' % (
+                    1000 + seqs[j], rfc3339(t), vlat, vlon)
+                victims += 1 if client.publish(victim_topics[j], vbody) else 0
             if not client.publish(topics[j], payload):
                 refused += 1
             elif i in breaching and i not in first_inside:
@@ -454,6 +467,7 @@ def _pace(client: PahoPublisher | RawPublisher, plan: Plan, lo: int, hi: int, ra
     while client.acked < sent and time.time() < deadline:
         time.sleep(0.02)
     return {"locations": n - (refused - (len(panics) - len(panic_at))), "panics": len(panic_at), "refused": refused,
+            "victim_locations": victims,
             "acked": client.acked, "acked_after_s": time.time() - t_end, "first": first, "last": last,
             "max_lag_s": max_lag, "cpu_s": cpu, "first_inside": first_inside, "panic_at": panic_at}
 
@@ -945,6 +959,7 @@ def run(r: Run) -> None:
     a, tmp, res = r.args, r.tmp, r.results
     plan = make_plan(a.devices, a.rate, a.duration, a.breach_fraction, a.panics, a.seed)
     plan.client = a.client
+    plan.full = a.full
     db_url = database_url(a.db, tmp)
     res["config"] = {"devices": a.devices, "offered_rate": a.rate, "duration_s": a.duration,
                      "breach_fraction": a.breach_fraction, "breaching_devices": len(plan.breach_at),
@@ -999,7 +1014,7 @@ def run(r: Run) -> None:
     t_end = t0 + a.duration
 
     say("[5/6] draining")
-    published = sum(min(w["locations"] + w["panics"], w["acked"]) for w in workers)  # what the broker took
+    published = sum(min(w["locations"] + w["panics"] + w["victim_locations"], w["acked"]) for w in workers)  # what the broker took
     drained = wait_for(lambda: _drained(sampler, http_port, published), a.drain_timeout, 0.25)
     breach_start = {i: t for w in workers for i, t in w["first_inside"].items()}
     panic_start = {i: t for w in workers for i, t in w["panic_at"].items()}
@@ -1018,7 +1033,8 @@ def run(r: Run) -> None:
     res["publish"] = {
         "locations": sum(w["locations"] for w in workers), "panics": sum(w["panics"] for w in workers),
         "broker_acked": sum(w["acked"] for w in workers), "refused_by_client": sum(w["refused"] for w in workers),
-        "lost_unacked": sum(max(0, w["locations"] + w["panics"] - w["acked"]) for w in workers),
+        "lost_unacked": sum(max(0, w["locations"] + w["panics"] + w["victim_locations"] - w["acked"]) for w in workers),
+        "victim_locations": sum(w["victim_locations"] for w in workers),
         "last_puback_after_end_s": max(w["acked_after_s"] for w in workers),
         "achieved_rate": sum(w["locations"] for w in workers) / a.duration,
         "max_schedule_lag_s": max(w["max_lag_s"] for w in workers),
@@ -1185,6 +1201,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--client", choices=("paho", "raw"), default="paho",
                    help="publisher MQTT client: paho, or a minimal raw-socket MQTT 3.1.1 client that costs far less CPU")
     p.add_argument("--seed", type=int, default=20261121)
+    p.add_argument("--full", action="store_true",
+                   help="orders with pre_alert_m 300 and min_distance_m 500, victims' phones reporting (issue 3's rules on)")
     p.add_argument("--drain-timeout", type=float, default=None, help="seconds to wait for the server to catch up")
     p.add_argument("--timeout", type=float, default=None, help="overall bound on the run, seconds")
     p.add_argument("--json", type=Path, help="also write the results here")

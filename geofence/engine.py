@@ -8,8 +8,9 @@ moving zone around the victim, the sum of both parties' radii):
 * **possible** when ``d - u <= 0 < d + u``: the disc straddles the edge;
 * **clear** otherwise.
 
-A *poor* fix (a cell fix of hundreds of metres, an impossible jump) is never
-more than possible. Per zone a small state machine turns checks into episodes:
+A *poor* fix (a cell fix of hundreds of metres) is never more than possible,
+and does not count towards a run of possibles: poor fixes alone never make a
+breach. Per zone a small state machine turns checks into episodes:
 
 * ``enter`` (a breach episode starts) on a confirmed check, or on
   ``Rules.possibles_to_breach`` possible checks in a row;
@@ -114,7 +115,10 @@ def step(before: ZoneState, zone_id: str, d: float, uncertainty_m: float, poor: 
         if d > rules.exit_margin_m and d - uncertainty_m > 0.0:
             return ZoneState(False, ts), [Transition(zone_id, "exit", ts, d, conf)]
         return before, []
-    possibles = before.possibles + 1 if conf is Confidence.POSSIBLE else 0
+    if conf is Confidence.POSSIBLE:  # a poor fix may warn, but never counts towards a breach: it can't make one alone
+        possibles = before.possibles if poor else before.possibles + 1
+    else:
+        possibles = 0
     if conf is Confidence.CONFIRMED or possibles >= rules.possibles_to_breach:
         out = [Transition(zone_id, "unwarn", ts, d, conf)] if before.warned else []
         out.append(Transition(zone_id, "enter", ts, d, conf))

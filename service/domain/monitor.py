@@ -134,6 +134,7 @@ class OrderState:
     pursuit: bool = False  # devices were told to report every PURSUIT_INTERVAL_S
     monitoring_since: datetime | None = None  # when this version was loaded: the victim's grace starts here
     retro: dict[str, tuple[Alert, datetime]] = field(default_factory=dict)  # zone -> (retro alert, its last fix)
+    episodes: dict[str, tuple[datetime, datetime | None]] = field(default_factory=dict)  # zone -> last live (start, end)
 
     def open_conditions(self) -> bool:
         return bool(self.breach_alerts or self.warn_alerts)
@@ -310,10 +311,13 @@ class Monitor:
                 self._emit(order, ended, fix, zone, distance, changes)
                 return
             order.breach_alerts[t.zone_id] = event.alert
+            order.episodes[t.zone_id] = (t.at, None)
             changes.membership.append(MembershipChange(oid, t.zone_id, state or OUTSIDE, event.alert.alert_id))
             self._emit(order, event, fix, zone, distance, changes)
         elif t.kind == "exit":
             alert = order.breach_alerts.pop(t.zone_id, None)
+            if alert is not None:
+                order.episodes[t.zone_id] = (alert.occurred_at, t.at)
             changes.membership.append(MembershipChange(oid, t.zone_id, state or OUTSIDE, None))
             if alert is not None:
                 self._emit(order, breach_ended(alert, fix.ts, now, details), fix, zone, distance, changes)
@@ -421,8 +425,10 @@ class Monitor:
             if classify(d, report.acc_m) is not Confidence.CONFIRMED:
                 continue
             live = order.breach_alerts.get(zone.zone_id)
-            if live is not None and live.occurred_at <= report.ts:
-                continue  # the live episode already covers this moment
+            span = (live.occurred_at, None) if live is not None else order.episodes.get(zone.zone_id)
+            if span is not None and span[0].timestamp() - RETRO_MERGE_S <= report.ts.timestamp() and (
+                    span[1] is None or report.ts.timestamp() <= span[1].timestamp() + RETRO_MERGE_S):
+                continue  # a live episode covers this moment, or is this visit seen a little early or late
             retro = order.retro.get(zone.zone_id)
             if retro is not None and abs((report.ts - retro[1]).total_seconds()) <= RETRO_MERGE_S:
                 update = breach_continues(retro[0], max(report.ts, retro[1]), now, {"depth_m": round(-d, 1)})

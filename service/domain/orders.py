@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.routing import Agency
-from geofence.datum import DATUMS, geometry_to_wgs84
+from geofence.datum import DATUMS, geometry_to_wgs84, to_wgs84
 from geofence.schedule import DAYS, Window, parse_hhmm
 from service.errors import InvalidInput
 from service.wire.rfc3339 import parse_ts
@@ -92,10 +92,13 @@ def parse_order(body: Any) -> OrderSpec:
                                   or not 1 <= possibles <= MAX_POSSIBLES_TO_BREACH):
         raise InvalidInput(f"possibles_to_breach must be an integer from 1 to {MAX_POSSIBLES_TO_BREACH}",
                            "possibles_to_breach")
+    respondent = _party(body, "respondent", device_required=True)
+    if respondent.home is not None and datum != "wgs84":  # drawn on the same map as the zones
+        respondent = replace(respondent, home=to_wgs84(*respondent.home, datum))
     return OrderSpec(
         order_id=order_id, type=otype, court_id=_id(body, "court"), issued_at=issued_at,  # type: ignore[arg-type]
         expires_at=expires_at,
-        respondent=_party(body, "respondent", device_required=True),
+        respondent=respondent,
         victim=_party(body, "victim", device_required=False),
         zones=zones,
         min_distance_m=_positive(body, "min_distance_m"), pre_alert_m=_positive(body, "pre_alert_m", zero=True),

@@ -103,8 +103,10 @@ def test_cell_fixes_never_breach_alone_and_are_flagged():
     inside_cell = run.tracker(0, 0, acc=697.0, src="cell")  # the centre of home, but a 697 m cell fix
     assert [e for e in events(inside_cell) if e[0] == "zone_breach"] == []
     assert inside_cell.flags[(TRK, 1)] == ("poor_accuracy",)
+    for i in range(1, 6):  # a run of cell fixes is still cell fixes alone: never a breach
+        assert [e for e in events(run.tracker(5 * i, 0, acc=697.0, src="cell")) if e[0] == "zone_breach"] == []
     # a good GPS fix in the zone is still a breach
-    assert events(run.tracker(30, 100, acc=8.0))[-1] == ("zone_breach", "raised", "active")
+    assert events(run.tracker(40, 100, acc=8.0))[-1] == ("zone_breach", "raised", "active")
 
 
 def test_a_vague_gps_fix_is_poor_too():
