@@ -181,14 +181,15 @@ def evaluate(
         zid = zone.zone_id
         before = previous.get(zid, OUTSIDE)
         d = zone.signed_distance_m(p, exact_within_m=exact)
-        eta_s = None
+        eta_s = d_before = None
         if d <= exact:  # near enough for the approach to matter
             d_ahead = zone.signed_distance_m(ahead) if ahead is not None else None
-            d_before = zone.signed_distance_m(prev_p, exact_within_m=exact) if prev_p is not None else None
+            if d_ahead is None and prev_p is not None:  # no reported velocity: from the last fix
+                d_before = zone.signed_distance_m(prev_p, exact_within_m=exact)
             eta_s = eta(d, closing_speed_mps(d, d_ahead, d_before, dt))
         after, transitions = step(before, zid, d, fix.accuracy_m, fix.poor, fix.ts, rules, ring_m, eta_s)
         if not after.inside and not before.inside and prev_fix is not None and prev_p is not None:
-            crossing = _crossing(zone, prev_fix, prev_p, fix, p, d, rules)
+            crossing = _crossing(zone, prev_fix, prev_p, fix, p, d, rules, d_before)
             if crossing is not None:
                 transitions.append(crossing)
         result.states[zid] = after
@@ -201,7 +202,7 @@ def evaluate(
 
 
 def _crossing(zone: CompiledZone, a_fix: Fix, a: Position, b_fix: Fix, b: Position, d_b: float,
-              rules: Rules) -> Transition | None:
+              rules: Rules, d_a: float | None = None) -> Transition | None:
     """A confirmed pass through ``zone`` between two good fixes that are both outside it."""
     if a_fix.poor or b_fix.poor:
         return None
@@ -212,7 +213,10 @@ def _crossing(zone: CompiledZone, a_fix: Fix, a: Position, b_fix: Fix, b: Positi
     if length / dt > rules.max_speed_mps:
         return None
     need = max(a_fix.accuracy_m, b_fix.accuracy_m)
-    d_a = zone.signed_distance_m(a, exact_within_m=length)
+    if d_b - length > -need:
+        return None  # even straight at the zone, the segment can't reach that deep (1-Lipschitz)
+    if d_a is None:
+        d_a = zone.signed_distance_m(a, exact_within_m=length)
     # the signed distance is 1-Lipschitz: no point of the segment is deeper than this bound allows
     if (d_a + d_b - length) / 2.0 > -need:
         return None
