@@ -462,7 +462,7 @@ def _pace(client: PahoPublisher | RawPublisher, plan: Plan, lo: int, hi: int, ra
         if wait > 0:
             time.sleep(min(wait, 0.005, max(0.0, t_end - time.time())))
     cpu = time.process_time() - cpu0
-    sent = n - refused + len(panic_at)
+    sent = n - refused + len(panic_at) + victims
     deadline = time.time() + 60
     while client.acked < sent and time.time() < deadline:
         time.sleep(0.02)

@@ -232,6 +232,25 @@ def party_distance_m(a: Fix, b: Fix) -> float:
     return float(GEOD.inv(a.lon, a.lat, b.lon, b.lat)[2])
 
 
+M_PER_DEG_MIN = 110_500.0  # a degree of latitude, or of longitude at the equator, is never shorter (WGS-84)
+M_PER_DEG_MAX = 111_700.0  # ... nor longer
+
+
+def distance_bounds_m(lat1: float, lon1: float, lat2: float, lon2: float) -> tuple[float, float]:
+    """A cheap (lower, upper) bound of the geodesic distance, for deciding whether the exact one is
+    needed: the larger of the north-south and east-west separations bounds it from below, their sum
+    from above (longitude scaled by the cosine of the latitude nearer the pole, and then of the one
+    nearer the equator). Across the antimeridian or near the poles it gives up: (0, inf)."""
+    dlon = abs(lon1 - lon2)
+    top = max(abs(lat1), abs(lat2))
+    if dlon > 180.0 or top > 85.0:
+        return 0.0, math.inf
+    ns = abs(lat1 - lat2)
+    low = max(ns * M_PER_DEG_MIN, dlon * math.cos(math.radians(top)) * M_PER_DEG_MIN)
+    high = (ns + dlon * math.cos(math.radians(min(abs(lat1), abs(lat2))))) * M_PER_DEG_MAX
+    return low, high
+
+
 def evaluate_moving(
     zone_id: str,
     respondent: Fix,

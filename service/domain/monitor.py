@@ -48,6 +48,7 @@ from geofence import (
     evaluate_moving,
     party_distance_m,
 )
+from geofence.engine import distance_bounds_m
 from geofence.schedule import in_force
 from service.domain.orders import OrderSpec, ZoneSpec
 from service.wire import LocationReport, PanicPress
@@ -353,6 +354,11 @@ class Monitor:
         if resp_stale:
             return  # his last fix is too old to compare with her moving position
         before = order.membership.get(MOVING_ZONE_ID, OUTSIDE)
+        if before == OUTSIDE:  # nothing open: skip the exact distance when the parties are plainly far apart
+            far = spec.min_distance_m + order.ring_m + order.rules.exit_margin_m + resp.accuracy_m + victim.accuracy_m
+            if distance_bounds_m(resp.lat, resp.lon, victim.lat, victim.lon)[0] > far:
+                order.party_distance = None
+                return
         prev = order.party_distance
         dt = (at - prev[1]).total_seconds() if prev is not None else None
         after, transitions, dist = evaluate_moving(
@@ -484,8 +490,11 @@ def _impossible_jump(previous: Fix, report: LocationReport, ts: datetime) -> boo
     dt = (ts - previous.ts).total_seconds()
     if dt <= 0:
         return False
+    allowed = MAX_SPEED_MPS * dt + previous.accuracy_m + report.acc_m
+    if distance_bounds_m(previous.lat, previous.lon, report.lat, report.lon)[1] <= allowed:
+        return False  # plainly possible: no need for the exact distance
     moved = party_distance_m(previous, Fix(report.lat, report.lon, report.acc_m, ts))
-    return (moved - previous.accuracy_m - report.acc_m) / dt > MAX_SPEED_MPS
+    return moved > allowed
 
 
 def _latest(changes: Changes, order_id: str) -> Alert | None:

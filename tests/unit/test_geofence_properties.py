@@ -604,3 +604,16 @@ def test_an_overnight_window_lasts_as_long_as_the_wall_clock_says(night, hours) 
     assert len(on) == hours * 60
     assert on[0].astimezone(berlin).replace(tzinfo=None) == datetime.combine(night, time(22))
     assert on[-1].astimezone(berlin).replace(tzinfo=None) == datetime.combine(night + timedelta(days=1), time(5, 59))
+
+
+@settings(max_examples=400, derandomize=True, database=None, deadline=None)
+@given(lat=st.floats(-84.9, 84.9), lon=st.floats(-179.0, 179.0), azimuth=st.floats(0.0, 360.0),
+       distance_m=st.floats(0.0, 200_000.0))
+def test_distance_bounds_hold_the_geodesic_distance_between_them(lat, lon, azimuth, distance_m):
+    """The cheap bounds that let the monitor skip an exact distance must never cut the true one."""
+    from geofence.engine import distance_bounds_m
+
+    lon2, lat2, _ = Geod(ellps="WGS84").fwd(lon, lat, azimuth, distance_m)
+    true_m = Geod(ellps="WGS84").inv(lon, lat, lon2, lat2)[2]
+    low, high = distance_bounds_m(lat, lon, lat2, lon2)
+    assert low <= true_m + 1e-6 and true_m <= high + 1e-6
