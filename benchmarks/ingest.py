@@ -433,7 +433,7 @@ def _pace(client: PahoPublisher | RawPublisher, plan: Plan, lo: int, hi: int, ra
             lat, lon = position(plan, i, t - t0, seqs[j])
             payload = '{"seq":%d,"ts":"%s","lat":%.7f,"lon":%.7f,"acc":%.1f,"src":"gps"}' % (
                 seqs[j], rfc3339(t), lat, lon, 8.0 + (seqs[j] % 5))
-            if plan.full and seqs[j] % VICTIM_EVERY == 1:  # her phone, at home (seq 1 is also the panic's)
+            if plan.full and (seqs[j] + j) % VICTIM_EVERY == 1:  # her phone, at home; staggered over devices
                 vlat, vlon = victim_at[j]
                 vbody = '{"seq":%d,"ts":"%s","lat":%.7f,"lon":%.7f,"acc":15.0,"src":"gps"}' % (
                     1000 + seqs[j], rfc3339(t), vlat, vlon)
