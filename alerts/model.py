@@ -71,6 +71,7 @@ class Alert:
     raised_at: datetime  # backend time
     zone_id: str | None = None
     retroactive: bool = False
+    device_id: str | None = None  # device-health kinds: the device the condition is about
     condition_active: bool = True  # False once the condition has ended (respondent left, ...)
     event_seq: int = 1  # sequence number of the latest event of this alert
     last_event_at: datetime | None = None  # backend time of the latest event

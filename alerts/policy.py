@@ -22,12 +22,13 @@ PANIC_MERGE_S = 600.0
 
 def breach_started(
     alert_id: str, order_id: str, zone_id: str | None, occurred_at: datetime, now: datetime, retroactive: bool,
-    details: dict[str, Any], kind: Kind = Kind.ZONE_BREACH,
+    details: dict[str, Any], kind: Kind = Kind.ZONE_BREACH, device_id: str | None = None,
 ) -> AlertEvent:
     """A condition episode begins: a zone breach, or (``kind``) a proximity, pre-alert or lost-signal episode."""
     alert = Alert(
         alert_id=alert_id, order_id=order_id, kind=kind, severity=SEVERITY[kind],
         status=Status.OPEN, occurred_at=occurred_at, raised_at=now, zone_id=zone_id, retroactive=retroactive,
+        device_id=device_id,
         last_event_at=now, last_report_ts=occurred_at,
     )
     return AlertEvent(alert, EventType.RAISED, now, details)

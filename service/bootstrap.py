@@ -39,6 +39,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+WATCHDOG_TICK_S = 1.0  # how often the silence watchdog looks (signal_lost within ~1 s of its deadline)
+
+
 def new_alert_id() -> str:
     return str(uuid.uuid4())
 
@@ -52,6 +55,7 @@ class Runtime:
         self._stoppers: list[Callable[[], None]] = []
         self.mqtt_url = settings.mqtt_url
         self.http_url = ""
+        self._listening_since: datetime | None = None
 
     def start(self) -> None:
         s = self.settings
@@ -89,6 +93,9 @@ class Runtime:
         for part in (self.publisher, self.dispatcher, self.loop, *self.clients, self.watcher):
             part.start()
             self._stoppers.append(part.stop)
+        ticking = threading.Event()
+        threading.Thread(target=self._ticker, args=(ticking,), name="stayaway-watchdog", daemon=True).start()
+        self._stoppers.append(ticking.set)
         self._start_web()
         log.info("stayaway serving: mqtt %s, database %s, web %s", url, self.engine.url.render_as_string(), self.http_url)
 
@@ -104,6 +111,23 @@ class Runtime:
         thread.start()
         self._stoppers.append(self.http.shutdown)
         self.http_url = f"http://{host}:{self.http.server_port}"
+
+    def _ticker(self, stopped: threading.Event) -> None:
+        while not stopped.wait(WATCHDOG_TICK_S):
+            self.loop.call_soon(self._tick)
+
+    def _tick(self) -> None:
+        """On the ingest thread. Silence is only counted while both sessions are subscribed, and from
+        when they last were at the earliest: our own outage is not a device's silence (the broker
+        delivers what the devices sent meanwhile first)."""
+        if not all(c.subscribed.is_set() for c in self.clients):
+            self._listening_since = None
+            return
+        if self._listening_since is None:
+            self._listening_since = self.clock()
+        outbox = self.pipeline.tick(self._listening_since)
+        if outbox:
+            self.dispatcher.notify(outbox)
 
     def _ack(self, items: Sequence[Inbound]) -> None:
         for client in self.clients:

@@ -68,7 +68,8 @@ class Pipeline:
         with self.engine.begin() as conn:
             now = self.clock()
             fresh = self._new_locations(conn, locations)
-            new_status = reports_repo.insert_statuses(conn, statuses, now)
+            new_keys = reports_repo.insert_statuses(conn, statuses, now)
+            new_status = [r for r in statuses if (r.device_id, r.seq) in new_keys]
             new_panics = reports_repo.insert_panics(conn, panics, now)
             changes = Changes()
             for press in new_panics:
@@ -76,6 +77,8 @@ class Pipeline:
             for report in sorted(fresh, key=_device_time_order):
                 if not self.monitor.on_location(report, now, changes):
                     result.late += 1
+            for status in sorted(new_status, key=lambda r: (r.device_id, r.ts, r.seq)):  # after the fixes: routed by them
+                self.monitor.on_status(status, now, changes)
             if changes.flags:  # what the monitor found (late, out of order, poor accuracy, a jump) is kept with the row
                 fresh = [_with_flags(r, changes.flags.get((r.device_id, r.seq))) for r in fresh]
             reports_repo.insert_locations(conn, fresh, now)
@@ -91,6 +94,21 @@ class Pipeline:
         result.rejected.update(r.reason.value for r in rejections)
         _log_rejections(rejections)
         return result
+
+    def tick(self, listening_since: datetime | None = None) -> list[OutboxItem]:
+        """The clock's turn (about once a second): the silence watchdog. Its alerts are written like any
+        other, in one transaction; returns the new outbox rows."""
+        with self.engine.begin() as conn:
+            now = self.clock()
+            changes = Changes()
+            self.monitor.on_tick(now, changes, listening_since)
+            if not changes.events and not changes.commands:
+                return []
+            if not self.agency_kinds:
+                self.agency_kinds = config_repo.agency_kinds(conn)
+            outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds)
+            outbox += alerts_repo.save_commands(conn, changes.commands, now)
+        return outbox
 
     def forget_seqs(self) -> None:
         """Drop the cached highest seqs (after a failed transaction); they are re-read from the database."""

@@ -13,6 +13,7 @@ from service.adapters.db import alerts_repo, config_repo, state_repo
 from service.domain.monitor import MOVING_ZONE_ID, Monitor
 
 log = logging.getLogger(__name__)
+HEALTH_KINDS = frozenset({Kind.STRAP_TAMPER, Kind.CASE_TAMPER, Kind.BATTERY_LOW, Kind.SIGNAL_LOST, Kind.LOCATION_LOST})
 
 
 def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None = None, agencies: bool = True,
@@ -35,6 +36,8 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
     membership = state_repo.load_membership(conn, [s.order_id for s in specs] if ids is not None else None)
     devices = {p.device_id for s in specs for p in s.parties() if p.device_id}
     fixes = state_repo.latest_fixes(conn, devices)
+    for device_id, seen in state_repo.last_seen(conn, devices).items():
+        monitor.last_seen[device_id] = max(seen, monitor.last_seen.get(device_id, seen))
     for device_id, fix in fixes.items():
         monitor.last_ts.setdefault(device_id, fix.ts)
         monitor.last_ts[device_id] = max(monitor.last_ts[device_id], fix.ts)
@@ -60,6 +63,8 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
             order.warn_alerts[alert.zone_id or MOVING_ZONE_ID] = alert
         elif alert.kind == Kind.VICTIM_SIGNAL_LOST:
             order.signal_alert = alert
+        elif alert.kind in HEALTH_KINDS and alert.device_id:
+            order.health[(alert.device_id, alert.kind)] = alert
     for order in loaded:
         order.pursuit = order.open_conditions()
     log.info("monitoring state loaded: %d orders, %d devices", len(loaded), len(devices))

@@ -51,7 +51,7 @@ from geofence import (
 from geofence.engine import distance_bounds_m
 from geofence.schedule import in_force
 from service.domain.orders import OrderSpec, ZoneSpec
-from service.wire import LocationReport, PanicPress
+from service.wire import LocationReport, PanicPress, StatusReport
 
 DEFAULT_EXIT_MARGIN_M = 50.0
 DEFAULT_POSSIBLES_TO_BREACH = 3
@@ -62,6 +62,9 @@ LATE_AFTER_MIN_S = 120.0  # a report received later than max(this, 3 x interval 
 PURSUIT_INTERVAL_S = 15  # reporting interval asked of both devices while a condition is active
 RETRO_MERGE_S = 600.0  # late fixes inside a zone this close in time belong to one retroactive episode
 _CLOCK_FLAGS = frozenset({"ts_future", "ts_implausible"})
+BATTERY_LOW_PCT = 15  # at or below this, not charging: battery_low
+BATTERY_OK_PCT = 25  # the condition ends at or above this, or when charging
+NOTICE_KINDS_LIVE = frozenset({Kind.ZONE_BREACH, Kind.PROXIMITY, Kind.PRE_ALERT})
 
 
 def fresh_for_s(report_interval_s: int) -> float:
@@ -98,12 +101,14 @@ class RoutedEvent:
 
 @dataclass(frozen=True, slots=True)
 class DeviceCommand:
-    """A command for a device (contract section 3), sent because of an alert event."""
+    """A message for a device (contract section 3), sent because of an alert event: a command, or
+    (``channel="notices"``) a notice to the victim's phone."""
 
     device_id: str
     body: dict[str, Any]
     alert_id: str
     event_seq: int
+    channel: str = "commands"  # commands | notices
 
 
 @dataclass(slots=True)
@@ -136,6 +141,7 @@ class OrderState:
     monitoring_since: datetime | None = None  # when this version was loaded: the victim's grace starts here
     retro: dict[str, tuple[Alert, datetime]] = field(default_factory=dict)  # zone -> (retro alert, its last fix)
     episodes: dict[str, tuple[datetime, datetime | None]] = field(default_factory=dict)  # zone -> last live (start, end)
+    health: dict[tuple[str, Kind], Alert] = field(default_factory=dict)  # (device, kind) -> open condition
 
     def open_conditions(self) -> bool:
         return bool(self.breach_alerts or self.warn_alerts)
@@ -149,6 +155,7 @@ class Monitor:
         self.orders: dict[str, OrderState] = {}
         self.devices: dict[str, list[tuple[str, str]]] = {}
         self.last_ts: dict[str, datetime] = {}
+        self.last_seen: dict[str, datetime] = {}  # device -> receive time of its latest message (watchdog)
 
     # -- loading -------------------------------------------------------------
     def load_order(self, spec: OrderSpec, now: datetime | None = None) -> OrderState:
@@ -210,6 +217,10 @@ class Monitor:
                 flags.append("impossible_jump")
         lag = (report.received_at - ts).total_seconds()
         fix = Fix(report.lat, report.lon, report.acc_m, ts, report.spd_mps, report.hdg_deg, poor)
+        self._seen(report.device_id, report.received_at, ts, now, changes)
+        self._end_health(report.device_id, Kind.LOCATION_LOST, ts, now, changes, "valid_fix")
+        if report.batt_pct is not None:
+            self._battery(report.device_id, report.batt_pct, None, ts, now, changes)
         for order_id, role in roles:
             order = self.orders[order_id]
             interval = (order.spec.victim if role == "victim" else order.spec.respondent).report_interval_s
@@ -230,7 +241,45 @@ class Monitor:
             self._flag(report, changes, *flags)
         return True
 
+    def on_status(self, status: StatusReport, now: datetime, changes: Changes) -> None:
+        """Device health (contract section 1, status): tamper, battery, GPS without a fix."""
+        dev, ts = status.device_id, status.ts
+        if _CLOCK_FLAGS.intersection(status.flags):
+            ts = status.received_at
+        self._seen(dev, status.received_at, ts, now, changes)
+        for field_name, kind in (("strap", Kind.STRAP_TAMPER), ("case", Kind.CASE_TAMPER)):
+            value = getattr(status, field_name)
+            if value == "open":
+                self._raise_health(dev, kind, ts, now, changes, {field_name: "open"})
+            elif value == "closed":  # the condition ends; a tamper alert stays open until a person resolves it
+                self._end_health(dev, kind, ts, now, changes, f"{field_name}_closed")
+        if status.batt_pct is not None or status.charging is not None:
+            self._battery(dev, status.batt_pct, status.charging, ts, now, changes)
+        if status.gps == "no_fix":
+            self._raise_health(dev, Kind.LOCATION_LOST, ts, now, changes, {"gps": "no_fix"})
+
+    def on_tick(self, now: datetime, changes: Changes, listening_since: datetime | None = None) -> None:
+        """The silence watchdog: a device with no message for more than 3 x its interval + 10 s is
+        ``signal_lost`` (the clock is the server's: a silent device sends no time of its own).
+        An MQTT Last Will would only be a hint; this is the detector. ``listening_since``: when ingest
+        last (re)connected; silence before it is ours, not the device's."""
+        for order in self.orders.values():
+            for party in order.spec.parties():
+                dev = party.device_id
+                if not dev:
+                    continue
+                last = self.last_seen.get(dev) or order.monitoring_since
+                if last is not None and listening_since is not None:
+                    last = max(last, listening_since)
+                if last is None or (dev, Kind.SIGNAL_LOST) in order.health:
+                    continue
+                silent_s = (now - last).total_seconds()
+                if silent_s > fresh_for_s(party.report_interval_s):
+                    self._raise_health(dev, Kind.SIGNAL_LOST, last, now, changes,
+                                       {"silent_s": round(silent_s, 1)}, only=order)
+
     def on_panic(self, press: PanicPress, now: datetime, changes: Changes) -> None:
+        self._seen(press.device_id, press.received_at, press.ts, now, changes)
         for order_id, role in self.roles_of(press.device_id):
             if role != "victim":
                 continue
@@ -243,6 +292,7 @@ class Monitor:
             where = _where(victim_fix) or _where(order.respondent_fix) or _anchor_of(order.spec)
             recipients = self._recipients(order, event.alert.alert_id, where)
             changes.events.append(RoutedEvent(event, recipients, order.respondent_fix, victim_fix))
+            self._notice(order, event, changes)
 
     # -- fixed zones ---------------------------------------------------------
     def _zones_in_force(self, order: OrderState, ts: datetime) -> list[CompiledZone]:
@@ -467,6 +517,74 @@ class Monitor:
                 changes.commands.append(DeviceCommand(party.device_id, {"cmd": "set_interval", "seconds": seconds},
                                                       cause.alert_id, cause.event_seq))
 
+    # -- device health ---------------------------------------------------------
+    def _seen(self, dev: str, received_at: datetime, ts: datetime, now: datetime, changes: Changes) -> None:
+        last = self.last_seen.get(dev)
+        if last is None or received_at > last:
+            self.last_seen[dev] = received_at
+        self._end_health(dev, Kind.SIGNAL_LOST, ts, now, changes, "message_received")
+
+    def _battery(self, dev: str, pct: int | None, charging: bool | None, ts: datetime, now: datetime,
+                 changes: Changes) -> None:
+        if charging or (pct is not None and pct >= BATTERY_OK_PCT):
+            self._end_health(dev, Kind.BATTERY_LOW, ts, now, changes, "charging" if charging else "battery_ok")
+        elif pct is not None and pct <= BATTERY_LOW_PCT:
+            self._raise_health(dev, Kind.BATTERY_LOW, ts, now, changes, {"batt": pct})
+
+    def _raise_health(self, dev: str, kind: Kind, ts: datetime, now: datetime, changes: Changes,
+                      details: dict[str, Any], only: OrderState | None = None) -> None:
+        for order_id, role in self.roles_of(dev):
+            order = self.orders[order_id]
+            if (only is not None and order is not only) or (dev, kind) in order.health:
+                continue
+            event = breach_started(self.new_id(), order_id, None, ts, now, False,
+                                   {**details, "device_id": dev, "role": role}, kind=kind, device_id=dev)
+            order.health[(dev, kind)] = event.alert
+            self._emit_health(order, event, changes)
+
+    def _end_health(self, dev: str, kind: Kind, ts: datetime, now: datetime, changes: Changes, reason: str) -> None:
+        for order_id, role in self.roles_of(dev):
+            order = self.orders[order_id]
+            alert = order.health.pop((dev, kind), None)
+            if alert is not None:
+                event = breach_ended(alert, ts, now, {"reason": reason, "device_id": dev, "role": role})
+                self._emit_health(order, event, changes)
+
+    def _emit_health(self, order: OrderState, event: AlertEvent, changes: Changes) -> None:
+        """Health alerts go where the respondent is (his last fix), and to the court; never her position."""
+        fix = order.respondent_fix
+        recipients = self._recipients(order, event.alert.alert_id, _where(fix))
+        changes.events.append(RoutedEvent(event, recipients, fix))
+
+    # -- notices to the victim --------------------------------------------------
+    def _notice(self, order: OrderState, event: AlertEvent, changes: Changes) -> None:
+        """What the victim's phone is told (contract section 3): that the respondent breached or is
+        approaching, and when it is over; that her panic was received. Never his coordinates, nor
+        anything after a silent panic that the respondent could see on her screen."""
+        phone = order.spec.victim.device_id
+        alert = event.alert
+        if phone is None or alert.retroactive:
+            return
+        text = kind = None
+        if alert.kind in NOTICE_KINDS_LIVE:
+            where = "a protected place" if alert.zone_id is None else f"a protected place ({_zone_name(order, alert.zone_id)})"
+            if event.event.value == "raised":
+                kind, text = "warning", {
+                    Kind.ZONE_BREACH: f"The respondent has entered {where}. Police and the court have been alerted.",
+                    Kind.PROXIMITY: "The respondent is closer to you than the order allows. Police and the court "
+                                    "have been alerted.",
+                    Kind.PRE_ALERT: "The respondent is approaching. Police and the court have been told.",
+                }[alert.kind]
+            elif not alert.condition_active and alert.kind != Kind.PRE_ALERT:
+                kind, text = "all_clear", "The respondent has moved away. The incident stays on record."
+        elif alert.kind == Kind.PANIC and event.event.value == "raised" and not event.details.get("silent"):
+            kind, text = "info", "Your emergency alert was received. Police and the court have been notified."
+        if kind is None or text is None:
+            return
+        changes.commands.append(DeviceCommand(
+            phone, {"notice_id": f"{alert.alert_id}:{alert.event_seq}", "kind": kind, "text": text,
+                    "alert_id": alert.alert_id}, alert.alert_id, alert.event_seq, channel="notices"))
+
     # -- helpers ---------------------------------------------------------------
     def _flag(self, report: LocationReport, changes: Changes, *flags: str) -> None:
         key = (report.device_id, report.seq)
@@ -477,6 +595,7 @@ class Monitor:
               changes: Changes, victim: Fix | None = None) -> None:
         recipients = self._recipients(order, event.alert.alert_id, (fix.lat, fix.lon))
         changes.events.append(RoutedEvent(event, recipients, fix, victim, zone, distance))
+        self._notice(order, event, changes)
 
     def _recipients(self, order: OrderState, alert_id: str, where: tuple[float, float] | None) -> tuple[str, ...]:
         known = order.recipients.get(alert_id)
@@ -495,6 +614,13 @@ def _impossible_jump(previous: Fix, report: LocationReport, ts: datetime) -> boo
         return False  # plainly possible: no need for the exact distance
     moved = party_distance_m(previous, Fix(report.lat, report.lon, report.acc_m, ts))
     return moved > allowed
+
+
+def _zone_name(order: OrderState, zone_id: str) -> str:
+    for z in order.spec.zones:
+        if z.zone_id == zone_id:
+            return z.name
+    return zone_id
 
 
 def _latest(changes: Changes, order_id: str) -> Alert | None:

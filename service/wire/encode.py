@@ -23,8 +23,9 @@ def alert_topic(agency_id: str) -> str:
     return f"stayaway/v1/agencies/{agency_id}/alerts"
 
 
-def command_topic(device_id: str) -> str:
-    return f"stayaway/v1/devices/{device_id}/commands"
+def device_topic(device_id: str, channel: str = "commands") -> str:
+    """``commands`` or ``notices`` (contract section 3)."""
+    return f"stayaway/v1/devices/{device_id}/{channel}"
 
 
 def alert_message(
@@ -62,7 +63,7 @@ def alert_message(
         msg["silent"] = bool(event.details.get("silent", False))
     else:
         msg["episode_id"] = alert.alert_id  # every event of one episode (start, updates, end) carries it
-    for key in ("confidence", "eta_s", "crossed", "min_distance_m"):
+    for key in ("confidence", "eta_s", "crossed", "min_distance_m", "device_id"):
         if key in event.details and event.details[key] is not None:
             msg[key] = event.details[key]
     return msg

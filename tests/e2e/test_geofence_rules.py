@@ -9,6 +9,8 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from simulators import SimDevice
 from simulators.walk import offset
 from tests.support import builders
@@ -16,15 +18,27 @@ from tests.support import builders
 HER = offset(*builders.HOME, 0, 3000)  # 3 km east of home: the east station's area, away from both zones
 
 
-def devices(broker) -> tuple[SimDevice, SimDevice]:  # type: ignore[no-untyped-def]
-    first = int(time.time() * 1000)
-    return (SimDevice("trk-001", broker.host, broker.port, first).connect(),
-            SimDevice("phone-001", broker.host, broker.port, first).connect())
+@pytest.fixture
+def devices(broker):  # type: ignore[no-untyped-def]
+    """The order's tracker and phone, connected; closed after the test (a device left connected would
+    fight the next test's device with the same client id for the session)."""
+    made: list[SimDevice] = []
+
+    def make() -> tuple[SimDevice, SimDevice]:
+        first = int(time.time() * 1000)
+        pair = (SimDevice("trk-001", broker.host, broker.port, first).connect(),
+                SimDevice("phone-001", broker.host, broker.port, first).connect())
+        made.extend(pair)
+        return pair
+
+    yield make
+    for device in made:
+        device.close()
 
 
-def test_proximity_goes_to_police_and_court_with_her_position_and_starts_pursuit(broker, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_proximity_goes_to_police_and_court_with_her_position_and_starts_pursuit(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
     serve = loaded(sqlite_url, orders=[builders.order()]).start()
-    tracker, phone = devices(broker)
+    tracker, phone = devices()
     now = datetime.now(UTC)
     phone.location(*HER, acc=10.0, ts=now)
     time.sleep(0.3)
@@ -56,9 +70,9 @@ def test_proximity_goes_to_police_and_court_with_her_position_and_starts_pursuit
     assert serve.counters().get("accepted") == 5
 
 
-def test_driving_through_the_workplace_is_a_crossed_breach(broker, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_driving_through_the_workplace_is_a_crossed_breach(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
     loaded(sqlite_url).start()
-    tracker, _ = devices(broker)
+    tracker, _ = devices()
     now = datetime.now(UTC)
     tracker.location(30.4415, 103.8790, acc=5.0, ts=now)  # ~100 m west of the workplace
     tracker.location(30.4415, 103.8852, acc=5.0, ts=now + timedelta(seconds=30), spd=20.0, hdg=90.0)
@@ -68,9 +82,9 @@ def test_driving_through_the_workplace_is_a_crossed_breach(broker, console, load
     assert raised[0]["episode_id"] == raised[0]["alert_id"]
 
 
-def test_a_buffer_uploaded_late_is_a_retroactive_breach(broker, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_buffer_uploaded_late_is_a_retroactive_breach(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
     serve = loaded(sqlite_url).start()
-    tracker, _ = devices(broker)
+    tracker, _ = devices()
     then = datetime.now(UTC) - timedelta(minutes=20)
     tracker.location(*offset(*builders.HOME, 1500, 0), acc=5.0, ts=then)
     buffer = []

@@ -68,6 +68,11 @@ def events(changes: Changes, agency: str = "court-xinjin") -> list[tuple[str, st
             for r in changes.events if agency in r.recipients]
 
 
+def cmds(changes: Changes) -> list:
+    """Commands to devices (notices to the victim's phone left out)."""
+    return [c for c in changes.commands if c.channel == "commands"]
+
+
 def only(**overrides: Any) -> dict[str, Any]:
     body = example_order(min_distance_m=None, pre_alert_m=None)
     body.update(overrides)
@@ -325,20 +330,20 @@ def test_an_out_of_order_fix_during_a_live_episode_adds_nothing():
 def test_pursuit_mode_speeds_both_devices_up_and_restores_their_intervals():
     run = Run(only(pre_alert_m=300))
     warn = run.tracker(0, 500)
-    assert [(c.device_id, c.body) for c in warn.commands] == [
+    assert [(c.device_id, c.body) for c in cmds(warn)] == [
         (TRK, {"cmd": "set_interval", "seconds": 15}), (PHONE, {"cmd": "set_interval", "seconds": 15})]
-    assert run.tracker(30, 200).commands == []  # still in pursuit
+    assert cmds(run.tracker(30, 200)) == []  # still in pursuit
     clear = run.tracker(60, 2000)
-    assert [(c.device_id, c.body) for c in clear.commands] == [
+    assert [(c.device_id, c.body) for c in cmds(clear)] == [
         (TRK, {"cmd": "set_interval", "seconds": 30}), (PHONE, {"cmd": "set_interval", "seconds": 60})]
-    assert all(c.alert_id for c in warn.commands + clear.commands)
+    assert all(c.alert_id for c in cmds(warn) + cmds(clear))
 
 
 def test_the_respondent_never_gets_the_victim_s_position_in_a_command():
     run = Run(only(min_distance_m=500))
     run.send(PHONE, 0, *north_of_home(0))
     near = run.tracker(10, 200)
-    for c in near.commands:
+    for c in cmds(near):
         assert set(c.body) == {"cmd", "seconds"}
 
 

@@ -15,7 +15,7 @@ from alerts import Alert, Kind, Severity, Status
 from service.adapters.db import schema as t
 from service.adapters.db.upsert import upsert
 from service.domain.monitor import DeviceCommand, MembershipChange, RoutedEvent
-from service.wire.encode import alert_message, alert_topic, command_topic
+from service.wire.encode import alert_message, alert_topic, device_topic
 
 PRIORITY = {Kind.PANIC: 0, Severity.CRITICAL: 1, Severity.HIGH: 2, Severity.WARNING: 3}
 COMMAND_PRIORITY = 1  # pursuit mode follows a critical alert: as urgent as the alert itself
@@ -64,10 +64,11 @@ def save_events(conn: Connection, events: Sequence[RoutedEvent], agency_kinds: d
 
 
 def save_commands(conn: Connection, commands: Sequence[DeviceCommand], now: datetime) -> list[OutboxItem]:
-    """Device commands (contract section 3) through the outbox, like alert messages. ``agency_id`` holds
-    the device id: the outbox's recipient column; the topic says it is a device."""
+    """Device commands and notices (contract section 3) through the outbox, like alert messages.
+    ``agency_id`` holds the device id: the outbox's recipient column; the topic says it is a device."""
     rows = [{"alert_id": c.alert_id, "event_seq": c.event_seq, "agency_id": c.device_id, "priority": COMMAND_PRIORITY,
-             "topic": command_topic(c.device_id), "payload": orjson.dumps(c.body), "created_at": now} for c in commands]
+             "topic": device_topic(c.device_id, c.channel), "payload": orjson.dumps(c.body), "created_at": now}
+            for c in commands]
     if not rows:
         return []
     ids = conn.execute(sa.insert(t.outbox).returning(t.outbox.c.id, sort_by_parameter_order=True), rows).scalars().all()
@@ -77,7 +78,7 @@ def save_commands(conn: Connection, commands: Sequence[DeviceCommand], now: date
 def _save_alert(conn: Connection, a: Alert, recipients: Sequence[str]) -> None:
     upsert(conn, t.alerts, [{
         "alert_id": a.alert_id, "order_id": a.order_id, "kind": a.kind.value, "severity": a.severity.value,
-        "status": a.status.value, "zone_id": a.zone_id, "retroactive": a.retroactive,
+        "status": a.status.value, "zone_id": a.zone_id, "device_id": a.device_id, "retroactive": a.retroactive,
         "condition_active": a.condition_active, "event_seq": a.event_seq, "recipients": list(recipients),
         "occurred_at": a.occurred_at, "raised_at": a.raised_at, "last_event_at": a.last_event_at,
         "last_report_ts": a.last_report_ts}], ["alert_id"])
@@ -94,6 +95,7 @@ def _alert(r: Any) -> Alert:
     return Alert(
         alert_id=r["alert_id"], order_id=r["order_id"], kind=Kind(r["kind"]), severity=Severity(r["severity"]),
         status=Status(r["status"]), occurred_at=r["occurred_at"], raised_at=r["raised_at"], zone_id=r["zone_id"],
+        device_id=r["device_id"],
         retroactive=r["retroactive"], condition_active=r["condition_active"], event_seq=r["event_seq"],
         last_event_at=r["last_event_at"], last_report_ts=r["last_report_ts"])
 

@@ -186,6 +186,7 @@ alerts = Table(
     Column("severity", sa.String(16), nullable=False),
     Column("status", sa.String(16), nullable=False, index=True),
     Column("zone_id", sa.String(64)),
+    Column("device_id", sa.String(64)),  # device-health kinds: the device the condition is about
     Column("retroactive", sa.Boolean, nullable=False),
     Column("condition_active", sa.Boolean, nullable=False),
     Column("event_seq", sa.Integer, nullable=False),

@@ -36,6 +36,20 @@ def latest_fix(conn: Connection, device_id: str) -> Fix | None:
     return Fix(row.lat, row.lon, row.acc_m, row.device_ts, row.spd_mps, row.hdg_deg, is_poor(row.acc_m, row.src))
 
 
+def last_seen(conn: Connection, device_ids: Iterable[str]) -> dict[str, datetime]:
+    """When each device's latest message arrived (its highest seq per message table: index seeks),
+    for the silence watchdog after a restart."""
+    out: dict[str, datetime] = {}
+    for device_id in device_ids:
+        for table in (t.location_reports, t.status_reports, t.panic_presses):
+            c = table.c
+            row = conn.execute(sa.select(c.received_at).where(c.device_id == device_id, c.seq.is_not(None))
+                               .order_by(c.seq.desc()).limit(1)).first()
+            if row is not None and (device_id not in out or row.received_at > out[device_id]):
+                out[device_id] = row.received_at
+    return out
+
+
 def latest_fixes(conn: Connection, device_ids: Iterable[str]) -> dict[str, Fix]:
     out = {}
     for device_id in device_ids:

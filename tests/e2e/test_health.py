@@ -1,0 +1,81 @@
+"""Device health and victim notices end to end: ``stayaway serve``, a real broker, wire-level devices."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from simulators import SimDevice
+from simulators.walk import offset
+from tests.support import builders
+
+
+@pytest.fixture
+def devices(broker):  # type: ignore[no-untyped-def]
+    """The order's tracker and phone, connected; closed after the test (a device left connected would
+    fight the next test's device with the same client id for the session)."""
+    made: list[SimDevice] = []
+
+    def make() -> tuple[SimDevice, SimDevice]:
+        first = int(time.time() * 1000)
+        pair = (SimDevice("trk-001", broker.host, broker.port, first).connect(),
+                SimDevice("phone-001", broker.host, broker.port, first).connect())
+        made.extend(pair)
+        return pair
+
+    yield make
+    for device in made:
+        device.close()
+
+
+def wait(predicate, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not predicate():
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_an_opened_strap_reaches_police_and_court_and_closing_it_ends_the_condition(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    loaded(sqlite_url).start()
+    tracker, _ = devices()
+    now = datetime.now(UTC)
+    tracker.location(*offset(*builders.HOME, 2000, 0), acc=5.0, ts=now)
+    tracker.status(ts=now + timedelta(seconds=1), strap="open", batt=80)
+    assert console.wait_for(lambda: len(console.where(kind="strap_tamper", event="raised")) == 2)
+    raised = {m["agency_id"]: m for m in console.where(kind="strap_tamper", event="raised")}
+    assert set(raised) == {"police-west", "court-xinjin"}
+    assert raised["court-xinjin"]["device_id"] == "trk-001" and raised["court-xinjin"]["severity"] == "high"
+    tracker.status(ts=now + timedelta(seconds=2), strap="closed")
+    assert console.wait_for(lambda: len(console.where(kind="strap_tamper", condition="ended")) == 2)
+    assert all(m["status"] == "open" for m in console.where(kind="strap_tamper"))  # a person must resolve it
+
+
+def test_a_silent_tracker_is_signal_lost_and_back_when_it_reports(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    order = builders.order(**builders.ZONES_ONLY)
+    order["respondent"]["report_interval_s"] = 1  # silent for more than 13 s is lost
+    order["victim"]["device_id"] = None  # no phone in this order
+    loaded(sqlite_url, orders=[order]).start()
+    tracker, _ = devices()
+    tracker.location(*offset(*builders.HOME, 2000, 0), acc=5.0)
+    started = time.monotonic()
+    assert console.wait_for(lambda: len(console.where(kind="signal_lost", event="raised")) == 2, timeout=30)
+    assert 12.0 <= time.monotonic() - started <= 20.0  # 3 x 1 s + 10 s after its message, within the tick
+    tracker.location(*offset(*builders.HOME, 2000, 0), acc=5.0)
+    assert console.wait_for(lambda: len(console.where(kind="signal_lost", condition="ended")) == 2)
+
+
+def test_the_victim_is_told_of_the_breach_and_its_end_with_no_coordinates(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    loaded(sqlite_url).start()
+    tracker, phone = devices()
+    now = datetime.now(UTC)
+    for i, north in enumerate([900, 200]):
+        tracker.location(*offset(*builders.HOME, north, 0), acc=5.0, ts=now + timedelta(seconds=30 * i))
+    assert wait(lambda: any(n["kind"] == "warning" for n in phone.notices))
+    tracker.location(*offset(*builders.HOME, 1500, 0), acc=5.0, ts=now + timedelta(seconds=90))
+    assert wait(lambda: any(n["kind"] == "all_clear" for n in phone.notices))
+    for n in phone.notices:
+        assert set(n) == {"notice_id", "kind", "text", "alert_id"}
+        assert not any(ch.isdigit() for ch in n["text"])
+    assert tracker.notices == []  # the respondent's device is told nothing
