@@ -28,9 +28,22 @@ class Severity(StrEnum):
 
 
 class Status(StrEnum):
-    OPEN = "open"
+    OPEN = "open"  # raised, nobody has taken it yet
     ACKNOWLEDGED = "acknowledged"
+    DISPATCHED = "dispatched"  # a unit is on its way
+    ON_SCENE = "on_scene"
     RESOLVED = "resolved"
+
+
+class Outcome(StrEnum):
+    FALSE_ALARM = "false_alarm"
+    RESPONDENT_WARNED = "respondent_warned"
+    DETAINED = "detained"
+    ARRESTED = "arrested"
+    VICTIM_SAFE = "victim_safe"
+    REFERRED = "referred"  # handed to another agency, which keeps it open
+    CONDITION_ENDED = "condition_ended"  # closed automatically: a battery charged, a signal back
+    OTHER = "other"
 
 
 class EventType(StrEnum):
@@ -76,6 +89,17 @@ class Alert:
     event_seq: int = 1  # sequence number of the latest event of this alert
     last_event_at: datetime | None = None  # backend time of the latest event
     last_report_ts: datetime | None = None  # device time of the latest report folded in
+    # -- who handled it (alerts.lifecycle) and the escalation clock (alerts.escalation) --
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    dispatched_at: datetime | None = None
+    on_scene_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    outcome: str | None = None
+    escalation: tuple[tuple[float, str], ...] = ()  # the policy copied at raise: (seconds after raise, action)
+    escalation_level: int = 0  # steps already taken
+    next_escalation_at: datetime | None = None  # None once acknowledged or with no step left
 
 
 @dataclass(frozen=True, slots=True)
