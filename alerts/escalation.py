@@ -31,12 +31,12 @@ DEFAULT_POLICY: dict[Severity, Steps] = {
 }
 
 
-def policy_for(kind: Kind, severity: Severity, agency_policies: Mapping[str, Sequence[Sequence[object]]] | None) -> Steps:
-    """An agency's steps for this kind (or its severity), else the default for the severity."""
-    if agency_policies:
+def policy_for(kind: Kind, severity: Severity, policies: Mapping[str, Sequence[Sequence[object]]] | None) -> Steps:
+    """The configured steps for this kind (or its severity), else the default for the severity."""
+    if policies:
         for key in (kind.value, severity.value):
-            if key in agency_policies:
-                return parse_steps(agency_policies[key])
+            if key in policies:
+                return parse_steps(policies[key])
     return DEFAULT_POLICY[severity]
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from concurrent.futures import Future
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from alerts import JurisdictionIndex
+from alerts import Alert, AlertEvent, JurisdictionIndex
+from alerts import lifecycle
+from alerts.lifecycle import Actor, LifecycleError
 from geofence import FrameCache
 from service.adapters.broker import EmbeddedBroker, free_port
 from service.adapters.db.engine import make_engine, migrate
@@ -31,6 +34,7 @@ from service.pipeline import Inbound, Pipeline
 from service.settings import Settings
 from service.state import rebuild
 from service.web import WebDeps, create_app
+from service.wire.rfc3339 import format_ts
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,20 @@ def utc_now() -> datetime:
 
 
 WATCHDOG_TICK_S = 1.0  # how often the silence watchdog looks (signal_lost within ~1 s of its deadline)
+ACT_TIMEOUT_S = 10.0  # how long an officer's request waits for the ingest thread to apply it
+
+
+def alert_fields(a: Alert) -> dict[str, Any]:
+    """An alert as the API returns it after an action (no position: the alert holds none)."""
+    def ts(v: datetime | None) -> str | None:
+        return format_ts(v) if v is not None else None
+
+    return {"alert_id": a.alert_id, "order_id": a.order_id, "kind": a.kind.value, "severity": a.severity.value,
+            "status": a.status.value, "event_seq": a.event_seq, "condition": "active" if a.condition_active else "ended",
+            "acknowledged_at": ts(a.acknowledged_at), "acknowledged_by": a.acknowledged_by,
+            "dispatched_at": ts(a.dispatched_at), "on_scene_at": ts(a.on_scene_at), "resolved_at": ts(a.resolved_at),
+            "resolved_by": a.resolved_by, "outcome": a.outcome, "escalation_level": a.escalation_level,
+            "next_escalation_at": ts(a.next_escalation_at)}
 
 
 def new_alert_id() -> str:
@@ -65,6 +83,7 @@ class Runtime:
         migrate(self.engine)
         self.reader = make_engine(db_url, s.sqlite_synchronous, writer=False)
         self.monitor = Monitor(FrameCache(), JurisdictionIndex([]), self.new_id)
+        self.monitor.escalation_policies = s.escalation_policies()
         with self.engine.begin() as conn:
             rebuild(self.monitor, conn, now=self.clock())
         protocol = s.mqtt_protocol
@@ -105,12 +124,42 @@ class Runtime:
             port = free_port(host)
         if self.settings.log_level.upper() != "DEBUG":
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-        app = create_app(WebDeps(self.reader, self.health))
+        app = create_app(WebDeps(self.reader, self.health, self.act))
         self.http: BaseWSGIServer = make_server(host, port, app, threaded=True)
         thread = threading.Thread(target=self.http.serve_forever, name="stayaway-web", daemon=True)
         thread.start()
         self._stoppers.append(self.http.shutdown)
         self.http_url = f"http://{host}:{self.http.server_port}"
+
+    def act(self, alert_id: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """An officer's step on an alert (from the web thread): applied on the ingest thread, the one
+        writer and owner of the monitoring state; waits for the commit."""
+        actor = Actor(body["actor"], "person", body.get("agency_id"))
+        note = body.get("note")
+        steps: dict[str, Callable[[Alert, datetime], AlertEvent]] = {
+            "acknowledge": lambda a, at: lifecycle.acknowledge(a, actor, at, note),
+            "dispatch": lambda a, at: lifecycle.dispatch(a, actor, at, body.get("unit") or "", note),
+            "on_scene": lambda a, at: lifecycle.on_scene(a, actor, at, note),
+            "resolve": lambda a, at: lifecycle.resolve(a, actor, at, body.get("outcome") or "", note),
+            "refer": lambda a, at: lifecycle.refer(a, actor, at, body.get("to_agency") or "", note),
+        }
+        done: Future[Alert] = Future()
+
+        def task() -> None:
+            try:
+                to_agency = body.get("to_agency") if action == "refer" else None
+                if to_agency is not None and to_agency not in self.pipeline.known_agencies():
+                    raise LifecycleError("unknown_agency", f"no agency {to_agency}")
+                alert, outbox = self.pipeline.act(alert_id, steps[action], actor.actor_id,
+                                                  (to_agency,) if to_agency else ())
+                if outbox:
+                    self.dispatcher.notify(outbox)
+                done.set_result(alert)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting request
+                done.set_exception(exc)
+
+        self.loop.call_soon(task)
+        return alert_fields(done.result(timeout=ACT_TIMEOUT_S))
 
     def _ticker(self, stopped: threading.Event) -> None:
         while not stopped.wait(WATCHDOG_TICK_S):

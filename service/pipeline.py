@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -109,6 +110,25 @@ class Pipeline:
             outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds)
             outbox += alerts_repo.save_commands(conn, changes.commands, now)
         return outbox
+
+    def known_agencies(self) -> set[str]:
+        if not self.agency_kinds:
+            with self.engine.connect() as conn:
+                self.agency_kinds = config_repo.agency_kinds(conn)
+        return set(self.agency_kinds)
+
+    def act(self, alert_id: str, step: Callable[[Any], Any], actor: str,
+            add_recipients: tuple[str, ...] = ()) -> tuple[Any, list[OutboxItem]]:
+        """A person's (or an integration's) step on an alert, logged with its actor, in one transaction."""
+        with self.engine.begin() as conn:
+            now = self.clock()
+            changes = Changes()
+            alert = self.monitor.act(alert_id, lambda a: step(a, now), changes, add_recipients)
+            if not self.agency_kinds:
+                self.agency_kinds = config_repo.agency_kinds(conn)
+            outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, actor=actor, source="api")
+            outbox += alerts_repo.save_commands(conn, changes.commands, now)
+        return alert, outbox
 
     def forget_seqs(self) -> None:
         """Drop the cached highest seqs (after a failed transaction); they are re-read from the database."""

@@ -6,6 +6,7 @@ not settings. docs/operations.md mirrors this table.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -31,6 +32,9 @@ class Settings:
     outbox_retry_s: float = 10.0  # STAYAWAY_OUTBOX_RETRY_S: republish an unacknowledged alert after this
     config_poll_s: float = 0.5  # STAYAWAY_CONFIG_POLL_S: how often imported orders/agencies are picked up
     log_level: str = "INFO"  # STAYAWAY_LOG_LEVEL
+    # STAYAWAY_ESCALATION: JSON, steps per alert kind or severity, e.g.
+    # {"critical": [[60, "renotify"], [120, "supervisor"], [300, "next_agency"]]}; unset: the defaults
+    escalation: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -51,6 +55,21 @@ class Settings:
         if not 1 <= self.mqtt_receive_maximum <= 65535:
             raise ConfigError("STAYAWAY_MQTT_RECEIVE_MAXIMUM must be 1..65535")
         self.http_address()
+        self.escalation_policies()
+
+    def escalation_policies(self) -> dict[str, Any]:
+        """STAYAWAY_ESCALATION parsed and checked (alerts.escalation.parse_steps)."""
+        if not self.escalation:
+            return {}
+        from alerts.escalation import parse_steps
+
+        try:
+            raw = json.loads(self.escalation)
+            if not isinstance(raw, dict):
+                raise ValueError("a JSON object of kind or severity to steps")
+            return {str(k): parse_steps(v) for k, v in raw.items()}
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"STAYAWAY_ESCALATION: {exc}") from exc
 
     def http_address(self) -> tuple[str, int]:
         host, sep, port = self.http.rpartition(":")

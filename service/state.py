@@ -8,9 +8,9 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
-from alerts import JurisdictionIndex, Kind
+from alerts import AlertEvent, EventType, JurisdictionIndex, Kind
 from service.adapters.db import alerts_repo, config_repo, state_repo
-from service.domain.monitor import MOVING_ZONE_ID, Monitor
+from service.domain.monitor import MOVING_ZONE_ID, Monitor, RoutedEvent
 
 log = logging.getLogger(__name__)
 HEALTH_KINDS = frozenset({Kind.STRAP_TAMPER, Kind.CASE_TAMPER, Kind.BATTERY_LOW, Kind.SIGNAL_LOST, Kind.LOCATION_LOST})
@@ -45,8 +45,14 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
         order.membership = dict(membership.get(order.spec.order_id, {}))
         order.respondent_fix = fixes.get(order.spec.respondent.device_id or "")
         order.victim_fix = fixes.get(order.spec.victim.device_id or "")
+    if ids is None:
+        monitor.open_alerts.clear()
     for alert, recipients in alerts_repo.load_open_alerts(conn, None if ids is None else ids):
         order = monitor.orders.get(alert.order_id)
+        # every unresolved alert keeps escalating and can be handled, even once its order has ended
+        routed = RoutedEvent(AlertEvent(alert, EventType.UPDATED, alert.last_event_at or alert.raised_at),
+                             tuple(recipients), order.respondent_fix if order is not None else None)
+        monitor.open_alerts[alert.alert_id] = (alert.order_id, alert, routed)
         if order is None:
             continue
         order.recipients[alert.alert_id] = tuple(recipients)

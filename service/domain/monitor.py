@@ -23,14 +23,18 @@ police must still act on it. Both are flagged ``late`` where they are stored.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts import Alert, AlertEvent, JurisdictionIndex, Kind, breach_continues, breach_ended, breach_started
-from alerts import panic_pressed, route
+from alerts import Alert, AlertEvent, EventType, JurisdictionIndex, Kind, Status, breach_continues, breach_ended
+from alerts import breach_started, panic_pressed, route
+from alerts.escalation import arm, due, escalate, policy_for
+from alerts.lifecycle import SYSTEM, resolve
+from alerts.model import Outcome
 from geofence import (
     OUTSIDE,
     CompiledZone,
@@ -65,6 +69,9 @@ _CLOCK_FLAGS = frozenset({"ts_future", "ts_implausible"})
 BATTERY_LOW_PCT = 15  # at or below this, not charging: battery_low
 BATTERY_OK_PCT = 25  # the condition ends at or above this, or when charging
 NOTICE_KINDS_LIVE = frozenset({Kind.ZONE_BREACH, Kind.PROXIMITY, Kind.PRE_ALERT})
+# closed by the system when their condition ends (contract: "close automatically where safe, except tamper")
+AUTO_CLOSE_KINDS = frozenset({Kind.BATTERY_LOW, Kind.SIGNAL_LOST, Kind.LOCATION_LOST, Kind.VICTIM_SIGNAL_LOST,
+                              Kind.PRE_ALERT})
 
 
 def fresh_for_s(report_interval_s: int) -> float:
@@ -142,6 +149,7 @@ class OrderState:
     retro: dict[str, tuple[Alert, datetime]] = field(default_factory=dict)  # zone -> (retro alert, its last fix)
     episodes: dict[str, tuple[datetime, datetime | None]] = field(default_factory=dict)  # zone -> last live (start, end)
     health: dict[tuple[str, Kind], Alert] = field(default_factory=dict)  # (device, kind) -> open condition
+    panic_silent: dict[str, bool] = field(default_factory=dict)  # panic alert id -> raised by a silent press
 
     def open_conditions(self) -> bool:
         return bool(self.breach_alerts or self.warn_alerts)
@@ -156,6 +164,9 @@ class Monitor:
         self.devices: dict[str, list[tuple[str, str]]] = {}
         self.last_ts: dict[str, datetime] = {}
         self.last_seen: dict[str, datetime] = {}  # device -> receive time of its latest message (watchdog)
+        # every unresolved alert: (order id, its latest value, its latest routed event: recipients, fixes, zone)
+        self.open_alerts: dict[str, tuple[str, Alert, RoutedEvent]] = {}
+        self.escalation_policies: dict[str, object] = {}  # kind or severity -> steps (settings); else defaults
 
     # -- loading -------------------------------------------------------------
     def load_order(self, spec: OrderSpec, now: datetime | None = None) -> OrderState:
@@ -262,7 +273,7 @@ class Monitor:
         """The silence watchdog: a device with no message for more than 3 x its interval + 10 s is
         ``signal_lost`` (the clock is the server's: a silent device sends no time of its own).
         An MQTT Last Will would only be a hint; this is the detector. ``listening_since``: when ingest
-        last (re)connected; silence before it is ours, not the device's."""
+        last (re)connected; silence before it is ours, not the device's. Then the escalation clock."""
         for order in self.orders.values():
             for party in order.spec.parties():
                 dev = party.device_id
@@ -277,6 +288,7 @@ class Monitor:
                 if silent_s > fresh_for_s(party.report_interval_s):
                     self._raise_health(dev, Kind.SIGNAL_LOST, last, now, changes,
                                        {"silent_s": round(silent_s, 1)}, only=order)
+        self._escalations(now, changes)
 
     def on_panic(self, press: PanicPress, now: datetime, changes: Changes) -> None:
         self._seen(press.device_id, press.received_at, press.ts, now, changes)
@@ -289,10 +301,11 @@ class Monitor:
             details = {"silent": press.silent, "press_seq": press.seq, "flags": list(press.flags)}
             event = panic_pressed(order.panic_alert, self.new_id(), order_id, press.ts, now, details)
             order.panic_alert = event.alert
+            if event.event == EventType.RAISED:
+                order.panic_silent[event.alert.alert_id] = press.silent
             where = _where(victim_fix) or _where(order.respondent_fix) or _anchor_of(order.spec)
             recipients = self._recipients(order, event.alert.alert_id, where)
-            changes.events.append(RoutedEvent(event, recipients, order.respondent_fix, victim_fix))
-            self._notice(order, event, changes)
+            self._publish(order, RoutedEvent(event, recipients, order.respondent_fix, victim_fix), changes)
 
     # -- fixed zones ---------------------------------------------------------
     def _zones_in_force(self, order: OrderState, ts: datetime) -> list[CompiledZone]:
@@ -554,7 +567,7 @@ class Monitor:
         """Health alerts go where the respondent is (his last fix), and to the court; never her position."""
         fix = order.respondent_fix
         recipients = self._recipients(order, event.alert.alert_id, _where(fix))
-        changes.events.append(RoutedEvent(event, recipients, fix))
+        self._publish(order, RoutedEvent(event, recipients, fix), changes)
 
     # -- notices to the victim --------------------------------------------------
     def _notice(self, order: OrderState, event: AlertEvent, changes: Changes) -> None:
@@ -579,6 +592,9 @@ class Monitor:
                 kind, text = "all_clear", "The respondent has moved away. The incident stays on record."
         elif alert.kind == Kind.PANIC and event.event.value == "raised" and not event.details.get("silent"):
             kind, text = "info", "Your emergency alert was received. Police and the court have been notified."
+        if event.event == EventType.ACKNOWLEDGED and alert.kind in (*NOTICE_KINDS_LIVE, Kind.PANIC) and not (
+                alert.kind == Kind.PANIC and order.panic_silent.get(alert.alert_id)):
+            kind, text = "info", "The police have taken up the alert and are handling it."
         if kind is None or text is None:
             return
         changes.commands.append(DeviceCommand(
@@ -594,8 +610,80 @@ class Monitor:
     def _emit(self, order: OrderState, event: AlertEvent, fix: Fix, zone: ZoneSpec | None, distance: float | None,
               changes: Changes, victim: Fix | None = None) -> None:
         recipients = self._recipients(order, event.alert.alert_id, (fix.lat, fix.lon))
-        changes.events.append(RoutedEvent(event, recipients, fix, victim, zone, distance))
+        self._publish(order, RoutedEvent(event, recipients, fix, victim, zone, distance), changes)
+
+    # -- every event goes through here -------------------------------------------------------------
+    def _publish(self, order: OrderState, routed: RoutedEvent, changes: Changes) -> None:
+        """Arm a new alert's escalation clock, keep the registry of unresolved alerts, tell the
+        victim what she should know, and close automatically a safe condition that has ended."""
+        event = routed.event
+        if event.event == EventType.RAISED and not event.alert.retroactive:
+            armed = arm(event.alert, policy_for(event.alert.kind, event.alert.severity, self.escalation_policies))
+            event = AlertEvent(armed, event.event, event.at, event.details)
+            routed = dataclasses.replace(routed, event=event)
+            self._replace_alert(order, armed)
+        changes.events.append(routed)
+        alert = event.alert
+        if alert.status == Status.RESOLVED:
+            self.open_alerts.pop(alert.alert_id, None)
+        else:
+            self.open_alerts[alert.alert_id] = (order.spec.order_id, alert, routed)
         self._notice(order, event, changes)
+        if (not alert.condition_active and alert.kind in AUTO_CLOSE_KINDS and alert.status != Status.RESOLVED
+                and event.event != EventType.RESOLVED):
+            closed = resolve(alert, SYSTEM, event.at, Outcome.CONDITION_ENDED, None)
+            self._replace_alert(order, closed.alert)
+            self._publish(order, dataclasses.replace(routed, event=closed), changes)
+
+    def _replace_alert(self, order: OrderState, alert: Alert) -> None:
+        """Put the new value of an alert wherever the order's state holds it."""
+        aid = alert.alert_id
+        for table in (order.breach_alerts, order.warn_alerts, order.health):
+            for key, held in table.items():
+                if held.alert_id == aid:
+                    table[key] = alert  # type: ignore[index]
+        for key, (held, last) in list(order.retro.items()):
+            if held.alert_id == aid:
+                order.retro[key] = (alert, last)
+        if order.panic_alert is not None and order.panic_alert.alert_id == aid:
+            order.panic_alert = alert
+        if order.signal_alert is not None and order.signal_alert.alert_id == aid:
+            order.signal_alert = alert
+
+    # -- people acting on alerts, and the escalation clock ---------------------------------------
+    def act(self, alert_id: str, step: Callable[[Alert], AlertEvent], changes: Changes,
+            add_recipients: tuple[str, ...] = ()) -> Alert:
+        """Apply a lifecycle step (``alerts.lifecycle``) to an unresolved alert; raises KeyError when there
+        is none with that id, ``LifecycleError`` when the step is not allowed."""
+        order_id, alert, last = self.open_alerts[alert_id]
+        order = self.orders.get(order_id)
+        event = step(alert)
+        recipients = tuple(dict.fromkeys((*last.recipients, *add_recipients)))
+        if order is None:  # the order has ended: still on record, still handled
+            changes.events.append(dataclasses.replace(last, event=event, recipients=recipients))
+            if event.alert.status == Status.RESOLVED:
+                self.open_alerts.pop(alert_id, None)
+            else:
+                self.open_alerts[alert_id] = (order_id, event.alert, last)
+            return event.alert
+        order.recipients[alert_id] = recipients
+        self._replace_alert(order, event.alert)
+        self._publish(order, dataclasses.replace(last, event=event, recipients=recipients), changes)
+        return event.alert
+
+    def _escalations(self, now: datetime, changes: Changes) -> None:
+        for alert_id, (order_id, alert, last) in list(self.open_alerts.items()):
+            while due(alert, now):
+                event = escalate(alert, now)
+                alert = event.alert
+                order = self.orders.get(order_id)
+                routed = dataclasses.replace(last, event=event)
+                if order is None:
+                    changes.events.append(routed)
+                    self.open_alerts[alert_id] = (order_id, alert, last)
+                else:
+                    self._replace_alert(order, alert)
+                    self._publish(order, routed, changes)
 
     def _recipients(self, order: OrderState, alert_id: str, where: tuple[float, float] | None) -> tuple[str, ...]:
         known = order.recipients.get(alert_id)

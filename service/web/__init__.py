@@ -19,6 +19,8 @@ from werkzeug.exceptions import HTTPException
 class WebDeps:
     engine: Engine  # a reader engine
     health: Callable[[], dict[str, Any]]  # {"ready": bool, ...}
+    # apply a lifecycle step to an alert on the ingest thread: (alert_id, action, body) -> alert fields
+    act: Callable[[str, str, dict[str, Any]], dict[str, Any]] | None = None
 
 
 def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flask:

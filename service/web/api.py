@@ -1,7 +1,9 @@
-"""Read-only JSON API under /api/v1.
+"""JSON API under /api/v1: orders and alerts, and what officers do with alerts.
 
 Nothing here returns zone geometry or any position: zones mark where the victim
 lives and works, and this API has no authentication yet (it binds to loopback).
+Until the roles issue, an action names its actor in the body (``actor``); the
+handlers take it from one place, so the signed-in officer will replace it there.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from typing import Any
 
 from flask import Blueprint, abort, jsonify, request
 
+from alerts.lifecycle import LifecycleError
 from service.adapters.db import alerts_repo, config_repo
 from service.web import deps
 from service.wire.rfc3339 import format_ts
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-ALERT_STATUSES = ("open", "acknowledged", "resolved")
+ALERT_STATUSES = ("open", "acknowledged", "dispatched", "on_scene", "resolved")
+ACTIONS = ("acknowledge", "dispatch", "on_scene", "resolve", "refer")
 
 
 @bp.get("/orders")
@@ -51,10 +55,46 @@ def list_alerts():  # type: ignore[no-untyped-def]
     """Alerts, newest first; ``?status=open`` (default), ``acknowledged``, ``resolved`` or ``all``. 400 otherwise."""
     status = request.args.get("status", "open")
     if status not in ALERT_STATUSES + ("all",):
-        abort(400, description="status must be open, acknowledged, resolved or all")
+        abort(400, description="status must be open, acknowledged, dispatched, on_scene, resolved or all")
     with deps().engine.connect() as conn:
         rows = alerts_repo.alert_rows(conn, None if status == "all" else status)
     return jsonify(alerts=[_alert(a) for a in rows])
+
+
+@bp.post("/alerts/<alert_id>/<action>")
+def act_on_alert(alert_id: str, action: str):  # type: ignore[no-untyped-def]
+    """acknowledge | dispatch (``unit``) | on_scene | resolve (``outcome``, ``note``) | refer (``to_agency``,
+    ``note``). Body: JSON with ``actor`` (until sign-in arrives) and the fields named. 409 with a stable
+    code when the step is not allowed (e.g. ``note_required``, ``already_resolved``); 404 for an unknown
+    or already resolved alert."""
+    if action not in ACTIONS:
+        abort(404, description=f"no action {action}")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _error(400, "bad_request", "the body must be a JSON object", None)
+    actor = body.get("actor")
+    if not isinstance(actor, str) or not 1 <= len(actor) <= 100:
+        return _error(400, "validation", "actor must be a string of 1-100 characters", "actor")
+    for name in ("note", "unit", "outcome", "to_agency", "agency_id"):
+        if name in body and body[name] is not None and not isinstance(body[name], str):
+            return _error(400, "validation", f"{name} must be a string", name)
+    act = deps().act
+    if act is None:
+        abort(503, description="alert actions need the running service")
+    try:
+        alert = act(alert_id, action, body)
+    except KeyError:
+        return _error(404, "not_found", f"no unresolved alert {alert_id}", None)
+    except LifecycleError as exc:
+        return _error(409, exc.code, str(exc), None)
+    return jsonify(alert=alert)
+
+
+def _error(status: int, code: str, message: str, field: str | None):  # type: ignore[no-untyped-def]
+    err: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        err["field"] = field
+    return jsonify(error=err), status
 
 
 def _order(r: dict[str, Any]) -> dict[str, Any]:

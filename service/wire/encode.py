@@ -63,9 +63,12 @@ def alert_message(
         msg["silent"] = bool(event.details.get("silent", False))
     else:
         msg["episode_id"] = alert.alert_id  # every event of one episode (start, updates, end) carries it
-    for key in ("confidence", "eta_s", "crossed", "min_distance_m", "device_id"):
+    for key in ("confidence", "eta_s", "crossed", "min_distance_m", "device_id", "action", "unit", "outcome",
+                "referred_to"):
         if key in event.details and event.details[key] is not None:
             msg[key] = event.details[key]
+    if event.event.value == "escalated":
+        msg["escalation"] = {"level": event.details.get("level"), "action": event.details.get("action")}
     return msg
 
 

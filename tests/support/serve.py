@@ -68,6 +68,15 @@ class Serve:
         except OSError:
             return 0, None
 
+    def post(self, path: str, body: Any) -> tuple[int, Any]:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=15) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
     def counters(self) -> dict[str, int]:
         return (self.get("/healthz")[1] or {}).get("counters", {})
 

@@ -63,15 +63,15 @@ def test_battery_low_until_charging_or_recharged():
     assert events(status(run, TRK, 0, batt_pct=40)) == []
     assert events(status(run, TRK, 10, batt_pct=12)) == [("battery_low", "raised", "active")]
     assert events(status(run, TRK, 20, batt_pct=10)) == []
-    assert events(status(run, TRK, 30, batt_pct=11, charging=True)) == [("battery_low", "updated", "ended")]
+    assert events(status(run, TRK, 30, batt_pct=11, charging=True)) == [("battery_low", "updated", "ended"), ("battery_low", "resolved", "ended")]
     assert events(run.tracker(40, 3000, batt_pct=9)) == [("battery_low", "raised", "active")]  # from a location too
-    assert events(run.tracker(50, 3000, batt_pct=30)) == [("battery_low", "updated", "ended")]
+    assert events(run.tracker(50, 3000, batt_pct=30)) == [("battery_low", "updated", "ended"), ("battery_low", "resolved", "ended")]
 
 
 def test_location_lost_while_the_gps_has_no_fix_ends_with_the_next_valid_fix():
     run = Run(zones_only())
     assert events(status(run, TRK, 0, gps="no_fix")) == [("location_lost", "raised", "active")]
-    assert events(run.tracker(30, 3000)) == [("location_lost", "updated", "ended")]
+    assert events(run.tracker(30, 3000)) == [("location_lost", "updated", "ended"), ("location_lost", "resolved", "ended")]
 
 
 # -- the silence watchdog ---------------------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def test_signal_lost_after_three_intervals_plus_ten_seconds_and_back_with_the_ne
     assert events(tick(run, 150)) == []  # one episode
     assert events(tick(run, 192)) == [("signal_lost", "raised", "active")]  # her phone now
     back = run.tracker(160, 3000)
-    assert ("signal_lost", "updated", "ended") in events(back)
+    assert ("signal_lost", "updated", "ended") in events(back) and ("signal_lost", "resolved", "ended") in events(back)
 
 
 def test_silence_while_we_were_not_listening_is_not_the_device_s():

@@ -89,8 +89,8 @@ def test_a_fix_whose_disc_straddles_the_edge_is_possible_and_three_in_a_row_make
     assert first.events[0].event.details["confidence"] == "possible"
     assert events(run.tracker(30, 285, acc=40.0)) == []
     third = run.tracker(60, 290, acc=40.0)
-    assert events(third) == [("pre_alert", "updated", "ended"), ("zone_breach", "raised", "active")]
-    assert third.events[1].event.details["confidence"] == "possible"
+    assert events(third) == [("pre_alert", "updated", "ended"), ("pre_alert", "resolved", "ended"), ("zone_breach", "raised", "active")]
+    assert third.events[2].event.details["confidence"] == "possible"
 
 
 def test_possibles_to_breach_is_the_order_s_choice():
@@ -153,7 +153,7 @@ def test_the_ring_warns_with_an_eta_from_the_approach_then_gives_way_to_the_brea
     assert details["eta_s"] == pytest.approx(250 / 15, abs=0.5)
     assert warn.events[0].zone.zone_id == "home" and warn.events[0].distance_m == pytest.approx(250, abs=1)
     breach = run.tracker(60, 200)
-    assert events(breach) == [("pre_alert", "updated", "ended"), ("zone_breach", "raised", "active")]
+    assert events(breach) == [("pre_alert", "updated", "ended"), ("pre_alert", "resolved", "ended"), ("zone_breach", "raised", "active")]
     assert breach.events[0].event.details["reason"] == "breach"
 
 
@@ -168,7 +168,7 @@ def test_walking_away_inside_the_ring_gives_no_eta_and_leaving_it_ends_the_warni
     run.tracker(0, 400)
     away = run.tracker(30, 450)
     assert events(away) == []
-    assert events(run.tracker(60, 700)) == [("pre_alert", "updated", "ended")]  # beyond ring + margin (650 m)
+    assert events(run.tracker(60, 700)) == [("pre_alert", "updated", "ended"), ("pre_alert", "resolved", "ended")]  # beyond ring + margin (650 m)
 
 
 # -- the moving zone ---------------------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ def test_a_stale_victim_fix_raises_victim_signal_lost_instead_of_comparing():
     assert lost.events[0].victim_fix is None
     assert events(run.send(TRK, 230, *offset(*her, 0.0, 280.0))) == []  # one episode
     back = run.send(PHONE, 240, *offset(*her, 0.0, 2500.0))
-    assert events(back) == [("victim_signal_lost", "updated", "ended")]
+    assert events(back) == [("victim_signal_lost", "updated", "ended"), ("victim_signal_lost", "resolved", "ended")]
 
 
 def test_a_victim_who_never_reported_is_signal_lost_after_the_grace():

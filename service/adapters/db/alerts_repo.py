@@ -81,7 +81,10 @@ def _save_alert(conn: Connection, a: Alert, recipients: Sequence[str]) -> None:
         "status": a.status.value, "zone_id": a.zone_id, "device_id": a.device_id, "retroactive": a.retroactive,
         "condition_active": a.condition_active, "event_seq": a.event_seq, "recipients": list(recipients),
         "occurred_at": a.occurred_at, "raised_at": a.raised_at, "last_event_at": a.last_event_at,
-        "last_report_ts": a.last_report_ts}], ["alert_id"])
+        "last_report_ts": a.last_report_ts, "acknowledged_at": a.acknowledged_at, "acknowledged_by": a.acknowledged_by,
+        "dispatched_at": a.dispatched_at, "on_scene_at": a.on_scene_at, "resolved_at": a.resolved_at,
+        "resolved_by": a.resolved_by, "outcome": a.outcome, "escalation": [list(s) for s in a.escalation],
+        "escalation_level": a.escalation_level, "next_escalation_at": a.next_escalation_at}], ["alert_id"])
 
 
 def load_open_alerts(conn: Connection, order_ids: Sequence[str] | None = None) -> list[tuple[Alert, list[str]]]:
@@ -97,7 +100,11 @@ def _alert(r: Any) -> Alert:
         status=Status(r["status"]), occurred_at=r["occurred_at"], raised_at=r["raised_at"], zone_id=r["zone_id"],
         device_id=r["device_id"],
         retroactive=r["retroactive"], condition_active=r["condition_active"], event_seq=r["event_seq"],
-        last_event_at=r["last_event_at"], last_report_ts=r["last_report_ts"])
+        last_event_at=r["last_event_at"], last_report_ts=r["last_report_ts"], acknowledged_at=r["acknowledged_at"],
+        acknowledged_by=r["acknowledged_by"], dispatched_at=r["dispatched_at"], on_scene_at=r["on_scene_at"],
+        resolved_at=r["resolved_at"], resolved_by=r["resolved_by"], outcome=r["outcome"],
+        escalation=tuple((float(a), str(b)) for a, b in (r["escalation"] or [])),
+        escalation_level=r["escalation_level"], next_escalation_at=r["next_escalation_at"])
 
 
 def unsent_outbox(conn: Connection, limit: int = 10_000, created_before: datetime | None = None) -> list[OutboxItem]:
@@ -119,7 +126,7 @@ def alert_rows(conn: Connection, status: str | None = None, order_id: str | None
     q = sa.select(t.alerts.c.alert_id, t.alerts.c.order_id, t.alerts.c.kind, t.alerts.c.severity, t.alerts.c.status,
                   t.alerts.c.zone_id, t.alerts.c.condition_active, t.alerts.c.retroactive, t.alerts.c.event_seq,
                   t.alerts.c.recipients, t.alerts.c.occurred_at, t.alerts.c.raised_at, t.alerts.c.last_event_at)
-    if status == "open":
+    if status == "open":  # everything not yet resolved: open, acknowledged, dispatched, on scene
         q = q.where(t.alerts.c.status != Status.RESOLVED.value)
     elif status is not None:
         q = q.where(t.alerts.c.status == status)

@@ -195,6 +195,16 @@ alerts = Table(
     ts("raised_at"),
     ts("last_event_at"),
     ts("last_report_ts", nullable=True),
+    ts("acknowledged_at", nullable=True),
+    Column("acknowledged_by", sa.String(100)),
+    ts("dispatched_at", nullable=True),
+    ts("on_scene_at", nullable=True),
+    ts("resolved_at", nullable=True),
+    Column("resolved_by", sa.String(100)),
+    Column("outcome", sa.String(32)),
+    Column("escalation", sa.JSON),  # the policy copied at raise: [[seconds, action], ...]
+    Column("escalation_level", sa.Integer, nullable=False, server_default="0"),
+    ts("next_escalation_at", nullable=True),
 )
 
 alert_log = Table(

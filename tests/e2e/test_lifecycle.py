@@ -1,0 +1,92 @@
+"""Officers handle alerts through the JSON API; escalation runs on its own clock, across a restart."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from simulators import SimDevice
+from simulators.walk import offset
+from tests.support import builders
+
+
+@pytest.fixture
+def devices(broker):  # type: ignore[no-untyped-def]
+    made: list[SimDevice] = []
+
+    def make() -> tuple[SimDevice, SimDevice]:
+        first = int(time.time() * 1000)
+        pair = (SimDevice("trk-001", broker.host, broker.port, first).connect(),
+                SimDevice("phone-001", broker.host, broker.port, first).connect())
+        made.extend(pair)
+        return pair
+
+    yield make
+    for device in made:
+        device.close()
+
+
+def breach(tracker: SimDevice) -> None:
+    now = datetime.now(UTC)
+    for i, north in enumerate([900, 200]):
+        tracker.location(*offset(*builders.HOME, north, 0), acc=5.0, ts=now + timedelta(seconds=i))
+
+
+def ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_an_officer_acknowledges_dispatches_and_resolves_and_everyone_is_told(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    serve = loaded(sqlite_url).start()
+    tracker, phone = devices()
+    breach(tracker)
+    assert console.wait_for(lambda: len(console.where(kind="zone_breach", event="raised")) == 2)
+    alert_id = console.where(kind="zone_breach", event="raised")[0]["alert_id"]
+
+    status, body = serve.post(f"/api/v1/alerts/{alert_id}/acknowledge", {"actor": "officer-7", "agency_id": "police-west"})
+    assert status == 200 and body["alert"]["status"] == "acknowledged" and body["alert"]["acknowledged_by"] == "officer-7"
+    assert console.wait_for(lambda: len(console.where(alert_id=alert_id, event="acknowledged")) == 2)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(n["kind"] == "info" for n in phone.notices):
+        time.sleep(0.05)
+    assert any(n["kind"] == "info" and n["alert_id"] == alert_id for n in phone.notices)
+
+    status, body = serve.post(f"/api/v1/alerts/{alert_id}/resolve", {"actor": "officer-7", "outcome": "respondent_warned"})
+    assert (status, body["error"]["code"]) == (409, "note_required")
+    status, body = serve.post(f"/api/v1/alerts/{alert_id}/dispatch", {"actor": "officer-7", "unit": "car 12"})
+    assert status == 200 and body["alert"]["status"] == "dispatched"
+    status, body = serve.post(f"/api/v1/alerts/{alert_id}/resolve",
+                              {"actor": "officer-7", "outcome": "respondent_warned", "note": "warned at the gate"})
+    assert status == 200 and body["alert"]["status"] == "resolved" and body["alert"]["outcome"] == "respondent_warned"
+    assert console.wait_for(lambda: len(console.where(alert_id=alert_id, event="resolved")) == 2)
+    resolved = console.where(alert_id=alert_id, event="resolved", agency_id="court-xinjin")[0]
+    assert resolved["status"] == "resolved" and resolved["outcome"] == "respondent_warned"
+    status, body = serve.post(f"/api/v1/alerts/{alert_id}/acknowledge", {"actor": "officer-7"})
+    assert (status, body["error"]["code"]) == (404, "not_found")
+    status, body = serve.post(f"/api/v1/alerts/{alert_id}/acknowledge", {"actor": 7})
+    assert (status, body["error"]["field"]) == (400, "actor")
+    status, listed = serve.get("/api/v1/alerts?status=resolved")
+    assert [a["alert_id"] for a in listed["alerts"]] == [alert_id]
+
+
+def test_escalation_fires_on_its_deadlines_across_a_kill_9_restart(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    serve = loaded(sqlite_url)
+    serve.env["STAYAWAY_ESCALATION"] = json.dumps({"critical": [[6, "renotify"], [12, "supervisor"]]})
+    serve.start()
+    tracker, _ = devices()
+    breach(tracker)
+    assert console.wait_for(lambda: len(console.where(kind="zone_breach", event="raised")) == 2)
+    raised = console.where(kind="zone_breach", event="raised")[0]
+    serve.stop(kill=True)  # between raising and the first deadline
+    serve.start()
+    assert console.wait_for(lambda: len(console.where(event="escalated")) == 4, timeout=30)
+    time.sleep(2)
+    escalated = console.where(event="escalated", agency_id="police-west")
+    assert [m["escalation"] for m in escalated] == [{"level": 1, "action": "renotify"}, {"level": 2, "action": "supervisor"}]
+    for m, due_s in zip(escalated, (6, 12), strict=True):
+        late = (ts(m["at"]) - ts(raised["at"])).total_seconds() - due_s
+        assert -0.5 <= late <= 5.0, (due_s, late)  # within 5 s of its deadline, never early
+    assert len(console.where(event="escalated")) == 4  # each step once, to police and court
