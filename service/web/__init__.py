@@ -30,10 +30,11 @@ def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flas
         app.config.update(test_config)
     app.extensions["stayaway"] = deps
 
-    from service.web import api, health
+    from service.web import accountability, api, health
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(accountability.bp)
 
     @app.errorhandler(HTTPException)
     def json_error(exc: HTTPException):  # type: ignore[no-untyped-def]

@@ -71,6 +71,23 @@ def test_an_officer_acknowledges_dispatches_and_resolves_and_everyone_is_told(de
     status, listed = serve.get("/api/v1/alerts?status=resolved")
     assert [a["alert_id"] for a in listed["alerts"]] == [alert_id]
 
+    # accountability: who answered how fast, as JSON and as Prometheus metrics
+    status, acc = serve.get("/api/v1/accountability")
+    west = next(f for f in acc["figures"] if (f["agency_id"], f["kind"]) == ("police-west", "zone_breach"))
+    assert status == 200 and west["raised"] == 1 and west["unacknowledged"] == 0
+    assert west["time_to_acknowledge"]["n"] == 1 and 0 < west["time_to_acknowledge"]["p50_s"] < 60
+    assert west["time_to_resolve"]["p50_s"] >= west["time_to_dispatch"]["p50_s"] >= west["time_to_acknowledge"]["p50_s"]
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{serve.port}/metrics", timeout=5) as r:
+        families = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+    samples = [s for s in families["stayaway_alert_response_seconds"].samples
+               if s.labels == {"agency": "police-west", "kind": "zone_breach", "step": "acknowledged", "quantile": "0.5"}]
+    assert len(samples) == 1 and samples[0].value == west["time_to_acknowledge"]["p50_s"]
+    assert "stayaway_alerts_unacknowledged" in families and "stayaway_ingest_messages" in families
+
 
 def test_escalation_fires_on_its_deadlines_across_a_kill_9_restart(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
     serve = loaded(sqlite_url)

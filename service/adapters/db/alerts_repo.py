@@ -122,6 +122,18 @@ def mark_sent(conn: Connection, ids: Sequence[int], now: datetime) -> None:
                      .values(sent_at=now, attempts=t.outbox.c.attempts + 1))
 
 
+def accountability_rows(conn: Connection, since: datetime, until: datetime) -> tuple[list[dict[str, Any]], set[str]]:
+    """Alerts raised in [since, until) with their step times, and the ids of those that escalated."""
+    c = t.alerts.c
+    rows = [dict(r) for r in conn.execute(
+        sa.select(c.alert_id, c.kind, c.raised_at, c.recipients, c.acknowledged_at, c.dispatched_at, c.on_scene_at,
+                  c.resolved_at).where(c.raised_at >= since, c.raised_at < until)).mappings()]
+    escalated = set(conn.execute(
+        sa.select(t.alert_log.c.alert_id).join(t.alerts, t.alerts.c.alert_id == t.alert_log.c.alert_id)
+        .where(t.alert_log.c.event == "escalated", c.raised_at >= since, c.raised_at < until).distinct()).scalars())
+    return rows, escalated
+
+
 def alert_rows(conn: Connection, status: str | None = None, order_id: str | None = None) -> list[dict[str, Any]]:
     q = sa.select(t.alerts.c.alert_id, t.alerts.c.order_id, t.alerts.c.kind, t.alerts.c.severity, t.alerts.c.status,
                   t.alerts.c.zone_id, t.alerts.c.condition_active, t.alerts.c.retroactive, t.alerts.c.event_seq,

@@ -1,0 +1,103 @@
+"""Accountability: the JSON figures, and Prometheus metrics at ``/metrics``.
+
+Both are read from the database when asked (alerts and their append-only log), so they are the
+same after a restart and agree with each other. The Prometheus side is a custom collector
+(``prometheus_client``) over the last 24 hours, plus what is open and unacknowledged now and the
+ingest counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, jsonify, request
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from alerts.accountability import STEPS, accountability, percentile
+from service.adapters.db import alerts_repo
+from service.adapters.db import schema as t
+from service.web import deps
+from service.wire.rfc3339 import format_ts, parse_ts
+
+bp = Blueprint("accountability", __name__)
+WINDOW = timedelta(hours=24)
+MAX_PERIOD = timedelta(days=400)
+
+
+@bp.get("/api/v1/accountability")
+def figures():  # type: ignore[no-untyped-def]
+    """Per agency and alert kind over ``?from=...&to=...`` (RFC 3339; default the last 24 h): raised,
+    unacknowledged, escalated, and time to acknowledge / dispatch / arrive / resolve (p50, p90)."""
+    until = _time_arg("to") or datetime.now(UTC)
+    since = _time_arg("from") or until - WINDOW
+    if not since < until or until - since > MAX_PERIOD:
+        abort(400, description="from must be before to, at most 400 days apart")
+    with deps().engine.connect() as conn:
+        rows, escalated = alerts_repo.accountability_rows(conn, since, until)
+    table = accountability(rows, escalated)
+    return jsonify(period={"from": format_ts(since), "to": format_ts(until)}, figures=[
+        {"agency_id": agency, "kind": kind, **f.summary()} for (agency, kind), f in sorted(table.items())])
+
+
+@bp.get("/metrics")
+def metrics():  # type: ignore[no-untyped-def]
+    registry = CollectorRegistry()
+    registry.register(_Collector())
+    return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4; charset=utf-8")
+
+
+class _Collector(Collector):
+    def collect(self) -> Iterator[Any]:
+        now = datetime.now(UTC)
+        with deps().engine.connect() as conn:
+            rows, escalated = alerts_repo.accountability_rows(conn, now - WINDOW, now + timedelta(seconds=1))
+            open_rows = conn.execute(sa.select(t.alerts.c.kind, t.alerts.c.recipients)
+                                     .where(t.alerts.c.status == "open")).all()
+        unacked = GaugeMetricFamily("stayaway_alerts_unacknowledged", "Alerts open and not yet acknowledged, now",
+                                    labels=["agency", "kind"])
+        counts: dict[tuple[str, str], int] = {}
+        for kind, recipients in open_rows:
+            for agency in recipients:
+                counts[(agency, kind)] = counts.get((agency, kind), 0) + 1
+        for (agency, kind), n in sorted(counts.items()):
+            unacked.add_metric([agency, kind], n)
+        yield unacked
+        table = accountability(rows, escalated)
+        raised = GaugeMetricFamily("stayaway_alerts_raised_24h", "Alerts raised in the last 24 h", labels=["agency", "kind"])
+        esc = GaugeMetricFamily("stayaway_alerts_escalated_24h", "Alerts raised in the last 24 h that escalated",
+                                labels=["agency", "kind"])
+        resp = GaugeMetricFamily("stayaway_alert_response_seconds",
+                                 "Seconds from raising to each step, alerts of the last 24 h",
+                                 labels=["agency", "kind", "step", "quantile"])
+        for (agency, kind), f in sorted(table.items()):
+            raised.add_metric([agency, kind], f.raised)
+            esc.add_metric([agency, kind], f.escalated)
+            for step in STEPS:
+                values = f.seconds[step]
+                for q in (50, 90):
+                    if values:
+                        resp.add_metric([agency, kind, step.removesuffix("_at"), f"0.{q // 10}"],
+                                        percentile(values, q) or 0.0)
+        yield raised
+        yield esc
+        yield resp
+        health = deps().health()
+        counters = GaugeMetricFamily("stayaway_ingest_messages", "Ingest counters since start", labels=["counter"])
+        for name, value in sorted((health.get("counters") or {}).items()):
+            counters.add_metric([name], float(value))
+        yield counters
+
+
+def _time_arg(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    value = parse_ts(raw)
+    if value is None:
+        abort(400, description=f"{name} must be an RFC 3339 time, e.g. 2026-11-21T08:00:00Z")
+    return value
