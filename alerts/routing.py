@@ -24,6 +24,7 @@ class Agency:
     name: str
     kind: str  # police | court | support
     jurisdiction: dict[str, Any] | None = None  # GeoJSON geometry, WGS-84
+    webhook_url: str | None = None  # alert messages are also POSTed here (signed), besides MQTT
 
 
 class JurisdictionIndex:

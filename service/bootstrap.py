@@ -20,10 +20,13 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from alerts import Alert, AlertEvent, JurisdictionIndex
 from alerts import lifecycle
 from alerts.lifecycle import Actor, LifecycleError
+from service.adapters.channels import Attempt
+from service.adapters.channels.webhook import Delivery, WebhookSender
 from geofence import FrameCache
 from service.adapters.broker import EmbeddedBroker, free_port
 from service.adapters.db.engine import make_engine, migrate
 from service.adapters.db import alerts_repo
+from service.adapters.db.alerts_repo import OutboxItem, WebhookItem
 from service.adapters.mqtt import PANIC_TOPICS, REPORT_TOPICS, IngestClient, Publisher, parse_mqtt_url
 from service.config_watch import ConfigWatcher
 from service.dispatcher import Dispatcher
@@ -99,7 +102,12 @@ class Runtime:
         self.dispatcher = Dispatcher(self.reader, self.publisher, self.clock, self.metrics, self._mark_sent,
                                      s.outbox_retry_s)
         self.pipeline = Pipeline(self.engine, self.monitor, self.clock, s.max_payload_bytes)
-        self.loop = IngestLoop(self.pipeline, self._ack, self.dispatcher.notify, self.reload_all, self.metrics,
+        self.webhooks: WebhookSender | None = None
+        if s.webhook_secret:
+            self.webhooks = WebhookSender(self._webhook_attempt, lambda _id: None, self.clock)
+            self.webhooks.start()
+            self._stoppers.append(self.webhooks.stop)
+        self.loop = IngestLoop(self.pipeline, self._ack, self._dispatch_all, self.reload_all, self.metrics,
                                s.max_batch)
         # Two sessions: panics never wait behind a backlog of reports in the broker's queue.
         self.clients = [
@@ -112,6 +120,7 @@ class Runtime:
         for part in (self.publisher, self.dispatcher, self.loop, *self.clients, self.watcher):
             part.start()
             self._stoppers.append(part.stop)
+        self.loop.call_soon(self._resubmit_webhooks)
         ticking = threading.Event()
         threading.Thread(target=self._ticker, args=(ticking,), name="stayaway-watchdog", daemon=True).start()
         self._stoppers.append(ticking.set)
@@ -152,14 +161,48 @@ class Runtime:
                     raise LifecycleError("unknown_agency", f"no agency {to_agency}")
                 alert, outbox = self.pipeline.act(alert_id, steps[action], actor.actor_id,
                                                   (to_agency,) if to_agency else ())
-                if outbox:
-                    self.dispatcher.notify(outbox)
+                self._dispatch_all(outbox)
                 done.set_result(alert)
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting request
                 done.set_exception(exc)
 
         self.loop.call_soon(task)
         return alert_fields(done.result(timeout=ACT_TIMEOUT_S))
+
+    def _dispatch_all(self, outbox: list[OutboxItem]) -> None:
+        """After a commit (on the ingest thread): MQTT messages to the dispatcher, webhooks to their sender."""
+        if outbox:
+            self.dispatcher.notify(outbox)
+        deliveries = self.pipeline.take_deliveries()
+        if deliveries and self.webhooks is not None:
+            self._submit_webhooks(deliveries)
+
+    def _submit_webhooks(self, deliveries: Sequence[WebhookItem]) -> None:
+        assert self.webhooks is not None
+        secret = self.settings.webhook_secret.encode()
+        for d in deliveries:
+            url = self.pipeline.webhooks.get(d.agency_id)
+            if url is None:
+                log.warning("agency %s no longer has a webhook; delivery %d waits", d.agency_id, d.id)
+                continue
+            try:
+                self.webhooks.submit(Delivery(d.id, url, secret, d.payload, d.event_id, d.priority))
+            except ValueError:
+                log.error("agency %s has an unusable webhook URL; delivery %d waits", d.agency_id, d.id)
+
+    def _resubmit_webhooks(self) -> None:
+        """On start: what a previous run did not deliver goes out again (alerts do not expire)."""
+        if self.webhooks is None:
+            return
+        with self.reader.connect() as conn:
+            pending = alerts_repo.undelivered_webhooks(conn)
+        self.pipeline.known_agencies()  # loads the webhook URLs
+        self._submit_webhooks(pending)
+
+    def _webhook_attempt(self, a: Attempt) -> None:
+        """From a sender thread: the attempt is recorded by the ingest thread, the one writer."""
+        self.loop.call_soon(lambda: self.pipeline.record_webhook_attempt(
+            a.delivery_id, a.attempt_no, a.at, a.status_code, a.error, a.duration_ms, a.ok))
 
     def _ticker(self, stopped: threading.Event) -> None:
         while not stopped.wait(WATCHDOG_TICK_S):
@@ -174,9 +217,7 @@ class Runtime:
             return
         if self._listening_since is None:
             self._listening_since = self.clock()
-        outbox = self.pipeline.tick(self._listening_since)
-        if outbox:
-            self.dispatcher.notify(outbox)
+        self._dispatch_all(self.pipeline.tick(self._listening_since))
 
     def _ack(self, items: Sequence[Inbound]) -> None:
         for client in self.clients:

@@ -26,7 +26,7 @@ import msgspec
 from sqlalchemy.engine import Connection, Engine
 
 from service.adapters.db import alerts_repo, config_repo, reports_repo
-from service.adapters.db.alerts_repo import OutboxItem
+from service.adapters.db.alerts_repo import OutboxItem, WebhookItem
 from service.domain.monitor import Changes, Monitor
 from service.wire import InvalidMessage, LocationReport, PanicPress, Reason, StatusReport, decode
 
@@ -60,7 +60,9 @@ class Pipeline:
         self.monitor = monitor
         self.clock = clock
         self.max_payload_bytes = max_payload_bytes
-        self.agency_kinds: dict[str, str] = {}
+        self.agency_kinds: dict[str, str] = {}  # read lazily; emptied when agencies change
+        self.webhooks: dict[str, str] = {}  # agency -> webhook URL, read with agency_kinds
+        self.new_deliveries: list[WebhookItem] = []  # committed webhook deliveries not yet handed to the sender
         self.max_seq: dict[str, int] = {}  # highest stored location seq per device, filled lazily
 
     def process(self, items: Sequence[Inbound]) -> BatchResult:
@@ -85,11 +87,14 @@ class Pipeline:
             reports_repo.insert_locations(conn, fresh, now)
             alerts_repo.save_membership(conn, changes.membership, now)
             if changes.events and not self.agency_kinds:
-                self.agency_kinds = config_repo.agency_kinds(conn)
-            result.outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds)
+                self._load_agencies(conn)
+            deliveries: list[WebhookItem] = []
+            result.outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, webhooks=self.webhooks,
+                                                    new_deliveries=deliveries)
             result.outbox += alerts_repo.save_commands(conn, changes.commands, now)
             reports_repo.insert_rejections(conn, rejections, now)
         self._commit_seqs(fresh)
+        self.new_deliveries += deliveries
         result.accepted = len(fresh) + len(new_status) + len(new_panics)
         result.duplicates = repeats + len(locations) + len(statuses) + len(panics) - result.accepted
         result.rejected.update(r.reason.value for r in rejections)
@@ -106,15 +111,18 @@ class Pipeline:
             if not changes.events and not changes.commands:
                 return []
             if not self.agency_kinds:
-                self.agency_kinds = config_repo.agency_kinds(conn)
-            outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds)
+                self._load_agencies(conn)
+            deliveries: list[WebhookItem] = []
+            outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, webhooks=self.webhooks,
+                                             new_deliveries=deliveries)
             outbox += alerts_repo.save_commands(conn, changes.commands, now)
+        self.new_deliveries += deliveries
         return outbox
 
     def known_agencies(self) -> set[str]:
         if not self.agency_kinds:
             with self.engine.connect() as conn:
-                self.agency_kinds = config_repo.agency_kinds(conn)
+                self._load_agencies(conn)
         return set(self.agency_kinds)
 
     def act(self, alert_id: str, step: Callable[[Any], Any], actor: str,
@@ -125,10 +133,27 @@ class Pipeline:
             changes = Changes()
             alert = self.monitor.act(alert_id, lambda a: step(a, now), changes, add_recipients)
             if not self.agency_kinds:
-                self.agency_kinds = config_repo.agency_kinds(conn)
-            outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, actor=actor, source="api")
+                self._load_agencies(conn)
+            deliveries: list[WebhookItem] = []
+            outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, actor=actor, source="api",
+                                             webhooks=self.webhooks, new_deliveries=deliveries)
             outbox += alerts_repo.save_commands(conn, changes.commands, now)
+        self.new_deliveries += deliveries
         return alert, outbox
+
+    def _load_agencies(self, conn: Connection) -> None:
+        self.agency_kinds = config_repo.agency_kinds(conn)
+        self.webhooks = config_repo.agency_webhooks(conn)
+
+    def take_deliveries(self) -> list[WebhookItem]:
+        out, self.new_deliveries = self.new_deliveries, []
+        return out
+
+    def record_webhook_attempt(self, delivery_id: int, attempt_no: int, at: datetime, status_code: int | None,
+                               error: str | None, duration_ms: float, delivered: bool) -> None:
+        with self.engine.begin() as conn:
+            alerts_repo.record_webhook_attempt(conn, delivery_id, attempt_no, at, status_code, error, duration_ms,
+                                               delivered)
 
     def forget_seqs(self) -> None:
         """Drop the cached highest seqs (after a failed transaction); they are re-read from the database."""

@@ -35,6 +35,7 @@ class Settings:
     # STAYAWAY_ESCALATION: JSON, steps per alert kind or severity, e.g.
     # {"critical": [[60, "renotify"], [120, "supervisor"], [300, "next_agency"]]}; unset: the defaults
     escalation: str = ""
+    webhook_secret: str = ""  # STAYAWAY_WEBHOOK_SECRET: signs webhooks (HMAC-SHA256); unset: deliveries wait
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.routing import Agency
@@ -140,7 +141,12 @@ def parse_agencies(collection: Any) -> list[Agency]:
         name = props.get("name")
         if not isinstance(name, str) or not name:
             raise InvalidInput("name must be a non-empty string", f"{where}.properties.name")
-        agencies.append(Agency(agency_id, name, kind, geometry if isinstance(geometry, dict) else None))
+        webhook = props.get("webhook_url")
+        if webhook is not None:
+            parts = urlsplit(webhook) if isinstance(webhook, str) else None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+                raise InvalidInput("webhook_url must be an http(s) URL", f"{where}.properties.webhook_url")
+        agencies.append(Agency(agency_id, name, kind, geometry if isinstance(geometry, dict) else None, webhook))
     return agencies
 
 

@@ -22,6 +22,15 @@ COMMAND_PRIORITY = 1  # pursuit mode follows a critical alert: as urgent as the 
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookItem:
+    id: int
+    agency_id: str
+    event_id: str
+    priority: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxItem:
     id: int
     priority: int
@@ -38,8 +47,10 @@ def save_membership(conn: Connection, changes: Sequence[MembershipChange], now: 
 
 
 def save_events(conn: Connection, events: Sequence[RoutedEvent], agency_kinds: dict[str, str],
-                actor: str = "system", source: str = "ingest") -> list[OutboxItem]:
-    """Alert rows, log records and outbox rows for ``events``, in the caller's transaction."""
+                actor: str = "system", source: str = "ingest", webhooks: dict[str, str] | None = None,
+                new_deliveries: list[WebhookItem] | None = None) -> list[OutboxItem]:
+    """Alert rows, log records and outbox rows for ``events``, in the caller's transaction; and a
+    durable webhook delivery per message to an agency with a webhook (appended to ``new_deliveries``)."""
     outbox_rows: list[dict[str, Any]] = []
     for ev in events:
         alert = ev.event.alert
@@ -60,7 +71,33 @@ def save_events(conn: Connection, events: Sequence[RoutedEvent], agency_kinds: d
     if not outbox_rows:
         return []
     ids = conn.execute(sa.insert(t.outbox).returning(t.outbox.c.id, sort_by_parameter_order=True), outbox_rows).scalars().all()
+    if webhooks:
+        rows = [{"agency_id": r["agency_id"], "event_id": f"{r['alert_id']}:{r['event_seq']}", "priority": r["priority"],
+                 "payload": r["payload"], "created_at": r["created_at"]} for r in outbox_rows if r["agency_id"] in webhooks]
+        if rows:
+            dids = conn.execute(sa.insert(t.webhook_deliveries).returning(t.webhook_deliveries.c.id,
+                                                                          sort_by_parameter_order=True), rows).scalars().all()
+            if new_deliveries is not None:
+                new_deliveries += [WebhookItem(d, r["agency_id"], r["event_id"], r["priority"], r["payload"])
+                                   for d, r in zip(dids, rows, strict=True)]
     return [OutboxItem(i, r["priority"], r["topic"], r["payload"]) for i, r in zip(ids, outbox_rows, strict=True)]
+
+
+def undelivered_webhooks(conn: Connection, limit: int = 10_000) -> list[WebhookItem]:
+    c = t.webhook_deliveries.c
+    q = sa.select(c.id, c.agency_id, c.event_id, c.priority, c.payload).where(c.delivered_at.is_(None)) \
+        .order_by(c.priority, c.id).limit(limit)
+    return [WebhookItem(r.id, r.agency_id, r.event_id, r.priority, r.payload) for r in conn.execute(q)]
+
+
+def record_webhook_attempt(conn: Connection, delivery_id: int, attempt_no: int, at: datetime, status_code: int | None,
+                           error: str | None, duration_ms: float, delivered: bool) -> None:
+    conn.execute(sa.insert(t.webhook_attempts).values(delivery_id=delivery_id, attempt_no=attempt_no, at=at,
+                                                      status_code=status_code, error=error, duration_ms=duration_ms))
+    values: dict[str, Any] = {"attempts": t.webhook_deliveries.c.attempts + 1}
+    if delivered:
+        values["delivered_at"] = at
+    conn.execute(sa.update(t.webhook_deliveries).where(t.webhook_deliveries.c.id == delivery_id).values(**values))
 
 
 def save_commands(conn: Connection, commands: Sequence[DeviceCommand], now: datetime) -> list[OutboxItem]:

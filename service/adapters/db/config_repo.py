@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 def save_agencies(conn: Connection, agencies: Iterable[Agency], now: datetime) -> int:
     rows = [
-        {"agency_id": a.agency_id, "name": a.name, "kind": a.kind, "jurisdiction": a.jurisdiction, "updated_at": now}
+        {"agency_id": a.agency_id, "name": a.name, "kind": a.kind, "jurisdiction": a.jurisdiction,
+         "webhook_url": a.webhook_url, "updated_at": now}
         for a in agencies
     ]
     if rows:
@@ -32,7 +33,12 @@ def save_agencies(conn: Connection, agencies: Iterable[Agency], now: datetime) -
 
 def load_agencies(conn: Connection) -> list[Agency]:
     rows = conn.execute(sa.select(t.agencies).order_by(t.agencies.c.agency_id)).mappings()
-    return [Agency(r["agency_id"], r["name"], r["kind"], r["jurisdiction"]) for r in rows]
+    return [Agency(r["agency_id"], r["name"], r["kind"], r["jurisdiction"], r["webhook_url"]) for r in rows]
+
+
+def agency_webhooks(conn: Connection) -> dict[str, str]:
+    return dict(conn.execute(sa.select(t.agencies.c.agency_id, t.agencies.c.webhook_url)
+                             .where(t.agencies.c.webhook_url.is_not(None))).all())
 
 
 def agency_kinds(conn: Connection) -> dict[str, str]:

@@ -58,6 +58,7 @@ agencies = Table(
     Column("kind", sa.String(16), nullable=False),
     Column("jurisdiction", sa.JSON, nullable=True),
     ts("updated_at"),
+    Column("webhook_url", sa.Text),  # alert messages are also POSTed here, signed (channels/webhook.py)
 )
 
 orders = Table(
@@ -205,6 +206,31 @@ alerts = Table(
     Column("escalation", sa.JSON),  # the policy copied at raise: [[seconds, action], ...]
     Column("escalation_level", sa.Integer, nullable=False, server_default="0"),
     ts("next_escalation_at", nullable=True),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("agency_id", sa.String(64), nullable=False),
+    Column("event_id", sa.String(80), nullable=False),
+    Column("priority", sa.SmallInteger, nullable=False),
+    Column("payload", sa.LargeBinary, nullable=False),  # the alert message as published (may hold positions)
+    ts("created_at"),
+    ts("delivered_at", nullable=True),
+    Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_webhook_deliveries_undelivered", "delivered_at", "priority", "id"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("delivery_id", sa.BigInteger, nullable=False),
+    Column("attempt_no", sa.Integer, nullable=False),
+    ts("at"),
+    Column("status_code", sa.Integer),
+    Column("error", sa.Text),
+    Column("duration_ms", sa.Float, nullable=False),
+    sa.Index("ix_webhook_attempts_delivery", "delivery_id"),
 )
 
 alert_log = Table(
