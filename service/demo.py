@@ -204,6 +204,8 @@ def _drive(console: Console, alerts: AlertConsole, url: str, step_s: float, once
     finally:
         tracker.close()
         phone.close()
+    kinds = sorted({(e["kind"], e["event"]) for e in alerts.events})
+    console.print("alert events received: " + ", ".join(f"{k} {ev}" for k, ev in kinds))
     missing = EXPECTED - alerts.seen()
     if once and missing:
         console.print(f"[red]missing alerts: {sorted(missing, key=str)}[/red]")

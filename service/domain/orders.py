@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.routing import Agency
@@ -21,6 +20,7 @@ from service.errors import InvalidInput
 from service.wire.rfc3339 import parse_ts
 
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_HTTP_URL = re.compile(r"https?://[^\s/?#@]+(?::\d{1,5})?(?:[/?#]\S*)?", re.IGNORECASE)  # user:pass@ is refused
 ORDER_TYPES = ("temporary", "ordinary")
 AGENCY_KINDS = ("police", "court", "support")
 MAX_POSSIBLES_TO_BREACH = 20
@@ -142,10 +142,8 @@ def parse_agencies(collection: Any) -> list[Agency]:
         if not isinstance(name, str) or not name:
             raise InvalidInput("name must be a non-empty string", f"{where}.properties.name")
         webhook = props.get("webhook_url")
-        if webhook is not None:
-            parts = urlsplit(webhook) if isinstance(webhook, str) else None
-            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-                raise InvalidInput("webhook_url must be an http(s) URL", f"{where}.properties.webhook_url")
+        if webhook is not None and (not isinstance(webhook, str) or not _HTTP_URL.fullmatch(webhook)):
+            raise InvalidInput("webhook_url must be an http(s) URL", f"{where}.properties.webhook_url")
         agencies.append(Agency(agency_id, name, kind, geometry if isinstance(geometry, dict) else None, webhook))
     return agencies
 

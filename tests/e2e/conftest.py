@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from simulators import SimDevice
 from tests.support import builders
 from tests.support.serve import Console, Serve
 
@@ -48,3 +50,22 @@ def loaded(serve_factory, tmp_path: Path):  # type: ignore[no-untyped-def]
         return s
 
     return make
+
+
+@pytest.fixture
+def devices(broker):  # type: ignore[no-untyped-def]
+    """``devices(n=1)``: order n's tracker and phone (``trk-00n``, ``phone-00n``), connected; all closed after
+    the test. A device left connected would fight the next test's device with the same client id for the
+    broker session (each takeover drops the other), so every test closes what it opened."""
+    made: list[SimDevice] = []
+
+    def make(n: int = 1) -> tuple[SimDevice, SimDevice]:
+        first = int(time.time() * 1000)
+        pair = (SimDevice(f"trk-{n:03d}", broker.host, broker.port, first).connect(),
+                SimDevice(f"phone-{n:03d}", broker.host, broker.port, first).connect())
+        made.extend(pair)
+        return pair
+
+    yield make
+    for device in made:
+        device.close()

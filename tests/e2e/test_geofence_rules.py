@@ -18,24 +18,6 @@ from tests.support import builders
 HER = offset(*builders.HOME, 0, 3000)  # 3 km east of home: the east station's area, away from both zones
 
 
-@pytest.fixture
-def devices(broker):  # type: ignore[no-untyped-def]
-    """The order's tracker and phone, connected; closed after the test (a device left connected would
-    fight the next test's device with the same client id for the session)."""
-    made: list[SimDevice] = []
-
-    def make() -> tuple[SimDevice, SimDevice]:
-        first = int(time.time() * 1000)
-        pair = (SimDevice("trk-001", broker.host, broker.port, first).connect(),
-                SimDevice("phone-001", broker.host, broker.port, first).connect())
-        made.extend(pair)
-        return pair
-
-    yield make
-    for device in made:
-        device.close()
-
-
 def test_proximity_goes_to_police_and_court_with_her_position_and_starts_pursuit(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
     serve = loaded(sqlite_url, orders=[builders.order()]).start()
     tracker, phone = devices()

@@ -12,24 +12,6 @@ from simulators.walk import offset
 from tests.support import builders
 
 
-@pytest.fixture
-def devices(broker):  # type: ignore[no-untyped-def]
-    """The order's tracker and phone, connected; closed after the test (a device left connected would
-    fight the next test's device with the same client id for the session)."""
-    made: list[SimDevice] = []
-
-    def make() -> tuple[SimDevice, SimDevice]:
-        first = int(time.time() * 1000)
-        pair = (SimDevice("trk-001", broker.host, broker.port, first).connect(),
-                SimDevice("phone-001", broker.host, broker.port, first).connect())
-        made.extend(pair)
-        return pair
-
-    yield make
-    for device in made:
-        device.close()
-
-
 def wait(predicate, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not predicate():
@@ -63,7 +45,8 @@ def test_a_silent_tracker_is_signal_lost_and_back_when_it_reports(devices, conso
     assert console.wait_for(lambda: len(console.where(kind="signal_lost", event="raised")) == 2, timeout=30)
     assert 12.0 <= time.monotonic() - started <= 20.0  # 3 x 1 s + 10 s after its message, within the tick
     tracker.location(*offset(*builders.HOME, 2000, 0), acc=5.0)
-    assert console.wait_for(lambda: len(console.where(kind="signal_lost", condition="ended")) == 2)
+    assert console.wait_for(lambda: len(console.where(kind="signal_lost", event="updated", condition="ended")) == 2)
+    assert console.wait_for(lambda: len(console.where(kind="signal_lost", event="resolved")) == 2)  # closed by the system
 
 
 def test_the_victim_is_told_of_the_breach_and_its_end_with_no_coordinates(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]

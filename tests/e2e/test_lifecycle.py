@@ -13,22 +13,6 @@ from simulators.walk import offset
 from tests.support import builders
 
 
-@pytest.fixture
-def devices(broker):  # type: ignore[no-untyped-def]
-    made: list[SimDevice] = []
-
-    def make() -> tuple[SimDevice, SimDevice]:
-        first = int(time.time() * 1000)
-        pair = (SimDevice("trk-001", broker.host, broker.port, first).connect(),
-                SimDevice("phone-001", broker.host, broker.port, first).connect())
-        made.extend(pair)
-        return pair
-
-    yield make
-    for device in made:
-        device.close()
-
-
 def breach(tracker: SimDevice) -> None:
     now = datetime.now(UTC)
     for i, north in enumerate([900, 200]):

@@ -20,22 +20,15 @@ POLICE_WEST = "stayaway/v1/agencies/police-west/alerts"
 COURT = "stayaway/v1/agencies/court-xinjin/alerts"
 
 
-def devices(broker, n: int = 1) -> tuple[SimDevice, SimDevice]:  # type: ignore[no-untyped-def]
-    first = int(time.time() * 1000)
-    suffix = f"{n:03d}"
-    return (SimDevice(f"trk-{suffix}", broker.host, broker.port, first).connect(),
-            SimDevice(f"phone-{suffix}", broker.host, broker.port, first).connect())
-
-
 def walk_in(tracker: SimDevice, norths=(900, 500, 320, 200), start: datetime | None = None) -> list[dict]:
     start = start or datetime.now(UTC)
     return [tracker.location(*offset(*builders.HOME, n, 0), acc=5.0, ts=start + timedelta(seconds=i))
             for i, n in enumerate(norths)]
 
 
-def test_breach_and_panic_reach_police_and_court(broker, console, loaded, db_url) -> None:  # type: ignore[no-untyped-def]
+def test_breach_and_panic_reach_police_and_court(devices, broker, console, loaded, db_url) -> None:  # type: ignore[no-untyped-def]
     serve = loaded(db_url).start()
-    tracker, phone = devices(broker)
+    tracker, phone = devices()
     sent = walk_in(tracker)
     assert console.wait_for(lambda: len(console.where(kind="zone_breach", event="raised")) == 2)
     by_topic = {m["agency_id"]: m for m in console.where(kind="zone_breach", event="raised")}
@@ -67,9 +60,9 @@ def test_breach_and_panic_reach_police_and_court(broker, console, loaded, db_url
     phone.close()
 
 
-def test_repeated_reports_change_nothing(broker, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_repeated_reports_change_nothing(devices, broker, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
     serve = loaded(sqlite_url).start()
-    tracker, _ = devices(broker)
+    tracker, _ = devices()
     inside = builders.location(7, *offset(*builders.HOME, 100, 0))
     for _ in range(3):
         tracker.send("location", inside)
@@ -102,7 +95,7 @@ HOSTILE = [
 ]
 
 
-def test_hostile_payloads_are_rejected_stored_and_survived(broker, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_payloads_are_rejected_stored_and_survived(devices, broker, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
     serve = loaded(sqlite_url).start()
     raw = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="hostile", protocol=mqtt.MQTTv311)
     raw.connect(broker.host, broker.port)
@@ -121,16 +114,16 @@ def test_hostile_payloads_are_rejected_stored_and_survived(broker, console, load
     for _, body, expected in HOSTILE:
         assert body in stored
         assert expected is None or stored[body] == expected
-    tracker, _ = devices(broker)
+    tracker, _ = devices()
     walk_in(tracker)  # the service still works
     assert console.wait_for(lambda: len(console.where(kind="zone_breach", event="raised")) == 2)
     assert "Traceback" not in serve.log()
     raw.loop_stop()
 
 
-def test_restart_does_not_reraise_an_open_episode(broker, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_restart_does_not_reraise_an_open_episode(devices, broker, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
     serve = loaded(sqlite_url).start()
-    tracker, _ = devices(broker)
+    tracker, _ = devices()
     start = datetime.now(UTC)
     walk_in(tracker, start=start)
     assert console.wait_for(lambda: len(console.where(event="raised")) == 2)
@@ -147,11 +140,11 @@ def test_restart_does_not_reraise_an_open_episode(broker, console, loaded, sqlit
         (alert_id, 2, "active"), (alert_id, 3, "active"), (alert_id, 4, "ended")]
 
 
-def test_reports_sent_while_serve_is_down_are_processed_after_restart(broker, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_reports_sent_while_serve_is_down_are_processed_after_restart(devices, broker, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
     if not broker.persistent_sessions:
         skip_or_fail("the embedded broker keeps no session for a disconnected client")
     serve = loaded(sqlite_url, client_id=f"stayaway-e2e-persist-{time.time_ns()}").start()
-    tracker, _ = devices(broker)
+    tracker, _ = devices()
     serve.stop(kill=True)
     walk_in(tracker)
     time.sleep(0.5)
@@ -161,24 +154,24 @@ def test_reports_sent_while_serve_is_down_are_processed_after_restart(broker, co
     assert serve.counters().get("accepted") == 4
 
 
-def test_an_order_imported_while_serving_takes_effect_within_a_second(broker, console, loaded, sqlite_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_order_imported_while_serving_takes_effect_within_a_second(devices, broker, console, loaded, sqlite_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
     serve = loaded(sqlite_url).start()
     path = tmp_path / "second.json"
     path.write_text(json.dumps(builders.order_for(2, **builders.ZONES_ONLY)))
     serve.cli("orders", "import", str(path))
     time.sleep(1.0)
-    tracker, _ = devices(broker, 2)
+    tracker, _ = devices(2)
     walk_in(tracker)
     assert console.wait_for(lambda: len(console.where(order_id="PSO-T-0002", event="raised")) == 2)
     assert serve.counters().get("rejected.unknown_device", 0) == 0
 
 
-def test_a_breach_outside_every_jurisdiction_goes_to_the_court(broker, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_breach_outside_every_jurisdiction_goes_to_the_court(devices, broker, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
     far = builders.order(zones={"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [104.5, 31.0]},
          "properties": {"zone_id": "home", "kind": "home", "name": "Home", "radius_m": 200}}]})
     loaded(sqlite_url, [far]).start()
-    tracker, _ = devices(broker)
+    tracker, _ = devices()
     tracker.location(31.0005, 104.5, acc=5.0)
     assert console.wait_for(lambda: len(console.where(kind="zone_breach")) >= 1)
     time.sleep(0.3)
