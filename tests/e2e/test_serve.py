@@ -118,6 +118,7 @@ def test_hostile_payloads_are_rejected_stored_and_survived(devices, broker, cons
     walk_in(tracker)  # the service still works
     assert console.wait_for(lambda: len(console.where(kind="zone_breach", event="raised")) == 2)
     assert "Traceback" not in serve.log()
+    raw.disconnect()  # closes its socket: a client left open is a ResourceWarning in a later test
     raw.loop_stop()
 
 
