@@ -50,6 +50,7 @@ class Receiver:
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()  # the listening socket too
 
 
 @pytest.fixture
