@@ -38,11 +38,8 @@ import os
 import queue
 import random
 import secrets
-import shutil
-import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -777,7 +774,6 @@ def cpu_row(c: dict[str, Any]) -> str:
 
 
 def print_report(res: dict[str, Any]) -> None:
-    from rich.console import Console as RichConsole
     from rich.table import Table
 
     m, c = res["machine"], res["config"]
@@ -841,19 +837,7 @@ def print_report(res: dict[str, Any]) -> None:
         ("rows: outbox sent / unsent", f"{ib.fmt(res.get('db', {}).get('outbox_sent'))} / {ib.fmt(res.get('db', {}).get('outbox_unsent'))}", ""),
         ("run time", f"{res['run_s']:.0f} s", ""),
     ]
-    for row in rows:
-        if row is None:
-            table.add_section()
-        else:
-            table.add_row(*row)
-    out = RichConsole(width=200)
-    out.print(table)
-    goals = Table(title="targets")
-    goals.add_column("target")
-    goals.add_column("met")
-    for name, ok in res["targets"].items():
-        goals.add_row(name, "[green]yes[/green]" if ok else "[red]NO[/red]")
-    out.print(goals)
+    ib.print_tables(table, rows, res["targets"], 200)
 
 
 # -- the run ------------------------------------------------------------------------------------------------
@@ -956,43 +940,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
     sys.setswitchinterval(0.0005)  # consoles, the webhook sender and the devices share this process's GIL
-    tmp = Path(tempfile.mkdtemp(prefix="stayaway-alerts-bench-"))
-    tmp.chmod(0o755)
-    r = ib.Run(args, tmp)
-
-    def overall_timeout() -> None:
-        ib.say(f"benchmark exceeded --timeout {args.timeout:g} s; stopping everything")
-        r.procs.stop_all()
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        os._exit(2)
-
-    watchdog = threading.Timer(args.timeout, overall_timeout)
-    watchdog.daemon = True
-    watchdog.start()
-    signal.signal(signal.SIGTERM, ib._interrupt)
-    status = 2
-    try:
-        run(r)
-        print_report(r.results)
-        status = 0 if all(r.results["targets"].values()) else 1
-    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - report, then clean up
-        ib.say(f"benchmark failed: {exc.__class__.__name__}: {exc}")
-        r.results["error"] = f"{exc.__class__.__name__}: {exc}"
-        r.results["serve_log_tail"] = ib._tail(tmp / "serve.stderr", 3000)
-    finally:
-        r.procs.stop_all()
-        watchdog.cancel()
-        if args.json:
-            args.json.write_text(json.dumps(r.results, indent=2, default=str))
-        if args.keep:
-            ib.say(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return status
-
+    return ib.run_benchmark(parse_args(argv), "stayaway-alerts-bench-", run, print_report)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -676,14 +676,9 @@ def machine_info() -> dict[str, Any]:
     import pyproj
     import shapely
 
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from benchmarks.ingest import cpu_model
+
+    model = cpu_model()
     freq = None
     try:
         f = psutil.cpu_freq()

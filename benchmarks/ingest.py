@@ -916,15 +916,18 @@ def idle_cpu_pct(pid: int, seconds: float) -> float:
     return (b.user + b.system - a.user - a.system) / seconds * 100
 
 
-def machine_info() -> dict[str, Any]:
-    model = "unknown"
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    model = cpu_model()
     import paho.mqtt
     import psutil
     import sqlite3
@@ -1109,7 +1112,6 @@ def lat_row(s: dict[str, Any]) -> str:
 
 
 def print_report(res: dict[str, Any]) -> None:
-    from rich.console import Console as RichConsole
     from rich.table import Table
 
     c, m, pub, srv, db = res["config"], res["machine"], res["publish"], res["server"], res.get("db", {})
@@ -1174,17 +1176,24 @@ def print_report(res: dict[str, Any]) -> None:
         ("rows: alert_log", fmt(db.get("alert_log"))),
         ("rows: outbox sent / unsent", f"{fmt(db.get('outbox_sent'))} / {fmt(db.get('outbox_unsent'))}"),
     ]
+    print_tables(table, rows, res["targets"], 160)
+
+
+def print_tables(table: Any, rows: list[Any], targets: dict[str, bool], width: int) -> None:
+    """``rows`` into ``table`` (a rich Table; None starts a section), printed with the targets' met / NO table."""
+    from rich.console import Console as RichConsole
+    from rich.table import Table
     for row in rows:
         if row is None:
             table.add_section()
         else:
             table.add_row(*row)
-    out = RichConsole(width=160)
+    out = RichConsole(width=width)
     out.print(table)
     goals = Table(title="targets")
     goals.add_column("target")
     goals.add_column("met")
-    for name, ok in res["targets"].items():
+    for name, ok in targets.items():
         goals.add_row(name, "[green]yes[/green]" if ok else "[red]NO[/red]")
     out.print(goals)
 
@@ -1223,8 +1232,14 @@ def _interrupt(*_: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="stayaway-bench-"))
+    return run_benchmark(parse_args(argv), "stayaway-bench-", run, print_report)
+
+
+def run_benchmark(args: argparse.Namespace, prefix: str, run_fn: Any, report_fn: Any) -> int:
+    """The frame every end-to-end benchmark shares: a temp dir, an overall timeout that stops every
+    process it started, the report, ``--json`` and ``--keep``. Exit status: 0 every target met, 1 a
+    target missed, 2 the run itself failed."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     tmp.chmod(0o755)
     r = Run(args, tmp)
 
@@ -1241,8 +1256,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     status = 2
     try:
-        run(r)
-        print_report(r.results)
+        run_fn(r)
+        report_fn(r.results)
         status = 0 if all(r.results["targets"].values()) else 1
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - report, then clean up
         say(f"benchmark failed: {exc.__class__.__name__}: {exc}")
@@ -1258,7 +1273,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     return status
-
 
 if __name__ == "__main__":
     sys.exit(main())

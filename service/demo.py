@@ -8,6 +8,8 @@ and the exit code says whether every expected alert reached its agency.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 import threading
 import time
 from datetime import UTC, datetime
@@ -126,15 +128,25 @@ def _load_demo_data(settings: Settings) -> None:
     engine.dispose()
 
 
+@contextmanager
+def _demo_devices(url: str) -> Iterator[tuple[SimDevice, SimDevice]]:
+    """The demo order's tracker and phone, connected; closed however the run ends."""
+    u = parse_mqtt_url(url)
+    first_seq = int(datetime.now(UTC).timestamp())  # a new run's seqs are never repeats of the last run's
+    tracker = SimDevice("trk-001", u.host, u.port, first_seq).connect()
+    phone = SimDevice("phone-001", u.host, u.port, first_seq).connect()
+    try:
+        yield tracker, phone
+    finally:
+        tracker.close()
+        phone.close()
+
+
 def _drive_scenario(console: Console, alerts: AlertConsole, url: str, name: str, speedup: float, once: bool) -> bool:
     """One scenario of the library (``simulators.scenarios``), checked against its own ground truth."""
     from simulators.scenarios import SCENARIOS, run_scenario
 
     scenario = SCENARIOS[name]()
-    u = parse_mqtt_url(url)
-    first_seq = int(datetime.now(UTC).timestamp())
-    tracker = SimDevice("trk-001", u.host, u.port, first_seq).connect()
-    phone = SimDevice("phone-001", u.host, u.port, first_seq).connect()
     notes = [f"scenario {scenario.name}: {scenario.description}"]
     expected = {(e.kind, e.zone_id, e.retroactive) for e in scenario.expected if e.kind in SCENARIO_KINDS}
 
@@ -143,25 +155,23 @@ def _drive_scenario(console: Console, alerts: AlertConsole, url: str, name: str,
             return {(e["kind"], (e.get("zone") or {}).get("zone_id"), bool(e.get("retroactive")))
                     for e in alerts.events if e["agency_id"] == "court-xinjin" and e["event"] == "raised"}
 
-    try:
-        with Live(alerts.table(notes), console=console, refresh_per_second=4, transient=False) as live:
-            def sent(item: Any) -> None:
-                if item.note:
-                    notes.append(item.note)
-                live.update(alerts.table(notes))
+    with _demo_devices(url) as (tracker, phone):
+        try:
+            with Live(alerts.table(notes), console=console, refresh_per_second=4, transient=False) as live:
+                def sent(item: Any) -> None:
+                    if item.note:
+                        notes.append(item.note)
+                    live.update(alerts.table(notes))
 
-            run_scenario(scenario, tracker, phone, speedup=speedup, on_send=sent)
-            deadline = time.monotonic() + 15
-            while not expected <= seen() and time.monotonic() < deadline:
-                time.sleep(0.2)
+                run_scenario(scenario, tracker, phone, speedup=speedup, on_send=sent)
+                deadline = time.monotonic() + 15
+                while not expected <= seen() and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    live.update(alerts.table(notes))
+                notes.append("scenario complete")
                 live.update(alerts.table(notes))
-            notes.append("scenario complete")
-            live.update(alerts.table(notes))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        tracker.close()
-        phone.close()
+        except KeyboardInterrupt:
+            pass
     missing = expected - seen()
     if missing:
         console.print(f"[red]expected alerts not seen: {sorted(missing, key=str)}[/red]")
@@ -169,41 +179,35 @@ def _drive_scenario(console: Console, alerts: AlertConsole, url: str, name: str,
 
 
 def _drive(console: Console, alerts: AlertConsole, url: str, step_s: float, once: bool) -> bool:
-    u = parse_mqtt_url(url)
-    first_seq = int(datetime.now(UTC).timestamp())
-    tracker = SimDevice("trk-001", u.host, u.port, first_seq).connect()
-    phone = SimDevice("phone-001", u.host, u.port, first_seq).connect()
     notes: list[str] = []
-    try:
-        with Live(alerts.table(notes), console=console, refresh_per_second=4, transient=False) as live:
-            last_tracker = None
-            for tick in demo_ticks():
-                if tick.note:
-                    notes.append(tick.note)
-                if tick.phone:
-                    phone.location(*tick.phone, acc=8.0, src="gps")
-                if tick.panic:
-                    phone.panic(*tick.phone, acc=8.0) if tick.phone else phone.panic()
-                if tick.tracker:
-                    last_tracker = tick.tracker
-                    tracker.location(*tick.tracker, acc=6.0, src="gps")
-                time.sleep(step_s)
+    with _demo_devices(url) as (tracker, phone):
+        try:
+            with Live(alerts.table(notes), console=console, refresh_per_second=4, transient=False) as live:
+                last_tracker = None
+                for tick in demo_ticks():
+                    if tick.note:
+                        notes.append(tick.note)
+                    if tick.phone:
+                        phone.location(*tick.phone, acc=8.0, src="gps")
+                    if tick.panic:
+                        phone.panic(*tick.phone, acc=8.0) if tick.phone else phone.panic()
+                    if tick.tracker:
+                        last_tracker = tick.tracker
+                        tracker.location(*tick.tracker, acc=6.0, src="gps")
+                    time.sleep(step_s)
+                    live.update(alerts.table(notes))
+                deadline = time.monotonic() + 15
+                while once and not EXPECTED <= alerts.seen() and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    live.update(alerts.table(notes))
+                notes.append("scenario complete" + ("" if once else "; reporting on, Ctrl-C to stop"))
                 live.update(alerts.table(notes))
-            deadline = time.monotonic() + 15
-            while once and not EXPECTED <= alerts.seen() and time.monotonic() < deadline:
-                time.sleep(0.2)
-                live.update(alerts.table(notes))
-            notes.append("scenario complete" + ("" if once else "; reporting on, Ctrl-C to stop"))
-            live.update(alerts.table(notes))
-            while not once and last_tracker:
-                time.sleep(max(step_s, 1.0) * 5)
-                tracker.location(*last_tracker, acc=6.0)
-                live.update(alerts.table(notes))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        tracker.close()
-        phone.close()
+                while not once and last_tracker:
+                    time.sleep(max(step_s, 1.0) * 5)
+                    tracker.location(*last_tracker, acc=6.0)
+                    live.update(alerts.table(notes))
+        except KeyboardInterrupt:
+            pass
     kinds = sorted({(e["kind"], e["event"]) for e in alerts.events})
     console.print("alert events received: " + ", ".join(f"{k} {ev}" for k, ev in kinds))
     missing = EXPECTED - alerts.seen()

@@ -242,17 +242,27 @@ def polygon_truth(area: UtmArea, points: Sequence[TrackPoint]) -> list[tuple[dat
     checks = [Check(p.ts, float(di), acc_of(p), is_poor(p)) for p, di in zip(points, d, strict=True)]
 
     def crossed(i: int) -> bool:  # a drive-through between points[i - 1] and points[i]
-        if i == 0:
+        dt = crossing_gap_s(points, i)
+        if dt is None:
             return False
         a, b = points[i - 1], points[i]
-        dt = (b.ts - a.ts).total_seconds()
-        if is_poor(a) or is_poor(b) or not 0 < dt <= MAX_CROSS_GAP_S:
-            return False
         if math.dist(xy[i - 1], xy[i]) / area.k / dt > MAX_SPEED_MPS:
             return False
         return bool(shapely.intersects(area.core(max(acc_of(a), acc_of(b))), shapely.LineString(xy[i - 1:i + 1])))
 
     return visits(checks, crossed)
+
+
+def crossing_gap_s(points: Sequence[TrackPoint], i: int) -> float | None:
+    """The seconds between points[i - 1] and points[i] when the pair may show a drive-through (both good
+    fixes, a gap the rule accepts), else None."""
+    if i == 0:
+        return None
+    a, b = points[i - 1], points[i]
+    dt = (b.ts - a.ts).total_seconds()
+    if is_poor(a) or is_poor(b) or not 0 < dt <= MAX_CROSS_GAP_S:
+        return None
+    return dt
 
 
 def is_poor(p: TrackPoint) -> bool:
@@ -271,12 +281,10 @@ def circle_crossed(points: Sequence[TrackPoint], lat: float, lon: float, radius_
     xy = [((p.lon - lon) * m_lon, (p.lat - lat) * m_lat) for p in points]
 
     def crossed(i: int) -> bool:
-        if i == 0:
+        dt = crossing_gap_s(points, i)
+        if dt is None:
             return False
         a, b = points[i - 1], points[i]
-        dt = (b.ts - a.ts).total_seconds()
-        if is_poor(a) or is_poor(b) or not 0 < dt <= MAX_CROSS_GAP_S:
-            return False
         (ax, ay), (bx, by) = xy[i - 1], xy[i]
         dx, dy = bx - ax, by - ay
         if math.hypot(dx, dy) / dt > MAX_SPEED_MPS:
