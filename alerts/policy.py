@@ -6,6 +6,13 @@ alert at most every ``UPDATE_EVERY_S`` seconds of device time; the ``exit``
 marks the condition ended. Ending a condition never resolves an alert: a
 person does that. Panic presses within ``PANIC_MERGE_S`` of the last press
 of an unresolved panic alert merge into it.
+
+Device conditions (tamper, battery, signal) are storm controlled: a
+condition that ends and comes back while its alert is unresolved (and, for
+one that ended, within ``FLAP_MERGE_S``) continues that alert; after the
+first end, its changes are published at most every ``UPDATE_EVERY_S``, the
+ones in between folded into the next ``updated`` as ``flips``. A faulty
+device flooding open/closed is one alert, not thousands.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from alerts.model import SEVERITY, Alert, AlertEvent, EventType, Kind, Status
 
 UPDATE_EVERY_S = 30.0
 PANIC_MERGE_S = 600.0
+FLAP_MERGE_S = 600.0  # a device condition back within this of its end continues its unresolved alert
 
 
 def breach_started(
@@ -45,6 +53,23 @@ def breach_continues(alert: Alert, report_ts: datetime, now: datetime, details: 
 def breach_ended(alert: Alert, report_ts: datetime, now: datetime, details: dict[str, Any]) -> AlertEvent:
     ended = replace(alert, condition_active=False)
     return _updated(ended, now, report_ts, {**details, "condition": "ended", "ended_at": report_ts})
+
+
+def condition_changed(alert: Alert, active: bool, report_ts: datetime, now: datetime, details: dict[str, Any],
+                      flips: int = 0) -> AlertEvent:
+    """A device condition of an unresolved alert ends or comes back (``flips``: changes folded in since
+    the last event, when more than this one)."""
+    extra: dict[str, Any] = {"condition": "active" if active else "ended"}
+    if not active:
+        extra["ended_at"] = report_ts
+    if flips > 1:
+        extra["flips"] = flips
+    return _updated(replace(alert, condition_active=active), now, report_ts, {**details, **extra})
+
+
+def flip_allowed(last_flip_at: datetime | None, now: datetime) -> bool:
+    """Whether a device condition's change may be published now (the first always may)."""
+    return last_flip_at is None or (now - last_flip_at).total_seconds() >= UPDATE_EVERY_S
 
 
 def panic_pressed(

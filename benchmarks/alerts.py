@@ -17,8 +17,9 @@ benchmarks/ingest.py's helpers (imported, not copied):
   3. storm isolation: first ``--baseline-panics`` victim phones press panic with no other traffic;
      then one faulty tracker floods ``--storm`` status messages (strap open/closed and battery 10/90
      alternating: a strap_tamper and battery_low event storm for its order) as fast as it can while,
-     every ``--panic-every`` s until the storm has drained, another order's victim presses panic,
-     alternately in the storm's own police area and in another one. Measured: panic publish ->
+     every ``--storm-panic-every`` s until serve has processed the storm and its last alert reached a
+     console, another order's victim presses panic, alternately in the storm's own police area and
+     in another one. Measured: panic publish ->
      ``panic`` ``raised`` at that order's police console. Target: the worst panic during the storm
      arrives no more than 100 ms later than the median panic without it (same police area).
 
@@ -69,6 +70,7 @@ STORM_POLICE = "police-r0c0"  # the storm's tracker is here; half the panics too
 OTHER_POLICE = "police-r1c1"  # the other half of the panics
 TARGET_BURST_P99_MS = 1000.0
 TARGET_STORM_DELAY_MS = 100.0
+POLL_S = 0.05  # /healthz polls during the storm: when serve has processed all of it
 MIN_STORM_PANICS = 3  # fewer panics during the storm than this: the isolation target is not shown to hold
 WEBHOOK_PRIORITY = 1  # the outbox priority of a critical alert (zone_breach), as the service would give it
 
@@ -618,7 +620,7 @@ def storm(ctx: dict[str, Any], a: argparse.Namespace) -> dict[str, Any]:
     tb1 = time.time()
     panic_latencies(ctx, base)
 
-    ib.say(f"[7/7] storm: {a.storm:,} status messages from one tracker, a panic every {a.panic_every:g} s meanwhile")
+    ib.say(f"[7/7] storm: {a.storm:,} status messages from one tracker, a panic every {a.storm_panic_every:g} s meanwhile")
     mpx = mp.get_context("spawn")
     ready, go, out_q = mpx.Event(), mpx.Event(), mpx.Queue()
     storm_dev = f"trk-{plan['storm']['i']:05d}"
@@ -632,12 +634,12 @@ def storm(ctx: dict[str, Any], a: argparse.Namespace) -> dict[str, Any]:
     health: list[dict[str, Any]] = []
     stop_poll = threading.Event()
 
-    def poll() -> None:  # the storm's progress on the server, every 0.25 s, off the panic-pressing thread
+    def poll() -> None:  # the storm's progress on the server, every POLL_S, off the panic-pressing thread
         while not stop_poll.is_set():
             code, body = ib.healthz(http_port)
             health.append({"t": time.time(), "code": code, "messages": body.get("counters", {}).get("messages"),
                            "backlog": body.get("ingest_backlog"), "outbox_pending": body.get("outbox_pending")})
-            stop_poll.wait(0.25)
+            stop_poll.wait(POLL_S)
 
     poller = threading.Thread(target=poll, name="bench-storm-health", daemon=True)
     poller.start()
@@ -658,7 +660,7 @@ def storm(ctx: dict[str, Any], a: argparse.Namespace) -> dict[str, Any]:
 
     pressed: list[dict[str, Any]] = []
     for k, p in enumerate(storm_group):  # storm_over() counts the presses so far: the last one is panic_every old
-        due = ts0 + 0.05 + k * a.panic_every
+        due = ts0 + 0.05 + k * a.storm_panic_every
         while time.time() < due:
             time.sleep(min(0.005, max(0.0, due - time.time())))
         if k and storm_over():
@@ -692,8 +694,9 @@ def storm(ctx: dict[str, Any], a: argparse.Namespace) -> dict[str, Any]:
                     storm_court_count += 1
                 else:
                     storm_police_count += 1
-    # the storm is over once its last alert message reached a console (serve's last storm batch is done)
-    storm_end = last_storm or t_server_quiet or time.time()
+    # the storm is over once serve has processed its last message and its last alert reached a console
+    storm_end = max(t for t in (last_storm, t_server_quiet) if t is not None) if (last_storm or t_server_quiet) \
+        else time.time()
     during = [p for p in pressed if p["published"] < storm_end]
     health_ok = [h for h in health if h.get("code") == 200]
     res = {
@@ -818,7 +821,7 @@ def print_report(res: dict[str, Any]) -> None:
          f"court {s['storm_console_messages']['court']:,}: " + ", ".join(
              f"{k} {v:,}" for k, v in sorted(s["storm_console_messages"]["by_kind_event"].items())), ""),
         ("   serve: ingest backlog / outbox pending, max", f"{ib.fmt(s['ingest_backlog_max'])} / {ib.fmt(s['outbox_pending_max'])} "
-         f"(0.25 s polls; slowest /healthz gap {ib.fmt(s['healthz_slowest_gap_s'], ' s')})", ""),
+         f"({POLL_S:g} s polls; slowest /healthz gap {ib.fmt(s['healthz_slowest_gap_s'], ' s')})", ""),
         ("   panics without storm, all", pf(base["all"]), ""),
         (f"     {s['storm_police']} / {s['other_police']}", f"{pf(base['storm_police'])} / {pf(base['other_police'])}", ""),
         ("   panics during storm, all", pf(d["all"]) + f"; {s['panics_during_storm']} of {s['panics_pressed']} presses fell in the "
@@ -849,7 +852,7 @@ def run(r: ib.Run) -> None:
     orders, plan = make_orders(rng, a.orders, n_panic)
     db_url = ib.database_url("sqlite", tmp)
     res["config"] = {"orders": a.orders, "storm_status_messages": a.storm, "baseline_panics": a.baseline_panics,
-                     "storm_panics_max": a.storm_panics, "panic_every_s": a.panic_every, "webhook_workers": a.webhook_workers,
+                     "storm_panics_max": a.storm_panics, "panic_every_s": a.panic_every, "storm_panic_every_s": a.storm_panic_every, "webhook_workers": a.webhook_workers,
                      "orders_total": len(orders), "seed": a.seed}
     res["machine"] = ib.machine_info()
     ib.say(f"[1/7] private mosquitto in {tmp}")
@@ -925,7 +928,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--storm", type=int, default=10_000, help="status messages the faulty tracker floods")
     p.add_argument("--baseline-panics", type=int, default=10, help="panics pressed with no storm")
     p.add_argument("--storm-panics", type=int, default=100, help="at most this many panics during the storm")
-    p.add_argument("--panic-every", type=float, default=0.5, help="seconds between panic presses")
+    p.add_argument("--panic-every", type=float, default=0.5, help="seconds between panic presses without a storm")
+    p.add_argument("--storm-panic-every", type=float, default=0.05, help="seconds between panic presses in the storm")
     p.add_argument("--webhook-workers", type=int, default=4, help="WebhookSender worker threads (its default: 4)")
     p.add_argument("--wait", type=float, default=60.0, help="bound on each wait for alerts, seconds")
     p.add_argument("--seed", type=int, default=20261121)
@@ -934,7 +938,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the temp dir (database, logs)")
     a = p.parse_args(argv)
     if not (1 <= a.orders <= 20_000 and 1 <= a.storm <= 1_000_000 and 2 <= a.baseline_panics <= 1000
-            and 2 <= a.storm_panics <= 1000 and a.panic_every > 0 and 1 <= a.webhook_workers <= 64):
+            and 2 <= a.storm_panics <= 1000 and a.panic_every > 0 and a.storm_panic_every > 0 and 1 <= a.webhook_workers <= 64):
         p.error("out of range")
     return a
 

@@ -77,6 +77,9 @@ class Runtime:
         self.mqtt_url = settings.mqtt_url
         self.http_url = ""
         self._listening_since: datetime | None = None
+        self._sent_lock = threading.Lock()
+        self._sent_ids: list[int] = []  # acknowledged by the broker, not yet marked sent in the outbox
+        self._sent_write_queued = False
 
     def start(self) -> None:
         s = self.settings
@@ -87,6 +90,7 @@ class Runtime:
         self.reader = make_engine(db_url, s.sqlite_synchronous, writer=False)
         self.monitor = Monitor(FrameCache(), JurisdictionIndex([]), self.new_id)
         self.monitor.escalation_policies = s.escalation_policies()
+        self.monitor.health_close_after_s = s.health_close_after_s
         with self.engine.begin() as conn:
             rebuild(self.monitor, conn, now=self.clock())
         protocol = s.mqtt_protocol
@@ -108,7 +112,7 @@ class Runtime:
             self.webhooks.start()
             self._stoppers.append(self.webhooks.stop)
         self.loop = IngestLoop(self.pipeline, self._ack, self._dispatch_all, self.reload_all, self.metrics,
-                               s.max_batch)
+                               s.max_batch, batch_budget_s=s.batch_budget_ms / 1000)
         # Two sessions: panics never wait behind a backlog of reports in the broker's queue.
         self.clients = [
             IngestClient(url, s.mqtt_client_id, protocol, s.mqtt_receive_maximum, s.mqtt_session_expiry_s,
@@ -224,13 +228,25 @@ class Runtime:
             client.ack(items)
 
     def _mark_sent(self, ids: list[int]) -> None:
-        """The dispatcher's acknowledged rows are written by the ingest thread, the one writer."""
+        """The dispatcher's acknowledged rows are written by the ingest thread, the one writer; what is
+        acknowledged while a write waits joins it (one transaction, not one per dispatcher step)."""
+        with self._sent_lock:
+            self._sent_ids += ids
+            if self._sent_write_queued:
+                return
+            self._sent_write_queued = True
+        self.loop.call_soon(self._write_sent)
 
-        def write() -> None:
+    def _write_sent(self) -> None:
+        with self._sent_lock:
+            ids, self._sent_ids, self._sent_write_queued = self._sent_ids, [], False
+        try:
             with self.engine.begin() as conn:
                 alerts_repo.mark_sent(conn, ids, self.clock())
-
-        self.loop.call_soon(write)
+        except Exception:  # kept for the next write; meanwhile a rescan may publish them again (consumers dedupe)
+            with self._sent_lock:
+                self._sent_ids[:0] = ids
+            raise
 
     def reload_all(self) -> None:
         self.pipeline.forget_seqs()

@@ -1,10 +1,14 @@
 """The ingest loop: micro-batches from the broker, committed, then acknowledged.
 
 The paho thread only calls :meth:`IngestLoop.submit`. One loop thread takes
-whatever has arrived (at most ``max_batch`` messages; panics jump the queue
-and go in a batch of their own), runs it through the pipeline, and only after
-the commit acknowledges the messages and hands new outbox rows to the
-dispatcher. Reports of one device are therefore handled in arrival order.
+whatever has arrived (at most ``max_batch`` messages, and no more than it can
+handle in about ``batch_budget_s`` at the recent cost per message; panics
+jump the queue and go in a batch of their own, before any other task), runs
+it through the pipeline, and only after the commit acknowledges the messages
+and hands new outbox rows to the dispatcher. Reports of one device are
+therefore handled in arrival order. The budget bounds how long a panic that
+arrives mid-batch waits for the batch in hand: a flood from one faulty
+device can't bury another order's panic.
 
 On a failure the in-memory state is rebuilt from the database and the batch
 retried; a batch that fails again is split into single messages, and a single
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -30,14 +35,17 @@ log = logging.getLogger(__name__)
 PANIC_SUFFIX = "/panic"
 PANIC_LANE = 1
 TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+MIN_BATCH = 50  # the budget never shrinks a batch below this (per-transaction costs would dominate)
 
 
 class IngestLoop:
     def __init__(self, pipeline: Pipeline, ack: Callable[[Sequence[Inbound]], None],
                  dispatch: Callable[[list[OutboxItem]], None], reload_state: Callable[[], None],
-                 metrics: Metrics, max_batch: int = 2000, retry_s: float = 1.0) -> None:
+                 metrics: Metrics, max_batch: int = 2000, retry_s: float = 1.0, batch_budget_s: float = 0.03) -> None:
         self.pipeline, self._ack, self._dispatch, self._reload = pipeline, ack, dispatch, reload_state
         self.metrics, self.max_batch, self.retry_s = metrics, max_batch, retry_s
+        self.batch_budget_s = batch_budget_s
+        self._cost_s = 0.0  # recent processing time per message (moving average); 0 until measured
         self._urgent: deque[Inbound] = deque()
         self._normal: deque[Inbound] = deque()
         self._cv = threading.Condition()
@@ -50,7 +58,7 @@ class IngestLoop:
     # -- called from other threads ------------------------------------------
     def submit(self, item: Inbound) -> None:
         """Called on paho's thread for every message: append, and wake the loop only if it sleeps."""
-        (self._urgent if item.lane == PANIC_LANE or item.topic.endswith(PANIC_SUFFIX) else self._normal).append(item)
+        (self._urgent if _is_urgent(item) else self._normal).append(item)
         if self._idle:
             with self._cv:
                 self._cv.notify()
@@ -74,11 +82,19 @@ class IngestLoop:
         return len(self._urgent) + len(self._normal)
 
     # -- the loop ------------------------------------------------------------
+    def batch_limit(self) -> int:
+        """Messages in the next ordinary batch: what fits in the budget at the recent cost per message."""
+        if self._cost_s <= 0:
+            return self.max_batch
+        return max(min(MIN_BATCH, self.max_batch), min(self.max_batch, int(self.batch_budget_s / self._cost_s)))
+
     def _run(self) -> None:
         while not self._stop.is_set():
             batch, tasks = self._take()
-            for task in tasks:
-                self._guarded(task)
+            urgent = bool(batch) and _is_urgent(batch[0])
+            if not urgent:
+                for task in tasks:
+                    self._guarded(task)
             if batch:
                 try:
                     self._handle(batch)
@@ -89,6 +105,9 @@ class IngestLoop:
                     log.exception("unexpected failure handling a batch of %d; putting it back", len(batch))
                     self._requeue(batch)
                     self._stop.wait(1.0)
+            if urgent:  # a panic before bookkeeping
+                for task in tasks:
+                    self._guarded(task)
 
     def _take(self) -> tuple[list[Inbound], list[Callable[[], None]]]:
         with self._cv:
@@ -100,7 +119,7 @@ class IngestLoop:
             tasks = list(self._tasks)
             self._tasks.clear()
         source = self._urgent if self._urgent else self._normal
-        n = min(len(source), self.max_batch)
+        n = min(len(source), self.max_batch if source is self._urgent else self.batch_limit())
         return [source.popleft() for _ in range(n)], tasks
 
     def _handle(self, batch: list[Inbound]) -> None:
@@ -128,7 +147,7 @@ class IngestLoop:
 
     def _requeue(self, items: list[Inbound]) -> None:
         for item in reversed(items):
-            (self._urgent if item.lane == PANIC_LANE else self._normal).appendleft(item)
+            (self._urgent if _is_urgent(item) else self._normal).appendleft(item)
 
     def _store_poison(self, item: Inbound, exc: Exception) -> None:
         self.pipeline.store_poison(item, exc)
@@ -161,7 +180,11 @@ class IngestLoop:
                 raise
 
     def _commit(self, batch: list[Inbound]) -> None:
+        started = time.perf_counter()
         result: BatchResult = self.pipeline.process(batch)
+        if not _is_urgent(batch[0]):
+            cost = (time.perf_counter() - started) / len(batch)
+            self._cost_s = cost if self._cost_s <= 0 else 0.7 * self._cost_s + 0.3 * cost
         if result.outbox:  # alerts first: acknowledging a large batch takes a while
             self._dispatch(result.outbox)
         self._ack(batch)
@@ -184,6 +207,10 @@ class IngestLoop:
 
 class _PutBack(Exception):
     """Raised by ``_handle`` once it has put every unhandled message back in the queue."""
+
+
+def _is_urgent(item: Inbound) -> bool:
+    return item.lane == PANIC_LANE or item.topic.endswith(PANIC_SUFFIX)
 
 
 def _topic(item: Inbound) -> str:

@@ -27,6 +27,7 @@ class Settings:
     mqtt_receive_maximum: int = 4096  # STAYAWAY_MQTT_RECEIVE_MAXIMUM: QoS 1 messages in flight to us (MQTT 5)
     mqtt_session_expiry_s: int = 7 * 24 * 3600  # STAYAWAY_MQTT_SESSION_EXPIRY_S
     max_batch: int = 2000  # STAYAWAY_MAX_BATCH: messages per transaction at most
+    batch_budget_ms: float = 30.0  # STAYAWAY_BATCH_BUDGET_MS: a batch holds what takes about this long (panics wait)
     max_payload_bytes: int = 256 * 1024  # STAYAWAY_MAX_PAYLOAD_BYTES
     sqlite_synchronous: str = "FULL"  # STAYAWAY_SQLITE_SYNCHRONOUS: FULL or NORMAL
     outbox_retry_s: float = 10.0  # STAYAWAY_OUTBOX_RETRY_S: republish an unacknowledged alert after this
@@ -35,6 +36,7 @@ class Settings:
     # STAYAWAY_ESCALATION: JSON, steps per alert kind or severity, e.g.
     # {"critical": [[60, "renotify"], [120, "supervisor"], [300, "next_agency"]]}; unset: the defaults
     escalation: str = ""
+    health_close_after_s: float = 60.0  # STAYAWAY_HEALTH_CLOSE_AFTER_S: an ended safe device condition closes after
     webhook_secret: str = ""  # STAYAWAY_WEBHOOK_SECRET: signs webhooks (HMAC-SHA256); unset: deliveries wait
 
     @classmethod
@@ -55,6 +57,10 @@ class Settings:
             raise ConfigError("STAYAWAY_MQTT_PROTOCOL must be 5 or 3.1.1")
         if not 1 <= self.mqtt_receive_maximum <= 65535:
             raise ConfigError("STAYAWAY_MQTT_RECEIVE_MAXIMUM must be 1..65535")
+        if self.batch_budget_ms <= 0 or self.max_batch < 1:
+            raise ConfigError("STAYAWAY_BATCH_BUDGET_MS and STAYAWAY_MAX_BATCH must be positive")
+        if self.health_close_after_s < 0:
+            raise ConfigError("STAYAWAY_HEALTH_CLOSE_AFTER_S must be 0 or more")
         self.http_address()
         self.escalation_policies()
 

@@ -10,10 +10,15 @@ from sqlalchemy.engine import Connection
 
 from alerts import AlertEvent, EventType, JurisdictionIndex, Kind
 from service.adapters.db import alerts_repo, config_repo, state_repo
-from service.domain.monitor import MOVING_ZONE_ID, Monitor, RoutedEvent
+from service.domain.monitor import (
+    HEALTH_KINDS,
+    MOVING_ZONE_ID,
+    HealthEpisode,
+    Monitor,
+    RoutedEvent,
+)
 
 log = logging.getLogger(__name__)
-HEALTH_KINDS = frozenset({Kind.STRAP_TAMPER, Kind.CASE_TAMPER, Kind.BATTERY_LOW, Kind.SIGNAL_LOST, Kind.LOCATION_LOST})
 
 
 def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None = None, agencies: bool = True,
@@ -58,6 +63,12 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
         order.recipients[alert.alert_id] = tuple(recipients)
         if alert.kind == Kind.PANIC:
             order.panic_alert = alert
+        elif alert.kind in HEALTH_KINDS and alert.device_id:
+            # an ended condition too: it may come back into the same alert, or be closed by the system
+            order.health[(alert.device_id, alert.kind)] = alert
+            ended = None if alert.condition_active else (alert.last_event_at or alert.raised_at)
+            order.episodes_health[(alert.device_id, alert.kind)] = HealthEpisode(
+                last_flip_at=ended, ended_at=ended, active=alert.condition_active)
         elif not alert.condition_active:
             continue
         elif alert.kind == Kind.ZONE_BREACH and alert.zone_id and not alert.retroactive:
@@ -69,8 +80,6 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
             order.warn_alerts[alert.zone_id or MOVING_ZONE_ID] = alert
         elif alert.kind == Kind.VICTIM_SIGNAL_LOST:
             order.signal_alert = alert
-        elif alert.kind in HEALTH_KINDS and alert.device_id:
-            order.health[(alert.device_id, alert.kind)] = alert
     for order in loaded:
         order.pursuit = order.open_conditions()
     log.info("monitoring state loaded: %d orders, %d devices", len(loaded), len(devices))

@@ -30,11 +30,23 @@ from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts import Alert, AlertEvent, EventType, JurisdictionIndex, Kind, Status, breach_continues, breach_ended
-from alerts import breach_started, panic_pressed, route
+from alerts import (
+    Alert,
+    AlertEvent,
+    EventType,
+    JurisdictionIndex,
+    Kind,
+    Status,
+    breach_continues,
+    breach_ended,
+    breach_started,
+    panic_pressed,
+    route,
+)
 from alerts.escalation import arm, due, escalate, policy_for
 from alerts.lifecycle import SYSTEM, resolve
 from alerts.model import Outcome
+from alerts.policy import FLAP_MERGE_S, condition_changed, flip_allowed
 from geofence import (
     OUTSIDE,
     CompiledZone,
@@ -72,6 +84,8 @@ NOTICE_KINDS_LIVE = frozenset({Kind.ZONE_BREACH, Kind.PROXIMITY, Kind.PRE_ALERT}
 # closed by the system when their condition ends (contract: "close automatically where safe, except tamper")
 AUTO_CLOSE_KINDS = frozenset({Kind.BATTERY_LOW, Kind.SIGNAL_LOST, Kind.LOCATION_LOST, Kind.VICTIM_SIGNAL_LOST,
                               Kind.PRE_ALERT})
+HEALTH_KINDS = frozenset({Kind.STRAP_TAMPER, Kind.CASE_TAMPER, Kind.BATTERY_LOW, Kind.SIGNAL_LOST, Kind.LOCATION_LOST})
+HEALTH_CLOSE_AFTER_S = 60.0  # an ended device condition stays ended this long before the system closes it
 
 
 def fresh_for_s(report_interval_s: int) -> float:
@@ -127,6 +141,19 @@ class Changes:
 
 
 @dataclass(slots=True)
+class HealthEpisode:
+    """Storm control of one device condition (``alerts.policy``): when its last change was published,
+    when it last ended, and the changes not yet published."""
+
+    last_flip_at: datetime | None = None  # server time of the last published change (None: only raised)
+    ended_at: datetime | None = None  # server time the condition last ended; None while active
+    active: bool = True  # the condition now, published or not
+    flips: int = 0  # changes since the last published event, not yet published
+    report_ts: datetime | None = None  # device time of the latest change
+    details: dict[str, Any] = field(default_factory=dict)  # of the latest change
+
+
+@dataclass(slots=True)
 class OrderState:
     spec: OrderSpec
     frame: LocalFrame | None
@@ -148,7 +175,8 @@ class OrderState:
     monitoring_since: datetime | None = None  # when this version was loaded: the victim's grace starts here
     retro: dict[str, tuple[Alert, datetime]] = field(default_factory=dict)  # zone -> (retro alert, its last fix)
     episodes: dict[str, tuple[datetime, datetime | None]] = field(default_factory=dict)  # zone -> last live (start, end)
-    health: dict[tuple[str, Kind], Alert] = field(default_factory=dict)  # (device, kind) -> open condition
+    health: dict[tuple[str, Kind], Alert] = field(default_factory=dict)  # (device, kind) -> its episode's alert
+    episodes_health: dict[tuple[str, Kind], HealthEpisode] = field(default_factory=dict)  # same keys
     panic_silent: dict[str, bool] = field(default_factory=dict)  # panic alert id -> raised by a silent press
 
     def open_conditions(self) -> bool:
@@ -167,6 +195,7 @@ class Monitor:
         # every unresolved alert: (order id, its latest value, its latest routed event: recipients, fixes, zone)
         self.open_alerts: dict[str, tuple[str, Alert, RoutedEvent]] = {}
         self.escalation_policies: dict[str, object] = {}  # kind or severity -> steps (settings); else defaults
+        self.health_close_after_s = HEALTH_CLOSE_AFTER_S
 
     # -- loading -------------------------------------------------------------
     def load_order(self, spec: OrderSpec, now: datetime | None = None) -> OrderState:
@@ -282,12 +311,13 @@ class Monitor:
                 last = self.last_seen.get(dev) or order.monitoring_since
                 if last is not None and listening_since is not None:
                     last = max(last, listening_since)
-                if last is None or (dev, Kind.SIGNAL_LOST) in order.health:
+                if last is None or self._condition_active(order, (dev, Kind.SIGNAL_LOST)):
                     continue
                 silent_s = (now - last).total_seconds()
                 if silent_s > fresh_for_s(party.report_interval_s):
                     self._raise_health(dev, Kind.SIGNAL_LOST, last, now, changes,
                                        {"silent_s": round(silent_s, 1)}, only=order)
+        self._health_tick(now, changes)
         self._escalations(now, changes)
 
     def on_panic(self, press: PanicPress, now: datetime, changes: Changes) -> None:
@@ -548,20 +578,87 @@ class Monitor:
                       details: dict[str, Any], only: OrderState | None = None) -> None:
         for order_id, role in self.roles_of(dev):
             order = self.orders[order_id]
-            if (only is not None and order is not only) or (dev, kind) in order.health:
+            if only is not None and order is not only:
+                continue
+            key = (dev, kind)
+            alert = order.health.get(key)
+            if alert is not None and alert.status == Status.RESOLVED:
+                if self._condition_active(order, key):
+                    continue  # a person closed it while the condition was on: not raised again until it ends
+                self._forget_health(order, key)
+                alert = None
+            if alert is not None:  # the same episode: the condition is back
+                self._condition_flip(order, key, True, ts, now, changes, {**details, "device_id": dev, "role": role})
                 continue
             event = breach_started(self.new_id(), order_id, None, ts, now, False,
                                    {**details, "device_id": dev, "role": role}, kind=kind, device_id=dev)
-            order.health[(dev, kind)] = event.alert
+            order.health[key] = event.alert
+            order.episodes_health[key] = HealthEpisode()
             self._emit_health(order, event, changes)
 
     def _end_health(self, dev: str, kind: Kind, ts: datetime, now: datetime, changes: Changes, reason: str) -> None:
         for order_id, role in self.roles_of(dev):
             order = self.orders[order_id]
-            alert = order.health.pop((dev, kind), None)
-            if alert is not None:
-                event = breach_ended(alert, ts, now, {"reason": reason, "device_id": dev, "role": role})
-                self._emit_health(order, event, changes)
+            key = (dev, kind)
+            alert = order.health.get(key)
+            if alert is None:
+                continue
+            if alert.status == Status.RESOLVED:  # a person closed it; its condition is over too
+                self._forget_health(order, key)
+                continue
+            self._condition_flip(order, key, False, ts, now, changes, {"reason": reason, "device_id": dev, "role": role})
+
+    def _condition_active(self, order: OrderState, key: tuple[str, Kind]) -> bool:
+        episode = order.episodes_health.get(key)
+        return key in order.health and (episode is None or episode.active)
+
+    def _forget_health(self, order: OrderState, key: tuple[str, Kind]) -> None:
+        order.health.pop(key, None)
+        order.episodes_health.pop(key, None)
+
+    def _condition_flip(self, order: OrderState, key: tuple[str, Kind], active: bool, ts: datetime, now: datetime,
+                        changes: Changes, details: dict[str, Any]) -> None:
+        """A device condition ends or comes back: published now, or (storm control) folded into the
+        next ``updated`` that :meth:`_health_tick` publishes once ``UPDATE_EVERY_S`` has passed."""
+        episode = order.episodes_health.setdefault(key, HealthEpisode(active=order.health[key].condition_active))
+        if episode.active == active:
+            return
+        episode.active, episode.report_ts, episode.details = active, ts, details
+        episode.ended_at = None if active else now
+        episode.flips += 1
+        if flip_allowed(episode.last_flip_at, now):
+            self._publish_flip(order, key, now, changes)
+
+    def _publish_flip(self, order: OrderState, key: tuple[str, Kind], now: datetime, changes: Changes) -> None:
+        episode, alert = order.episodes_health[key], order.health[key]
+        assert episode.report_ts is not None
+        event = condition_changed(alert, episode.active, episode.report_ts, now, episode.details, episode.flips)
+        episode.flips, episode.last_flip_at = 0, now
+        order.health[key] = event.alert
+        self._emit_health(order, event, changes)
+
+    def _health_tick(self, now: datetime, changes: Changes) -> None:
+        """Publish device-condition changes held back by storm control; close a safe condition that has
+        stayed ended for ``health_close_after_s``; stop merging into a tamper alert ended long ago."""
+        for order in self.orders.values():
+            for key, episode in list(order.episodes_health.items()):
+                alert = order.health[key]
+                if alert.status == Status.RESOLVED:
+                    if not episode.active:
+                        self._forget_health(order, key)
+                    continue
+                if episode.flips and flip_allowed(episode.last_flip_at, now):
+                    self._publish_flip(order, key, now, changes)
+                    alert = order.health[key]
+                if episode.active or episode.flips or episode.ended_at is None:
+                    continue
+                ended_s = (now - episode.ended_at).total_seconds()
+                if key[1] in AUTO_CLOSE_KINDS and ended_s >= self.health_close_after_s:
+                    closed = resolve(alert, SYSTEM, now, Outcome.CONDITION_ENDED, None)
+                    self._forget_health(order, key)
+                    self._emit_health(order, closed, changes)
+                elif key[1] not in AUTO_CLOSE_KINDS and ended_s >= FLAP_MERGE_S:
+                    self._forget_health(order, key)  # stays open for a person; a new opening is a new alert
 
     def _emit_health(self, order: OrderState, event: AlertEvent, changes: Changes) -> None:
         """Health alerts go where the respondent is (his last fix), and to the court; never her position."""
@@ -629,8 +726,8 @@ class Monitor:
         else:
             self.open_alerts[alert.alert_id] = (order.spec.order_id, alert, routed)
         self._notice(order, event, changes)
-        if (not alert.condition_active and alert.kind in AUTO_CLOSE_KINDS and alert.status != Status.RESOLVED
-                and event.event != EventType.RESOLVED):
+        if (not alert.condition_active and alert.kind in AUTO_CLOSE_KINDS and alert.kind not in HEALTH_KINDS
+                and alert.status != Status.RESOLVED and event.event != EventType.RESOLVED):
             closed = resolve(alert, SYSTEM, event.at, Outcome.CONDITION_ENDED, None)
             self._replace_alert(order, closed.alert)
             self._publish(order, dataclasses.replace(routed, event=closed), changes)

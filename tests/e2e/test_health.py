@@ -38,7 +38,9 @@ def test_a_silent_tracker_is_signal_lost_and_back_when_it_reports(devices, conso
     order = builders.order(**builders.ZONES_ONLY)
     order["respondent"]["report_interval_s"] = 1  # silent for more than 13 s is lost
     order["victim"]["device_id"] = None  # no phone in this order
-    loaded(sqlite_url, orders=[order]).start()
+    serve = loaded(sqlite_url, orders=[order])
+    serve.env["STAYAWAY_HEALTH_CLOSE_AFTER_S"] = "2"  # closed by the system once back for 2 s (default 60 s)
+    serve.start()
     tracker, _ = devices()
     tracker.location(*offset(*builders.HOME, 2000, 0), acc=5.0)
     started = time.monotonic()

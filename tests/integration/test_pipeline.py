@@ -146,3 +146,41 @@ def test_import_stores_and_returns_the_set_up_warnings(engine) -> None:
         stored = conn.execute(sa.select(t.orders.c.warnings)).scalar_one()
     assert sorted(w["code"] for w in stored) == ["min_distance_below_350m", "respondent_home_in_zone"]
     assert all(str(builders.HOME[0])[:6] not in w["message"] for w in stored)  # no coordinates in a message
+
+
+def status_msg(seq: int, at: datetime, **fields: object) -> Inbound:
+    return msg("trk-001", "status", {"seq": seq, "ts": builders.rfc3339(at), **fields})
+
+
+def test_a_flapping_strap_in_one_batch_is_one_alert_with_few_log_records(engine) -> None:
+    pipeline = make_pipeline(engine)
+    storm = [status_msg(i, T0 + timedelta(milliseconds=10 * i), strap="open" if i % 2 == 0 else "closed")
+             for i in range(1, 1001)]
+    result = pipeline.process(storm)
+    assert result.accepted == 1000
+    with engine.connect() as conn:
+        alerts = conn.execute(sa.select(t.alerts.c.alert_id, t.alerts.c.kind, t.alerts.c.event_seq,
+                                        t.alerts.c.condition_active)).all()
+        log = conn.execute(sa.select(t.alert_log.c.event, t.alert_log.c.event_seq).order_by(t.alert_log.c.id)).all()
+        stored = conn.execute(sa.select(sa.func.count()).select_from(t.status_reports)).scalar_one()
+    assert [(a.kind, a.event_seq, a.condition_active) for a in alerts] == [("strap_tamper", 2, False)]
+    assert [tuple(r) for r in log] == [("raised", 1), ("updated", 2)]  # raised, first end; the rest held back
+    assert stored == 1000  # every status is kept as evidence
+
+
+def test_an_ended_condition_is_closed_by_the_system_after_a_restart(engine) -> None:
+    now = [T0]
+    pipeline = make_pipeline(engine)
+    pipeline.clock = lambda: now[0]
+    pipeline.process([status_msg(1, T0, batt=12)])
+    now[0] = T0 + timedelta(seconds=10)
+    pipeline.process([status_msg(2, now[0], charging=True)])
+    restarted = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
+    with engine.begin() as conn:
+        rebuild(restarted, conn)
+    pipeline.monitor = restarted
+    now[0] = T0 + timedelta(seconds=69)
+    assert [o for o in pipeline.tick() if b"battery_low" in o.payload] == []  # ended 59 s ago
+    now[0] = T0 + timedelta(seconds=71)
+    closed = [orjson.loads(o.payload) for o in pipeline.tick() if b"battery_low" in o.payload]
+    assert {(m["event"], m["status"]) for m in closed} == {("resolved", "resolved")}

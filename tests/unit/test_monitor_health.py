@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime
 from typing import Any
 
-from alerts import Status
+from alerts import Kind, Status
 from service.domain.monitor import Changes
 from service.wire import PanicPress, StatusReport
 from tests.unit.builders import T0, example_order, north_of_home, seconds
@@ -58,20 +59,92 @@ def test_case_tamper_is_its_own_condition():
     assert events(status(run, TRK, 0, case="open", strap="closed")) == [("case_tamper", "raised", "active")]
 
 
-def test_battery_low_until_charging_or_recharged():
+def test_battery_low_until_charging_or_recharged_then_closed_by_the_system_once_it_stays_ended():
     run = Run(zones_only())
     assert events(status(run, TRK, 0, batt_pct=40)) == []
     assert events(status(run, TRK, 10, batt_pct=12)) == [("battery_low", "raised", "active")]
     assert events(status(run, TRK, 20, batt_pct=10)) == []
-    assert events(status(run, TRK, 30, batt_pct=11, charging=True)) == [("battery_low", "updated", "ended"), ("battery_low", "resolved", "ended")]
-    assert events(run.tracker(40, 3000, batt_pct=9)) == [("battery_low", "raised", "active")]  # from a location too
-    assert events(run.tracker(50, 3000, batt_pct=30)) == [("battery_low", "updated", "ended"), ("battery_low", "resolved", "ended")]
+    assert events(status(run, TRK, 30, batt_pct=11, charging=True)) == [("battery_low", "updated", "ended")]
+    assert events(tick(run, 90)) == []  # ended at 31 s: not yet 60 s
+    closed = tick(run, 91)
+    assert events(closed) == [("battery_low", "resolved", "ended")]
+    assert closed.events[0].event.alert.outcome == "condition_ended" and closed.events[0].event.alert.resolved_by == "system"
+    assert events(run.tracker(100, 3000, batt_pct=9)) == [("battery_low", "raised", "active")]  # from a location too
+    assert events(run.tracker(110, 3000, batt_pct=30)) == [("battery_low", "updated", "ended")]
+    assert events(tick(run, 171)) == [("battery_low", "resolved", "ended")]
+
+
+def test_the_settling_time_before_the_system_closes_a_condition_is_a_setting():
+    run = Run(zones_only())
+    run.monitor.health_close_after_s = 0.0
+    status(run, TRK, 0, batt_pct=12)
+    status(run, TRK, 10, charging=True)
+    assert events(tick(run, 11)) == [("battery_low", "resolved", "ended")]
 
 
 def test_location_lost_while_the_gps_has_no_fix_ends_with_the_next_valid_fix():
     run = Run(zones_only())
     assert events(status(run, TRK, 0, gps="no_fix")) == [("location_lost", "raised", "active")]
-    assert events(run.tracker(30, 3000)) == [("location_lost", "updated", "ended"), ("location_lost", "resolved", "ended")]
+    assert events(run.tracker(30, 3000)) == [("location_lost", "updated", "ended")]
+    assert events(tick(run, 91)) == [("location_lost", "resolved", "ended")]
+
+
+# -- storm control: one episode, one alert ------------------------------------------------------------------------
+
+def test_a_condition_back_before_it_was_closed_continues_its_alert():
+    run = Run(zones_only())
+    [raised] = status(run, TRK, 0, batt_pct=12).events
+    assert events(status(run, TRK, 40, charging=True)) == [("battery_low", "updated", "ended")]
+    back = status(run, TRK, 80, batt_pct=11, charging=False)
+    assert events(back) == [("battery_low", "updated", "active")]  # the same alert, not a new one
+    assert back.events[0].event.alert.alert_id == raised.event.alert.alert_id
+    assert back.events[0].event.details["condition"] == "active"
+    assert [e for e in events(tick(run, 300)) if e[0] == "battery_low"] == []  # active again: not closed
+
+
+def test_a_flapping_strap_is_one_alert_whose_changes_are_published_at_most_every_30_seconds():
+    run = Run(zones_only())
+    run.tracker(0, 2000)
+    published: list[Changes] = []
+    for i in range(2000):  # a faulty strap: open, closed, open, ... every 50 ms for 100 s
+        published.append(status(run, TRK, 10 + i * 0.05, strap="open" if i % 2 == 0 else "closed"))
+        if i % 20 == 0:
+            published.append(tick(run, 11 + i * 0.05))
+    for at in range(111, 200):  # it stops (closed); the watchdog ticks on
+        published.append(tick(run, at))
+    got = [r.event for c in published for r in c.events
+           if "court-xinjin" in r.recipients and r.event.alert.kind == Kind.STRAP_TAMPER]
+    assert {e.alert.alert_id for e in got} == {got[0].alert.alert_id}  # one alert
+    assert [e.event.value for e in got][:2] == ["raised", "updated"]
+    times = [e.at for e in got[1:]]
+    assert all((b - a).total_seconds() >= 30 for a, b in itertools.pairwise(times))  # rate limited
+    assert len(got) <= 2 + 100 // 30 + 1
+    assert sum(e.details.get("flips", 1) for e in got[1:]) == 1999  # every change after the raise is counted
+    assert got[-1].alert.condition_active is False and got[-1].alert.status == Status.OPEN  # tamper: a person closes it
+
+
+def test_a_tamper_that_comes_back_long_after_it_ended_is_a_new_alert_and_the_old_stays_open():
+    run = Run(zones_only())
+    [first] = status(run, TRK, 0, strap="open").events
+    status(run, TRK, 10, strap="closed")
+    tick(run, 700)  # ended 689 s ago: past the 600 s merge window
+    [second] = [r for r in status(run, TRK, 800, strap="open").events if r.event.alert.kind == Kind.STRAP_TAMPER]
+    assert second.event.event.value == "raised" and second.event.alert.alert_id != first.event.alert.alert_id
+    assert first.event.alert.alert_id in run.monitor.open_alerts
+
+
+def test_a_condition_a_person_resolved_while_it_was_on_is_not_raised_again_until_it_ends():
+    from alerts.lifecycle import Actor, resolve
+
+    run = Run(zones_only())
+    [raised] = status(run, TRK, 0, strap="open").events
+    officer = Actor("officer-1", "person", "police-west")
+    run.monitor.act(raised.event.alert.alert_id,
+                    lambda a: resolve(a, officer, T0 + seconds(5), "respondent_warned", "strap refitted on site"),
+                    Changes())
+    assert events(status(run, TRK, 10, strap="open")) == []
+    assert events(status(run, TRK, 20, strap="closed")) == []  # its alert is resolved: nothing to update
+    assert events(status(run, TRK, 30, strap="open")) == [("strap_tamper", "raised", "active")]
 
 
 # -- the silence watchdog ---------------------------------------------------------------------------------------
@@ -87,7 +160,8 @@ def test_signal_lost_after_three_intervals_plus_ten_seconds_and_back_with_the_ne
     assert events(tick(run, 150)) == []  # one episode
     assert events(tick(run, 192)) == [("signal_lost", "raised", "active")]  # her phone now
     back = run.tracker(160, 3000)
-    assert ("signal_lost", "updated", "ended") in events(back) and ("signal_lost", "resolved", "ended") in events(back)
+    assert events(back) == [("signal_lost", "updated", "ended")]
+    assert ("signal_lost", "resolved", "ended") in events(tick(run, 221))  # closed by the system once it stayed back
 
 
 def test_silence_while_we_were_not_listening_is_not_the_device_s():

@@ -52,22 +52,27 @@ def save_events(conn: Connection, events: Sequence[RoutedEvent], agency_kinds: d
     """Alert rows, log records and outbox rows for ``events``, in the caller's transaction; and a
     durable webhook delivery per message to an agency with a webhook (appended to ``new_deliveries``)."""
     outbox_rows: list[dict[str, Any]] = []
+    alert_rows: dict[str, dict[str, Any]] = {}  # one row per alert: its state after the last event (PostgreSQL's
+    log_rows: list[dict[str, Any]] = []  # ON CONFLICT may not touch a row twice in one statement)
     for ev in events:
         alert = ev.event.alert
-        _save_alert(conn, alert, ev.recipients)
+        alert_rows[alert.alert_id] = _alert_row(alert, ev.recipients)
         messages = {
             agency: alert_message(ev.event, agency, agency_kinds.get(agency, "unknown"), ev.respondent_fix,
                                   ev.victim_fix, ev.zone, ev.distance_m)
             for agency in ev.recipients
         }
-        conn.execute(sa.insert(t.alert_log).values(
-            alert_id=alert.alert_id, event_seq=alert.event_seq, event=ev.event.event.value, status=alert.status.value,
-            actor=actor, source=source, at=ev.event.at, message=messages))
+        log_rows.append({"alert_id": alert.alert_id, "event_seq": alert.event_seq, "event": ev.event.event.value,
+                         "status": alert.status.value, "actor": actor, "source": source, "at": ev.event.at,
+                         "message": messages})
         priority = PRIORITY[Kind.PANIC] if alert.kind == Kind.PANIC else PRIORITY[alert.severity]
         for agency, msg in messages.items():
             outbox_rows.append({
                 "alert_id": alert.alert_id, "event_seq": alert.event_seq, "agency_id": agency, "priority": priority,
                 "topic": alert_topic(agency), "payload": orjson.dumps(msg), "created_at": ev.event.at})
+    if alert_rows:  # one statement per table for the whole batch: ~1.7 ms an event when written one by one
+        upsert(conn, t.alerts, list(alert_rows.values()), ["alert_id"])
+        conn.execute(sa.insert(t.alert_log), log_rows)
     if not outbox_rows:
         return []
     ids = conn.execute(sa.insert(t.outbox).returning(t.outbox.c.id, sort_by_parameter_order=True), outbox_rows).scalars().all()
@@ -112,8 +117,8 @@ def save_commands(conn: Connection, commands: Sequence[DeviceCommand], now: date
     return [OutboxItem(i, r["priority"], r["topic"], r["payload"]) for i, r in zip(ids, rows, strict=True)]
 
 
-def _save_alert(conn: Connection, a: Alert, recipients: Sequence[str]) -> None:
-    upsert(conn, t.alerts, [{
+def _alert_row(a: Alert, recipients: Sequence[str]) -> dict[str, Any]:
+    return {
         "alert_id": a.alert_id, "order_id": a.order_id, "kind": a.kind.value, "severity": a.severity.value,
         "status": a.status.value, "zone_id": a.zone_id, "device_id": a.device_id, "retroactive": a.retroactive,
         "condition_active": a.condition_active, "event_seq": a.event_seq, "recipients": list(recipients),
@@ -121,7 +126,7 @@ def _save_alert(conn: Connection, a: Alert, recipients: Sequence[str]) -> None:
         "last_report_ts": a.last_report_ts, "acknowledged_at": a.acknowledged_at, "acknowledged_by": a.acknowledged_by,
         "dispatched_at": a.dispatched_at, "on_scene_at": a.on_scene_at, "resolved_at": a.resolved_at,
         "resolved_by": a.resolved_by, "outcome": a.outcome, "escalation": [list(s) for s in a.escalation],
-        "escalation_level": a.escalation_level, "next_escalation_at": a.next_escalation_at}], ["alert_id"])
+        "escalation_level": a.escalation_level, "next_escalation_at": a.next_escalation_at}
 
 
 def load_open_alerts(conn: Connection, order_ids: Sequence[str] | None = None) -> list[tuple[Alert, list[str]]]:
