@@ -10,27 +10,34 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from concurrent.futures import Future
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from alerts import Alert, AlertEvent, JurisdictionIndex
-from alerts import lifecycle
+from alerts import Alert, AlertEvent, JurisdictionIndex, lifecycle
 from alerts.lifecycle import Actor, LifecycleError
-from service.adapters.channels import Attempt
-from service.adapters.channels.webhook import Delivery, WebhookSender
 from geofence import FrameCache
 from service.adapters.broker import EmbeddedBroker, free_port
-from service.adapters.db.engine import make_engine, migrate
+from service.adapters.channels import Attempt
+from service.adapters.channels.webhook import Delivery, WebhookSender
 from service.adapters.db import alerts_repo
 from service.adapters.db.alerts_repo import OutboxItem, WebhookItem
-from service.adapters.mqtt import PANIC_TOPICS, REPORT_TOPICS, IngestClient, Publisher, parse_mqtt_url
+from service.adapters.db.engine import make_engine, migrate
+from service.adapters.mqtt import (
+    PANIC_TOPICS,
+    REPORT_TOPICS,
+    IngestClient,
+    Publisher,
+    parse_mqtt_url,
+)
 from service.config_watch import ConfigWatcher
 from service.dispatcher import Dispatcher
 from service.domain.monitor import Monitor
+from service.errors import ConfigError
 from service.ingest import IngestLoop
 from service.metrics import Metrics
 from service.pipeline import Inbound, Pipeline
@@ -111,6 +118,10 @@ class Runtime:
             self.webhooks = WebhookSender(self._webhook_attempt, lambda _id: None, self.clock)
             self.webhooks.start()
             self._stoppers.append(self.webhooks.stop)
+        self.notifier: Any = None  # AppriseNotifier, when STAYAWAY_APPRISE_CONFIG is set
+        self.notify_urls: dict[str, tuple[str, ...]] = {}
+        if s.apprise_config:
+            self._start_apprise(s.apprise_config)
         self.loop = IngestLoop(self.pipeline, self._ack, self._dispatch_all, self.reload_all, self.metrics,
                                s.max_batch, batch_budget_s=s.batch_budget_ms / 1000)
         # Two sessions: panics never wait behind a backlog of reports in the broker's queue.
@@ -173,18 +184,50 @@ class Runtime:
         self.loop.call_soon(task)
         return alert_fields(done.result(timeout=ACT_TIMEOUT_S))
 
+    def _start_apprise(self, path: str) -> None:
+        from service.adapters.channels.apprise_channel import (  # loads Apprise
+            AppriseNotifier,
+            load_agency_urls,
+        )
+
+        try:
+            self.notify_urls = load_agency_urls(path)
+        except ValueError as exc:
+            raise ConfigError(f"STAYAWAY_APPRISE_CONFIG: {exc}") from exc
+        known = self.pipeline.known_agencies()
+        unknown = sorted(set(self.notify_urls) - known)
+        if unknown:
+            log.warning("Apprise URLs tagged with %d tags that are no agency (not used until such an agency is "
+                        "imported): %s", len(unknown), ", ".join(unknown)[:500])
+        self.pipeline.notify_agencies = frozenset(self.notify_urls)
+        self.notifier = AppriseNotifier(self._apprise_attempt, self._apprise_delivered, self.clock)
+        self.notifier.start()
+        self._stoppers.append(self.notifier.stop)
+        log.info("Apprise: %d agencies with %d URLs", len(self.notify_urls),
+                 sum(len(u) for u in self.notify_urls.values()))
+
+    def _apprise_delivered(self, delivery_id: int) -> None:
+        """From a notifier thread: every URL of the delivery accepted it (recorded by the one writer)."""
+        self.loop.call_soon(lambda: self.pipeline.mark_delivered(delivery_id))
+
     def _dispatch_all(self, outbox: list[OutboxItem]) -> None:
         """After a commit (on the ingest thread): MQTT messages to the dispatcher, webhooks to their sender."""
         if outbox:
             self.dispatcher.notify(outbox)
         deliveries = self.pipeline.take_deliveries()
-        if deliveries and self.webhooks is not None:
+        if deliveries:
             self._submit_webhooks(deliveries)
 
     def _submit_webhooks(self, deliveries: Sequence[WebhookItem]) -> None:
-        assert self.webhooks is not None
+        notes = [d for d in deliveries if d.channel == "apprise"]
+        if notes:
+            self._submit_notifications(notes)
+        if self.webhooks is None:
+            return
         secret = self.settings.webhook_secret.encode()
         for d in deliveries:
+            if d.channel != "webhook":
+                continue
             url = self.pipeline.webhooks.get(d.agency_id)
             if url is None:
                 log.warning("agency %s no longer has a webhook; delivery %d waits", d.agency_id, d.id)
@@ -194,9 +237,30 @@ class Runtime:
             except ValueError:
                 log.error("agency %s has an unusable webhook URL; delivery %d waits", d.agency_id, d.id)
 
+    def _submit_notifications(self, deliveries: Sequence[WebhookItem]) -> None:
+        """Apprise deliveries: the text people read (``human_text``: never the victim's position; the
+        respondent's only for police), to the agency's URLs as configured now."""
+        from service.adapters.channels.apprise_channel import (
+            Notification,
+            apprise_type,
+            human_text,
+        )
+
+        if self.notifier is None:
+            return
+        kinds = self.pipeline.agency_kinds or {}
+        for d in deliveries:
+            urls = self.notify_urls.get(d.agency_id)
+            if not urls:
+                log.warning("agency %s no longer has Apprise URLs; delivery %d waits", d.agency_id, d.id)
+                continue
+            message = orjson.loads(d.payload)
+            title, body = human_text(message, police=kinds.get(d.agency_id) == "police")
+            self.notifier.submit(Notification(d.id, urls, title, body, d.event_id, d.priority, apprise_type(message)))
+
     def _resubmit_webhooks(self) -> None:
         """On start: what a previous run did not deliver goes out again (alerts do not expire)."""
-        if self.webhooks is None:
+        if self.webhooks is None and self.notifier is None:
             return
         with self.reader.connect() as conn:
             pending = alerts_repo.undelivered_webhooks(conn)
@@ -207,6 +271,11 @@ class Runtime:
         """From a sender thread: the attempt is recorded by the ingest thread, the one writer."""
         self.loop.call_soon(lambda: self.pipeline.record_webhook_attempt(
             a.delivery_id, a.attempt_no, a.at, a.status_code, a.error, a.duration_ms, a.ok))
+
+    def _apprise_attempt(self, a: Attempt) -> None:
+        """One URL of an Apprise delivery; the delivery is done only once all have accepted it."""
+        self.loop.call_soon(lambda: self.pipeline.record_webhook_attempt(
+            a.delivery_id, a.attempt_no, a.at, a.status_code, a.error, a.duration_ms, False, a.target))
 
     def _ticker(self, stopped: threading.Event) -> None:
         while not stopped.wait(WATCHDOG_TICK_S):

@@ -62,6 +62,7 @@ class Pipeline:
         self.max_payload_bytes = max_payload_bytes
         self.agency_kinds: dict[str, str] = {}  # read lazily; emptied when agencies change
         self.webhooks: dict[str, str] = {}  # agency -> webhook URL, read with agency_kinds
+        self.notify_agencies: frozenset[str] = frozenset()  # agencies with Apprise URLs (STAYAWAY_APPRISE_CONFIG)
         self.new_deliveries: list[WebhookItem] = []  # committed webhook deliveries not yet handed to the sender
         self.max_seq: dict[str, int] = {}  # highest stored location seq per device, filled lazily
 
@@ -89,7 +90,7 @@ class Pipeline:
             if changes.events and not self.agency_kinds:
                 self._load_agencies(conn)
             deliveries: list[WebhookItem] = []
-            result.outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, webhooks=self.webhooks,
+            result.outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, webhooks=self.webhooks, notify=self.notify_agencies,
                                                     new_deliveries=deliveries)
             result.outbox += alerts_repo.save_commands(conn, changes.commands, now)
             reports_repo.insert_rejections(conn, rejections, now)
@@ -113,7 +114,7 @@ class Pipeline:
             if not self.agency_kinds:
                 self._load_agencies(conn)
             deliveries: list[WebhookItem] = []
-            outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, webhooks=self.webhooks,
+            outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, webhooks=self.webhooks, notify=self.notify_agencies,
                                              new_deliveries=deliveries)
             outbox += alerts_repo.save_commands(conn, changes.commands, now)
         self.new_deliveries += deliveries
@@ -136,7 +137,7 @@ class Pipeline:
                 self._load_agencies(conn)
             deliveries: list[WebhookItem] = []
             outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, actor=actor, source="api",
-                                             webhooks=self.webhooks, new_deliveries=deliveries)
+                                             webhooks=self.webhooks, notify=self.notify_agencies, new_deliveries=deliveries)
             outbox += alerts_repo.save_commands(conn, changes.commands, now)
         self.new_deliveries += deliveries
         return alert, outbox
@@ -150,10 +151,14 @@ class Pipeline:
         return out
 
     def record_webhook_attempt(self, delivery_id: int, attempt_no: int, at: datetime, status_code: int | None,
-                               error: str | None, duration_ms: float, delivered: bool) -> None:
+                               error: str | None, duration_ms: float, delivered: bool, target: str | None = None) -> None:
         with self.engine.begin() as conn:
             alerts_repo.record_webhook_attempt(conn, delivery_id, attempt_no, at, status_code, error, duration_ms,
-                                               delivered)
+                                               delivered, target)
+
+    def mark_delivered(self, delivery_id: int) -> None:
+        with self.engine.begin() as conn:
+            alerts_repo.mark_delivered(conn, delivery_id, self.clock())
 
     def forget_seqs(self) -> None:
         """Drop the cached highest seqs (after a failed transaction); they are re-read from the database."""

@@ -37,6 +37,9 @@ class Settings:
     # {"critical": [[60, "renotify"], [120, "supervisor"], [300, "next_agency"]]}; unset: the defaults
     escalation: str = ""
     health_close_after_s: float = 60.0  # STAYAWAY_HEALTH_CLOSE_AFTER_S: an ended safe device condition closes after
+    # STAYAWAY_APPRISE_CONFIG: an Apprise configuration file whose URLs (SMS, e-mail, chat) are tagged with
+    # agency ids; every alert message for such an agency also goes there. Unset: no Apprise deliveries.
+    apprise_config: str = ""
     webhook_secret: str = ""  # STAYAWAY_WEBHOOK_SECRET: signs webhooks (HMAC-SHA256); unset: deliveries wait
 
     @classmethod

@@ -24,7 +24,13 @@ from hypothesis import strategies as st
 from alerts.model import Alert, AlertEvent, EventType, Kind, Severity, Status
 from geofence import Fix
 from service.adapters.channels import Attempt
-from service.adapters.channels.apprise_channel import AppriseSender, human_text
+from service.adapters.channels.apprise_channel import (
+    AppriseNotifier,
+    AppriseSender,
+    Notification,
+    human_text,
+    load_agency_urls,
+)
 from service.adapters.channels.webhook import (
     Delivery,
     WebhookSender,
@@ -397,6 +403,41 @@ def test_apprise_reports_each_failed_url_and_delivers_to_the_others(receiver: Re
     assert "503" in (attempts[0].error or "")
     assert "127.0.0.1" in (attempts[1].error or "") and "not a valid" in (attempts[2].error or "")
     assert not sender.notify([down], "title", "body")
+
+
+def test_the_apprise_notifier_retries_only_the_failed_service_until_it_takes_the_message(receiver: Receiver) -> None:
+    log = Log()
+    notifier = AppriseNotifier(log.on_attempt, log.on_delivered, wall_clock, base_s=0.05, cap_s=0.2)
+    receiver.script.extend([(503, {}), (200, {}), (503, {})])  # in turn: SMS sick, chat fine, SMS sick, then fine
+    sms, chat = f"json://127.0.0.1:{receiver.port}/sms", f"json://127.0.0.1:{receiver.port}/chat"
+    notifier.start()
+    try:
+        assert notifier.submit(Notification(7, (sms, chat), "Zone breach", "text", "A-1:1", priority=1))
+        assert log.all_delivered.wait(20)
+    finally:
+        assert notifier.stop() == []
+    paths = [g.path for g in receiver.received]
+    assert paths.count("/chat") == 1 and paths.count("/sms") == 3  # the chat got it once, the SMS on the third try
+    assert log.delivered == [7]
+    assert [(a.attempt_no, a.ok) for a in log.attempts if "/sms" in (a.target or "")] == [(1, False), (2, False), (3, True)]
+
+
+def test_apprise_urls_per_agency_come_from_a_tagged_apprise_config_file(tmp_path, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "apprise.txt"
+    config.write_text(f"police-west=json://127.0.0.1:{receiver.port}/sms\n"
+                      f"police-west,court-xinjin=form://127.0.0.1:{receiver.port}/duty\n"
+                      "# a comment\n")
+    urls = load_agency_urls(config)
+    assert sorted(urls) == ["court-xinjin", "police-west"]
+    assert [u.split("?")[0] for u in urls["police-west"]] == [f"json://127.0.0.1:{receiver.port}/sms",
+                                                              f"form://127.0.0.1:{receiver.port}/duty"]
+    assert [u.split("?")[0] for u in urls["court-xinjin"]] == [f"form://127.0.0.1:{receiver.port}/duty"]
+    with pytest.raises(ValueError, match="cannot read"):
+        load_agency_urls(tmp_path / "missing.txt")
+    untagged = tmp_path / "untagged.txt"
+    untagged.write_text(f"json://127.0.0.1:{receiver.port}/sms\n")
+    with pytest.raises(ValueError, match="no URL tagged"):
+        load_agency_urls(untagged)
 
 
 def test_human_text_shows_the_respondent_to_police_only_and_never_near_the_victim() -> None:

@@ -18,6 +18,12 @@ URL (``target`` is the URL with its secrets masked by Apprise); retrying is the
 caller's, for the failed URLs only, so a phone that got the SMS does not get it
 twice. Apprise reports success or failure but no status code: ``status_code`` is
 always None and ``error`` carries Apprise's own warning (never the message text).
+
+``AppriseNotifier`` is that caller: the queue of ``channels.retrying`` (most
+urgent first, back-off, no expiry) over ``AppriseSender``, retrying only the URLs
+that failed. ``load_agency_urls`` reads an Apprise configuration file (its TEXT
+or YAML format) whose URLs are tagged with agency ids: the tokens and passwords
+in those URLs stay in that file, never in the database or the agencies file.
 """
 
 from __future__ import annotations
@@ -28,12 +34,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import apprise
 
 from service.adapters.channels import Attempt
+from service.adapters.channels.retrying import RetryingSender, backoff_s
 
 LABEL = {"zone_breach": "Zone breach", "proximity": "Proximity", "pre_alert": "Pre-alert", "panic": "PANIC",
          "strap_tamper": "Strap tamper", "case_tamper": "Case tamper", "battery_low": "Battery low",
@@ -180,3 +189,65 @@ def _warnings() -> Iterator[list[str]]:
         yield handler.messages
     finally:
         logger.removeHandler(handler)
+
+
+def load_agency_urls(path: str | Path) -> dict[str, tuple[str, ...]]:
+    """Agency id -> its Apprise URLs, from an Apprise configuration file whose URLs are tagged with agency
+    ids (``police-west=json://...``, or ``tag:`` in YAML). ValueError if the file can't be read or holds
+    no URL; a line Apprise can't load is logged by Apprise (secrets masked) and left out."""
+    config = apprise.AppriseConfig()
+    if not Path(path).is_file() or not config.add(str(path)):
+        raise ValueError(f"cannot read the Apprise configuration {path}")
+    servers = apprise.Apprise()
+    servers.add(config)
+    out: dict[str, list[str]] = {}
+    for server in servers:  # reading the file happens here
+        for tag in server.tags:
+            out.setdefault(str(tag), []).append(server.url(privacy=False))
+    if not out:
+        raise ValueError(f"the Apprise configuration {path} holds no URL tagged with an agency id")
+    return {agency: tuple(urls) for agency, urls in out.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One alert message for one agency's Apprise URLs; ``id`` is the caller's delivery id."""
+
+    id: int
+    urls: tuple[str, ...] = field(repr=False)  # carry tokens and passwords: kept out of reprs and logs
+    title: str = field(repr=False)
+    body: str = field(repr=False)
+    event_id: str
+    priority: int = 0
+    notify_type: str = "warning"
+
+
+class AppriseNotifier(RetryingSender):
+    """Sends :class:`Notification`s through :class:`AppriseSender`, most urgent first; the URLs that
+    failed are tried again after a back-off (1 s, 2 s ... 60 s, for ever), the others not."""
+
+    name = "apprise"
+
+    def __init__(self, on_attempt: Callable[[Attempt], None], on_delivered: Callable[[int], None],
+                 clock: Callable[[], datetime], *, workers: int = 2, asset: apprise.AppriseAsset | None = None,
+                 **queue: Any) -> None:
+        super().__init__(on_attempt, on_delivered, clock, workers=workers, **queue)
+        self.sender = AppriseSender(self._report, clock, asset)
+
+    def _check(self, delivery: Notification) -> None:
+        if not delivery.urls:
+            raise ValueError("a notification needs at least one Apprise URL")
+
+    def _attempt(self, index: int, n: Notification, attempt_no: int) -> None:
+        failed = self.sender.deliver(list(n.urls), n.title, n.body, delivery_id=n.id, attempt_no=attempt_no,
+                                     notify_type=n.notify_type)
+        if not failed:
+            self._delivered(n)
+            return
+        if self._stopping:
+            return
+        if attempt_no == 1 or attempt_no % 10 == 0:
+            log.warning("apprise delivery %d (%s) attempt %d: %d of %d services failed; will retry", n.id,
+                        n.event_id, attempt_no, len(failed), len(n.urls))
+        self._retry_later(replace(n, urls=tuple(failed)), attempt_no,
+                          backoff_s(attempt_no, self.random_unit(), self.base_s, self.cap_s))

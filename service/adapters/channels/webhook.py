@@ -35,10 +35,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import heapq
 import hmac
 import http.client
-import itertools
 import logging
 import random
 import re
@@ -49,10 +47,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from service.adapters.channels import Attempt
+from service.adapters.channels.retrying import RetryingSender, _event_wait, backoff_s
+
+__all__ = ["Delivery", "WebhookSender", "backoff_s", "check_url", "sign", "signed_headers", "verify"]
 
 log = logging.getLogger(__name__)
 SCHEME = "v1"
@@ -89,13 +89,6 @@ def verify(secret: bytes, timestamp: int | str, body: bytes, header: str, now: f
     return matched
 
 
-def backoff_s(failures: int, u: float, base_s: float = 1.0, cap_s: float = 60.0, jitter: float = 0.25) -> float:
-    """The delay after ``failures`` failed attempts: base·2^(failures-1), at most ``cap_s``, shortened
-    by up to ``jitter`` of itself (``u`` uniform in [0, 1)) so that receivers coming back are not hit
-    by every sender at the same instant."""
-    return min(cap_s, base_s * 2.0 ** min(failures - 1, 64)) * (1.0 - jitter * u)
-
-
 def check_url(url: str) -> None:
     """Raises ValueError unless ``url`` is an absolute http(s) URL with a host."""
     try:
@@ -119,91 +112,31 @@ class Delivery:
     priority: int = 0  # lower first (outbox priorities: 0 panic … 3 warning)
 
 
-def _event_wait(event: threading.Event, timeout: float | None) -> bool:
-    return event.wait(timeout)
+class WebhookSender(RetryingSender):
+    """POSTs signed deliveries (see the module docstring) through :class:`RetryingSender`'s queue."""
 
-
-class WebhookSender:
-    """Worker threads POST deliveries, most urgent first; one scheduler thread brings failed ones
-    back when their back-off has passed. Callbacks run on the worker threads and must not block long.
-
-    ``clock`` stamps attempts and signatures (UTC); ``monotonic`` and ``wait`` drive the back-off
-    (tests pass a virtual clock whose ``wait`` advances it instead of sleeping)."""
+    name = "webhook"
 
     def __init__(self, on_attempt: Callable[[Attempt], None], on_delivered: Callable[[int], None],
                  clock: Callable[[], datetime], *, workers: int = 4, timeout_s: float = 10.0,
                  base_s: float = 1.0, cap_s: float = 60.0, monotonic: Callable[[], float] = time.monotonic,
                  wait: Callable[[threading.Event, float | None], bool] = _event_wait,
                  random_unit: Callable[[], float] = random.random, ssl_context: ssl.SSLContext | None = None) -> None:
-        self.on_attempt, self.on_delivered, self.clock = on_attempt, on_delivered, clock
-        self.timeout_s, self.base_s, self.cap_s = timeout_s, base_s, cap_s
-        self.monotonic, self.wait, self.random_unit, self.ssl_context = monotonic, wait, random_unit, ssl_context
-        self._lock = threading.Lock()
-        self._has_ready = threading.Condition(self._lock)
-        self._ready: list[tuple[int, int, int, Delivery, int]] = []  # (priority, id, seq, delivery, failures)
-        self._later: list[tuple[float, int, Delivery, int]] = []  # (due on monotonic, seq, delivery, failures)
-        self._pending: dict[int, Delivery] = {}  # queued, waiting for a retry or in flight
+        self.timeout_s, self.ssl_context = timeout_s, ssl_context
         self._active: dict[int, http.client.HTTPConnection] = {}  # worker -> its request in flight
-        self._seq = itertools.count()
-        self._tick = threading.Event()
-        self._stopping = False
-        self._threads = [threading.Thread(target=self._work, args=(i,), name=f"stayaway-webhook-{i}", daemon=True)
-                         for i in range(workers)]
-        self._threads.append(threading.Thread(target=self._schedule, name="stayaway-webhook-retry", daemon=True))
+        super().__init__(on_attempt, on_delivered, clock, workers=workers, base_s=base_s, cap_s=cap_s,
+                         monotonic=monotonic, wait=wait, random_unit=random_unit)
 
-    def start(self) -> None:
-        for t in self._threads:
-            t.start()
-
-    def submit(self, delivery: Delivery) -> bool:
-        """Queue ``delivery``; False if one with its id is already pending. ValueError for a URL that is not
-        http(s) or an empty secret."""
+    def _check(self, delivery: Delivery) -> None:
+        """ValueError for a URL that is not http(s) or an empty secret."""
         check_url(delivery.url)
         if not delivery.secret:
             raise ValueError("a webhook needs a secret to sign with")
-        with self._lock:
-            if self._stopping:
-                raise RuntimeError("the webhook sender is stopped")
-            if delivery.id in self._pending:
-                return False
-            self._pending[delivery.id] = delivery
-            heapq.heappush(self._ready, (delivery.priority, delivery.id, next(self._seq), delivery, 0))
-            self._has_ready.notify()
-        return True
 
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._pending)
-
-    def stop(self, timeout: float = 2.0) -> list[Delivery]:
-        """Stop now: requests in flight are cut off (their attempts reported with an error and no retry).
-        Returns what was not delivered, most urgent first; the outbox still has it."""
-        with self._lock:
-            self._stopping = True
-            self._has_ready.notify_all()
-            for conn in self._active.values():
-                _cut(conn)
-        self._tick.set()
-        deadline = time.monotonic() + timeout
-        for t in self._threads:
-            if t.ident is not None:
-                t.join(max(0.0, deadline - time.monotonic()))
-        with self._lock:
-            return sorted(self._pending.values(), key=lambda d: (d.priority, d.id))
-
-    def _work(self, index: int) -> None:
-        while True:
-            with self._lock:
-                while not self._ready and not self._stopping:
-                    self._has_ready.wait()
-                if self._stopping:
-                    return
-                _, _, _, delivery, failures = heapq.heappop(self._ready)
-            try:
-                self._attempt(index, delivery, failures + 1)
-            except Exception:  # a worker never dies; the delivery is tried again
-                log.exception("webhook delivery %d: attempt failed unexpectedly", delivery.id)
-                self._retry_later(delivery, failures + 1, self.cap_s)
+    def _interrupt(self) -> None:
+        """Requests in flight are cut off (their attempts reported with an error and no retry)."""
+        for conn in self._active.values():
+            _cut(conn)
 
     def _attempt(self, index: int, d: Delivery, attempt_no: int) -> None:
         at = self.clock()
@@ -211,10 +144,8 @@ class WebhookSender:
         status, error, retry_after_s = self._post(index, d, int(at.timestamp()))
         duration_ms = (time.perf_counter() - started) * 1000.0
         if status is not None and 200 <= status < 300:
-            with self._lock:
-                self._pending.pop(d.id, None)
             self._report(Attempt(d.id, attempt_no, at, status, None, duration_ms))
-            self._call(self.on_delivered, d.id)
+            self._delivered(d)
             return
         if self._stopping:
             self._report(Attempt(d.id, attempt_no, at, status, error or "stopped", duration_ms))
@@ -227,11 +158,6 @@ class WebhookSender:
             log.warning("webhook delivery %d (%s) attempt %d failed (%s); will retry", d.id, d.event_id,
                         attempt_no, f"HTTP {status}" if status is not None else error)
         self._retry_later(d, attempt_no, delay_s)
-
-    def _retry_later(self, d: Delivery, failures: int, delay_s: float) -> None:
-        with self._lock:
-            heapq.heappush(self._later, (self.monotonic() + delay_s, next(self._seq), d, failures))
-        self._tick.set()
 
     def _post(self, index: int, d: Delivery, timestamp: int) -> tuple[int | None, str | None, float | None]:
         parts = urlsplit(d.url)
@@ -264,30 +190,6 @@ class WebhookSender:
             with self._lock:
                 self._active.pop(index, None)
             conn.close()
-
-    def _schedule(self) -> None:
-        while True:
-            with self._lock:
-                if self._stopping:
-                    return
-                now = self.monotonic()
-                while self._later and self._later[0][0] <= now:
-                    _, seq, d, failures = heapq.heappop(self._later)
-                    heapq.heappush(self._ready, (d.priority, d.id, seq, d, failures))
-                    self._has_ready.notify()
-                timeout = self._later[0][0] - now if self._later else None
-            self.wait(self._tick, timeout)
-            self._tick.clear()
-
-    def _report(self, attempt: Attempt) -> None:
-        self._call(self.on_attempt, attempt)
-
-    @staticmethod
-    def _call(callback: Callable[[Any], None], arg: Any) -> None:
-        try:
-            callback(arg)
-        except Exception:  # the caller's bookkeeping must not stop deliveries
-            log.exception("webhook callback failed")
 
 
 def _cut(conn: http.client.HTTPConnection) -> None:

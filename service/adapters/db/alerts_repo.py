@@ -23,11 +23,15 @@ COMMAND_PRIORITY = 1  # pursuit mode follows a critical alert: as urgent as the 
 
 @dataclass(frozen=True, slots=True)
 class WebhookItem:
+    """A durable delivery of one alert message to an agency's webhook, or (``channel="apprise"``) to its
+    Apprise URLs."""
+
     id: int
     agency_id: str
     event_id: str
     priority: int
     payload: bytes
+    channel: str = "webhook"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +52,11 @@ def save_membership(conn: Connection, changes: Sequence[MembershipChange], now: 
 
 def save_events(conn: Connection, events: Sequence[RoutedEvent], agency_kinds: dict[str, str],
                 actor: str = "system", source: str = "ingest", webhooks: dict[str, str] | None = None,
-                new_deliveries: list[WebhookItem] | None = None) -> list[OutboxItem]:
+                new_deliveries: list[WebhookItem] | None = None,
+                notify: frozenset[str] | set[str] = frozenset()) -> list[OutboxItem]:
     """Alert rows, log records and outbox rows for ``events``, in the caller's transaction; and a
-    durable webhook delivery per message to an agency with a webhook (appended to ``new_deliveries``)."""
+    durable delivery per message to an agency with a webhook, and one to an agency with Apprise URLs
+    (``notify``), appended to ``new_deliveries``."""
     outbox_rows: list[dict[str, Any]] = []
     alert_rows: dict[str, dict[str, Any]] = {}  # one row per alert: its state after the last event (PostgreSQL's
     log_rows: list[dict[str, Any]] = []  # ON CONFLICT may not touch a row twice in one statement)
@@ -76,33 +82,43 @@ def save_events(conn: Connection, events: Sequence[RoutedEvent], agency_kinds: d
     if not outbox_rows:
         return []
     ids = conn.execute(sa.insert(t.outbox).returning(t.outbox.c.id, sort_by_parameter_order=True), outbox_rows).scalars().all()
-    if webhooks:
-        rows = [{"agency_id": r["agency_id"], "event_id": f"{r['alert_id']}:{r['event_seq']}", "priority": r["priority"],
-                 "payload": r["payload"], "created_at": r["created_at"]} for r in outbox_rows if r["agency_id"] in webhooks]
-        if rows:
-            dids = conn.execute(sa.insert(t.webhook_deliveries).returning(t.webhook_deliveries.c.id,
-                                                                          sort_by_parameter_order=True), rows).scalars().all()
-            if new_deliveries is not None:
-                new_deliveries += [WebhookItem(d, r["agency_id"], r["event_id"], r["priority"], r["payload"])
-                                   for d, r in zip(dids, rows, strict=True)]
+    rows = [{"agency_id": r["agency_id"], "event_id": f"{r['alert_id']}:{r['event_seq']}", "priority": r["priority"],
+             "payload": r["payload"], "created_at": r["created_at"], "channel": channel}
+            for channel, agencies in (("webhook", webhooks or {}), ("apprise", notify)) if agencies
+            for r in outbox_rows if r["agency_id"] in agencies]
+    if rows:
+        dids = conn.execute(sa.insert(t.webhook_deliveries).returning(t.webhook_deliveries.c.id,
+                                                                      sort_by_parameter_order=True), rows).scalars().all()
+        if new_deliveries is not None:
+            new_deliveries += [WebhookItem(d, r["agency_id"], r["event_id"], r["priority"], r["payload"], r["channel"])
+                               for d, r in zip(dids, rows, strict=True)]
     return [OutboxItem(i, r["priority"], r["topic"], r["payload"]) for i, r in zip(ids, outbox_rows, strict=True)]
 
 
 def undelivered_webhooks(conn: Connection, limit: int = 10_000) -> list[WebhookItem]:
     c = t.webhook_deliveries.c
-    q = sa.select(c.id, c.agency_id, c.event_id, c.priority, c.payload).where(c.delivered_at.is_(None)) \
+    q = sa.select(c.id, c.agency_id, c.event_id, c.priority, c.payload, c.channel).where(c.delivered_at.is_(None)) \
         .order_by(c.priority, c.id).limit(limit)
-    return [WebhookItem(r.id, r.agency_id, r.event_id, r.priority, r.payload) for r in conn.execute(q)]
+    return [WebhookItem(r.id, r.agency_id, r.event_id, r.priority, r.payload, r.channel) for r in conn.execute(q)]
 
 
 def record_webhook_attempt(conn: Connection, delivery_id: int, attempt_no: int, at: datetime, status_code: int | None,
-                           error: str | None, duration_ms: float, delivered: bool) -> None:
+                           error: str | None, duration_ms: float, delivered: bool, target: str | None = None) -> None:
+    """One attempt, counted on its delivery; ``delivered`` also stamps the delivery done (a webhook's 2xx;
+    for Apprise, once every URL has accepted the message: see ``mark_delivered``)."""
     conn.execute(sa.insert(t.webhook_attempts).values(delivery_id=delivery_id, attempt_no=attempt_no, at=at,
-                                                      status_code=status_code, error=error, duration_ms=duration_ms))
+                                                      status_code=status_code, error=error, duration_ms=duration_ms,
+                                                      target=target))
     values: dict[str, Any] = {"attempts": t.webhook_deliveries.c.attempts + 1}
     if delivered:
         values["delivered_at"] = at
     conn.execute(sa.update(t.webhook_deliveries).where(t.webhook_deliveries.c.id == delivery_id).values(**values))
+
+
+def mark_delivered(conn: Connection, delivery_id: int, at: datetime) -> None:
+    c = t.webhook_deliveries.c
+    conn.execute(sa.update(t.webhook_deliveries).where(c.id == delivery_id, c.delivered_at.is_(None))
+                 .values(delivered_at=at))
 
 
 def save_commands(conn: Connection, commands: Sequence[DeviceCommand], now: datetime) -> list[OutboxItem]:

@@ -215,6 +215,7 @@ webhook_deliveries = Table(
     Column("event_id", sa.String(80), nullable=False),
     Column("priority", sa.SmallInteger, nullable=False),
     Column("payload", sa.LargeBinary, nullable=False),  # the alert message as published (may hold positions)
+    Column("channel", sa.String(16), nullable=False, server_default="webhook"),  # webhook | apprise
     ts("created_at"),
     ts("delivered_at", nullable=True),
     Column("attempts", sa.Integer, nullable=False, server_default="0"),
@@ -230,6 +231,7 @@ webhook_attempts = Table(
     Column("status_code", sa.Integer),
     Column("error", sa.Text),
     Column("duration_ms", sa.Float, nullable=False),
+    Column("target", sa.Text),  # Apprise: the service, secrets masked
     sa.Index("ix_webhook_attempts_delivery", "delivery_id"),
 )
 
