@@ -7,7 +7,8 @@ Actions:
 
 * ``renotify``: the alert's recipients get it again (an ``escalated`` event);
 * ``supervisor``: the same, marked for the agencies' supervisors;
-* ``next_agency``: the agencies the policy names (``escalate_to``) are added as recipients.
+* ``next_agency``: the agencies the recipients name (``escalate_to`` in the agencies file) are added
+  as recipients (:func:`next_agencies`); the first receivers stay on record and keep receiving it.
 
 An acknowledgement stops the clock. The service checks :func:`due` about once a second, so a
 step fires within about a second of its deadline.
@@ -31,13 +32,25 @@ DEFAULT_POLICY: dict[Severity, Steps] = {
 }
 
 
-def policy_for(kind: Kind, severity: Severity, policies: Mapping[str, Sequence[Sequence[object]]] | None) -> Steps:
-    """The configured steps for this kind (or its severity), else the default for the severity."""
-    if policies:
-        for key in (kind.value, severity.value):
-            if key in policies:
-                return parse_steps(policies[key])
+Policies = Mapping[str, Sequence[Sequence[object]]]
+
+
+def policy_for(kind: Kind, severity: Severity, policies: Policies | None, agency: Policies | None = None) -> Steps:
+    """The steps for this kind (or its severity): the handling agency's own (``agency``), else the
+    service's configured ones (``policies``), else the default for the severity."""
+    for configured in (agency, policies):
+        if configured:
+            for key in (kind.value, severity.value):
+                if key in configured:
+                    return parse_steps(configured[key])
     return DEFAULT_POLICY[severity]
+
+
+def next_agencies(recipients: Sequence[str], escalate_to: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """The agencies a ``next_agency`` step adds: those the current recipients escalate to, in their
+    order, without the ones already receiving the alert."""
+    added = [a for r in recipients for a in escalate_to.get(r, ()) if a not in recipients]
+    return tuple(dict.fromkeys(added))
 
 
 def parse_steps(raw: Sequence[Sequence[object]]) -> Steps:

@@ -9,8 +9,8 @@ so routing is deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import shapely
@@ -25,6 +25,9 @@ class Agency:
     kind: str  # police | court | support
     jurisdiction: dict[str, Any] | None = None  # GeoJSON geometry, WGS-84
     webhook_url: str | None = None  # alert messages are also POSTed here (signed), besides MQTT
+    # its own escalation steps per alert kind or severity (``alerts.escalation``), for alerts it must handle
+    escalation: Mapping[str, Sequence[Sequence[object]]] | None = field(default=None, compare=False)
+    escalate_to: tuple[str, ...] = ()  # the agencies a next_agency step adds as recipients
 
 
 class JurisdictionIndex:

@@ -27,7 +27,9 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
 
     ``now`` starts the grace in which a victim who has never reported is not yet "signal lost"."""
     if agencies:
-        monitor.jurisdictions = JurisdictionIndex(config_repo.load_agencies(conn))
+        known = config_repo.load_agencies(conn)
+        monitor.jurisdictions = JurisdictionIndex(known)
+        monitor.agencies = {a.agency_id: a for a in known}
     ids = None if order_ids is None else list(order_ids)
     if ids is None:
         monitor.orders.clear()

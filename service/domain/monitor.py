@@ -43,7 +43,8 @@ from alerts import (
     panic_pressed,
     route,
 )
-from alerts.escalation import arm, due, escalate, policy_for
+from alerts.escalation import arm, due, escalate, next_agencies, policy_for
+from alerts.routing import Agency
 from alerts.lifecycle import SYSTEM, resolve
 from alerts.model import Outcome
 from alerts.policy import FLAP_MERGE_S, condition_changed, flip_allowed
@@ -196,6 +197,7 @@ class Monitor:
         self.open_alerts: dict[str, tuple[str, Alert, RoutedEvent]] = {}
         self.escalation_policies: dict[str, object] = {}  # kind or severity -> steps (settings); else defaults
         self.health_close_after_s = HEALTH_CLOSE_AFTER_S
+        self.agencies: dict[str, Agency] = {}  # by id: kinds, own escalation policies, escalate_to
 
     # -- loading -------------------------------------------------------------
     def load_order(self, spec: OrderSpec, now: datetime | None = None) -> OrderState:
@@ -715,7 +717,9 @@ class Monitor:
         victim what she should know, and close automatically a safe condition that has ended."""
         event = routed.event
         if event.event == EventType.RAISED and not event.alert.retroactive:
-            armed = arm(event.alert, policy_for(event.alert.kind, event.alert.severity, self.escalation_policies))
+            handler = self._handling_agency(routed.recipients)
+            armed = arm(event.alert, policy_for(event.alert.kind, event.alert.severity, self.escalation_policies,
+                                                handler.escalation if handler is not None else None))
             event = AlertEvent(armed, event.event, event.at, event.details)
             routed = dataclasses.replace(routed, event=event)
             self._replace_alert(order, armed)
@@ -768,6 +772,11 @@ class Monitor:
         self._publish(order, dataclasses.replace(last, event=event, recipients=recipients), changes)
         return event.alert
 
+    def _handling_agency(self, recipients: tuple[str, ...]) -> Agency | None:
+        """Whose escalation policy an alert follows: its police recipient's, else its first recipient's."""
+        known = [self.agencies[r] for r in recipients if r in self.agencies]
+        return next((a for a in known if a.kind == "police"), known[0] if known else None)
+
     def _escalations(self, now: datetime, changes: Changes) -> None:
         for alert_id, (order_id, alert, last) in list(self.open_alerts.items()):
             while due(alert, now):
@@ -775,6 +784,13 @@ class Monitor:
                 alert = event.alert
                 order = self.orders.get(order_id)
                 routed = dataclasses.replace(last, event=event)
+                if event.details.get("action") == "next_agency":
+                    added = next_agencies(last.recipients, {a: x.escalate_to for a, x in self.agencies.items()})
+                    event = dataclasses.replace(event, details={**event.details, "escalated_to": list(added)})
+                    routed = dataclasses.replace(last, event=event, recipients=(*last.recipients, *added))
+                    last = routed
+                    if order is not None:
+                        order.recipients[alert_id] = routed.recipients
                 if order is None:
                     changes.events.append(routed)
                     self.open_alerts[alert_id] = (order_id, alert, last)

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from alerts.escalation import parse_steps
+from alerts.model import Kind, Severity
 from alerts.routing import Agency
 from geofence.datum import DATUMS, geometry_to_wgs84, to_wgs84
 from geofence.schedule import DAYS, Window, parse_hhmm
@@ -144,8 +146,38 @@ def parse_agencies(collection: Any) -> list[Agency]:
         webhook = props.get("webhook_url")
         if webhook is not None and (not isinstance(webhook, str) or not _HTTP_URL.fullmatch(webhook)):
             raise InvalidInput("webhook_url must be an http(s) URL", f"{where}.properties.webhook_url")
-        agencies.append(Agency(agency_id, name, kind, geometry if isinstance(geometry, dict) else None, webhook))
+        escalation = props.get("escalation")
+        if escalation is not None:
+            _check_escalation(escalation, f"{where}.properties.escalation")
+        escalate_to = props.get("escalate_to", [])
+        if not isinstance(escalate_to, list) or not all(isinstance(a, str) and a for a in escalate_to):
+            raise InvalidInput("escalate_to must be a list of agency ids", f"{where}.properties.escalate_to")
+        if agency_id in escalate_to:
+            raise InvalidInput("an agency can't escalate to itself", f"{where}.properties.escalate_to")
+        agencies.append(Agency(agency_id, name, kind, geometry if isinstance(geometry, dict) else None, webhook,
+                               escalation or None, tuple(dict.fromkeys(escalate_to))))
+    ids = {a.agency_id for a in agencies}
+    for i, a in enumerate(agencies):
+        missing = [x for x in a.escalate_to if x not in ids]
+        if missing:
+            raise InvalidInput(f"escalate_to names agencies not in this file: {', '.join(missing)}",
+                               f"features[{i}].properties.escalate_to")
     return agencies
+
+
+def _check_escalation(raw: Any, where: str) -> None:
+    keys = {k.value for k in Kind} | {s.value for s in Severity}
+    if not isinstance(raw, dict):
+        raise InvalidInput("escalation must be an object: {kind or severity: [[seconds, action], ...]}", where)
+    for key, steps in raw.items():
+        if key not in keys:
+            raise InvalidInput(f"escalation: {key} is neither an alert kind nor a severity", f"{where}.{key}")
+        try:
+            if not isinstance(steps, list):
+                raise ValueError("steps must be a list")
+            parse_steps(steps)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(f"escalation: {exc}", f"{where}.{key}") from None
 
 
 def _party(body: dict[str, Any], role: str, device_required: bool) -> Party:

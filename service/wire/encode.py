@@ -4,7 +4,8 @@ Additions (docs/protocol.md): ``event_id`` and ``event_seq`` (deduplicate
 at-least-once deliveries), ``agency_id``, ``condition`` (``active`` or
 ``ended``), ``ended_at``, ``silent`` on panics, ``episode_id``, ``confidence``
 (``confirmed`` or ``possible``), ``eta_s`` on pre-alerts, ``crossed`` for a
-drive-through, ``min_distance_m`` on proximity. ``victim`` appears only for
+drive-through, ``min_distance_m`` on proximity, ``flips`` on a storm-controlled
+device condition, ``escalation.escalated_to`` on a ``next_agency`` step. ``victim`` appears only for
 ``panic`` and ``proximity`` and only to police and court recipients.
 """
 
@@ -64,11 +65,13 @@ def alert_message(
     else:
         msg["episode_id"] = alert.alert_id  # every event of one episode (start, updates, end) carries it
     for key in ("confidence", "eta_s", "crossed", "min_distance_m", "device_id", "action", "unit", "outcome",
-                "referred_to"):
+                "referred_to", "flips"):
         if key in event.details and event.details[key] is not None:
             msg[key] = event.details[key]
     if event.event.value == "escalated":
         msg["escalation"] = {"level": event.details.get("level"), "action": event.details.get("action")}
+        if "escalated_to" in event.details:  # next_agency: the agencies added as recipients by this step
+            msg["escalation"]["escalated_to"] = list(event.details["escalated_to"])
     return msg
 
 

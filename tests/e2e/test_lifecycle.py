@@ -10,6 +10,7 @@ import pytest
 
 from simulators import SimDevice
 from simulators.walk import offset
+from tests.e2e.conftest import write_json
 from tests.support import builders
 
 
@@ -91,3 +92,26 @@ def test_escalation_fires_on_its_deadlines_across_a_kill_9_restart(devices, cons
         late = (ts(m["at"]) - ts(raised["at"])).total_seconds() - due_s
         assert -0.5 <= late <= 5.0, (due_s, late)  # within 5 s of its deadline, never early
     assert len(console.where(event="escalated")) == 4  # each step once, to police and court
+
+
+def test_an_agency_s_own_policy_escalates_to_the_agency_it_names(devices, console, serve_factory, sqlite_url,
+                                                                 tmp_path) -> None:  # type: ignore[no-untyped-def]
+    agencies = json.loads(json.dumps(builders.AGENCIES))
+    west = next(f for f in agencies["features"] if f["properties"]["agency_id"] == "police-west")
+    west["properties"]["escalation"] = {"zone_breach": [[2, "renotify"], [4, "next_agency"]]}
+    west["properties"]["escalate_to"] = ["police-east"]  # standing in for the city bureau above the station
+    serve = serve_factory(sqlite_url)
+    serve.env["STAYAWAY_ESCALATION"] = json.dumps({"critical": [[600, "renotify"]]})  # the agency's own comes first
+    serve.cli("agencies", "import", write_json(tmp_path / "agencies.geojson", agencies))
+    serve.cli("orders", "import", write_json(tmp_path / "orders.json", [builders.order(**builders.ZONES_ONLY)]))
+    serve.start()
+    tracker, _ = devices()
+    breach(tracker)
+    assert console.wait_for(lambda: len(console.where(event="escalated", agency_id="police-east")) == 1, timeout=20)
+    [step] = console.where(event="escalated", agency_id="police-east")
+    assert step["escalation"] == {"level": 2, "action": "next_agency", "escalated_to": ["police-east"]}
+    assert step["kind"] == "zone_breach" and "respondent" in step  # the added police see what the first ones see
+    for first in ("police-west", "court-xinjin"):  # the first receivers stay on it
+        assert [m["escalation"]["action"] for m in console.where(event="escalated", agency_id=first)] == [
+            "renotify", "next_agency"]
+    assert console.where(event="raised", agency_id="police-east") == []  # it joined at the escalation

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -115,6 +117,19 @@ def test_agencies_round_trip_with_geometry(engine) -> None:
     assert [a.agency_id for a in agencies] == ["court-xinjin", "police-east", "police-west"]
     assert isinstance(agencies[0], Agency) and agencies[0].jurisdiction is None
     assert agencies[1].jurisdiction["type"] == "MultiPolygon"
+
+
+def test_an_agency_s_escalation_settings_round_trip(engine) -> None:
+    body = json.loads(json.dumps(builders.AGENCIES))
+    west = next(f for f in body["features"] if f["properties"]["agency_id"] == "police-west")
+    west["properties"]["escalation"] = {"critical": [[30, "renotify"], [90, "next_agency"]]}
+    west["properties"]["escalate_to"] = ["police-east"]
+    with engine.begin() as conn:
+        config_repo.save_agencies(conn, parse_agencies(body), NOW)
+        loaded = {a.agency_id: a for a in config_repo.load_agencies(conn)}
+    assert loaded["police-west"].escalation == {"critical": [[30, "renotify"], [90, "next_agency"]]}
+    assert loaded["police-west"].escalate_to == ("police-east",)
+    assert loaded["police-east"].escalation is None and loaded["police-east"].escalate_to == ()
 
 
 def test_outbox_rows_are_unsent_until_marked(engine) -> None:

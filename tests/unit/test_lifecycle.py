@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from alerts import Alert, EventType, Kind, Severity, Status, breach_started
-from alerts.escalation import DEFAULT_POLICY, arm, due, escalate, parse_steps, policy_for
+from alerts.escalation import DEFAULT_POLICY, arm, due, escalate, next_agencies, parse_steps, policy_for
 from alerts.lifecycle import SYSTEM, Actor, LifecycleError, acknowledge, dispatch, on_scene, refer, resolve
 from alerts.model import SEVERITY, Outcome
 
@@ -116,6 +116,20 @@ def test_agency_policies_per_kind_and_their_validation():
     for bad in ([[0, "renotify"]], [[30, "shout"]], [[90, "renotify"], [30, "supervisor"]], [[30]]):
         with pytest.raises(ValueError):
             parse_steps(bad)
+
+
+def test_the_handling_agency_s_own_policy_comes_before_the_service_s_and_the_default():
+    service = {"critical": [[60, "renotify"]]}
+    own = {"zone_breach": [[20, "renotify"], [40, "next_agency"]]}
+    assert policy_for(Kind.ZONE_BREACH, Severity.CRITICAL, service, own) == ((20.0, "renotify"), (40.0, "next_agency"))
+    assert policy_for(Kind.PANIC, Severity.CRITICAL, service, own) == ((60.0, "renotify"),)  # own has no panic steps
+    assert policy_for(Kind.PANIC, Severity.CRITICAL, None, own) == DEFAULT_POLICY[Severity.CRITICAL]
+
+
+def test_next_agency_adds_whom_the_recipients_escalate_to_once_and_in_order():
+    escalate_to = {"police-west": ("bureau-city", "court-xinjin"), "court-xinjin": ("court-duty",), "bureau-city": ("x",)}
+    assert next_agencies(("police-west", "court-xinjin"), escalate_to) == ("bureau-city", "court-duty")
+    assert next_agencies(("police-east", "court-xinjin"), {}) == ()
 
 
 # -- the state machine -------------------------------------------------------------------------------------------

@@ -219,3 +219,26 @@ def test_notices_never_carry_the_respondent_s_position():
         for n in notices(changes):
             text = json.dumps(n)
             assert "lat" not in text and "lon" not in text and not any(ch.isdigit() for ch in n["text"])
+
+
+# -- escalation per agency -----------------------------------------------------------------------------------------
+
+def test_the_police_agency_s_own_policy_runs_the_clock_and_next_agency_adds_whom_it_names():
+    from alerts.routing import Agency
+
+    run = Run(zones_only())
+    run.monitor.agencies = {
+        "police-west": Agency("police-west", "West", "police", None, None,
+                              {"zone_breach": [[10, "renotify"], [20, "next_agency"]]}, ("bureau-city",)),
+        "court-xinjin": Agency("court-xinjin", "Court", "court", None, None, None, ("court-duty",)),
+    }
+    [raised] = [r for r in run.tracker(0, 200).events if r.event.alert.kind == Kind.ZONE_BREACH]
+    assert raised.event.alert.escalation == ((10.0, "renotify"), (20.0, "next_agency"))  # police-west's, copied on
+    assert [(r.event.details["action"], r.recipients) for r in tick(run, 12).events] == [
+        ("renotify", ("police-west", "court-xinjin"))]
+    [step] = tick(run, 22).events
+    assert step.event.details["action"] == "next_agency"
+    assert step.event.details["escalated_to"] == ["bureau-city", "court-duty"]
+    assert step.recipients == ("police-west", "court-xinjin", "bureau-city", "court-duty")  # first receivers stay
+    later = [r for r in run.tracker(60, 2000).events if r.event.alert.kind == Kind.ZONE_BREACH]
+    assert later and all(r.recipients == step.recipients for r in later)  # the added agencies follow the alert

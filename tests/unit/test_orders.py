@@ -139,3 +139,28 @@ def test_agency_property_defects_name_their_field(key, value, field):
     with pytest.raises(InvalidInput) as info:
         parse_agencies(fc)
     assert info.value.field == field
+
+
+def test_an_agency_may_carry_its_escalation_policy_and_whom_it_escalates_to():
+    fc = agencies_collection()
+    props = fc["features"][0]["properties"]
+    props["escalation"] = {"zone_breach": [[30, "renotify"], [90, "next_agency"]], "high": [[600, "supervisor"]]}
+    props["escalate_to"] = ["court-xinjin", "court-xinjin"]
+    west = parse_agencies(fc)[0]
+    assert west.escalation == props["escalation"] and west.escalate_to == ("court-xinjin",)
+
+
+@pytest.mark.parametrize("key, value, field", [
+    ("escalation", {"zone_breach": [[30, "shout"]]}, "features[0].properties.escalation.zone_breach"),
+    ("escalation", {"parking": [[30, "renotify"]]}, "features[0].properties.escalation.parking"),
+    ("escalation", [[30, "renotify"]], "features[0].properties.escalation"),
+    ("escalate_to", ["bureau-nowhere"], "features[0].properties.escalate_to"),
+    ("escalate_to", ["police-west"], "features[0].properties.escalate_to"),
+    ("escalate_to", "court-xinjin", "features[0].properties.escalate_to"),
+])
+def test_escalation_settings_of_an_agency_are_checked_and_name_their_field(key, value, field):
+    fc = agencies_collection()
+    fc["features"][0]["properties"][key] = value
+    with pytest.raises(InvalidInput) as info:
+        parse_agencies(fc)
+    assert info.value.field == field

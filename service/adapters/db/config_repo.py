@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 def save_agencies(conn: Connection, agencies: Iterable[Agency], now: datetime) -> int:
     rows = [
         {"agency_id": a.agency_id, "name": a.name, "kind": a.kind, "jurisdiction": a.jurisdiction,
-         "webhook_url": a.webhook_url, "updated_at": now}
+         "webhook_url": a.webhook_url, "escalation": dict(a.escalation) if a.escalation else None,
+         "escalate_to": list(a.escalate_to) or None, "updated_at": now}
         for a in agencies
     ]
     if rows:
@@ -33,7 +34,8 @@ def save_agencies(conn: Connection, agencies: Iterable[Agency], now: datetime) -
 
 def load_agencies(conn: Connection) -> list[Agency]:
     rows = conn.execute(sa.select(t.agencies).order_by(t.agencies.c.agency_id)).mappings()
-    return [Agency(r["agency_id"], r["name"], r["kind"], r["jurisdiction"], r["webhook_url"]) for r in rows]
+    return [Agency(r["agency_id"], r["name"], r["kind"], r["jurisdiction"], r["webhook_url"], r["escalation"] or None,
+                   tuple(r["escalate_to"] or ())) for r in rows]
 
 
 def agency_webhooks(conn: Connection) -> dict[str, str]:

@@ -59,6 +59,8 @@ agencies = Table(
     Column("jurisdiction", sa.JSON, nullable=True),
     ts("updated_at"),
     Column("webhook_url", sa.Text),  # alert messages are also POSTed here, signed (channels/webhook.py)
+    Column("escalation", sa.JSON),  # {kind or severity: [[seconds, action], ...]} for alerts it must handle
+    Column("escalate_to", sa.JSON),  # [agency_id, ...]: added as recipients by a next_agency step
 )
 
 orders = Table(
