@@ -64,3 +64,61 @@ def test_the_victim_is_told_of_the_breach_and_its_end_with_no_coordinates(device
         assert set(n) == {"notice_id", "kind", "text", "alert_id"}
         assert not any(ch.isdigit() for ch in n["text"])
     assert tracker.notices == []  # the respondent's device is told nothing
+
+
+def test_case_battery_and_gps_conditions_are_raised_ended_and_closed_where_safe(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    serve = loaded(sqlite_url)
+    serve.env["STAYAWAY_HEALTH_CLOSE_AFTER_S"] = "1"
+    serve.start()
+    tracker, _ = devices()
+    now = datetime.now(UTC)
+    tracker.location(*offset(*builders.HOME, 2000, 0), acc=5.0, ts=now)
+    tracker.status(ts=now + timedelta(seconds=1), case="open", batt=10, charging=False, gps="no_fix")
+    for kind in ("case_tamper", "battery_low", "location_lost"):
+        assert console.wait_for(lambda kind=kind: len(console.where(kind=kind, event="raised")) == 2), kind
+    assert {m["agency_id"] for m in console.where(event="raised")} == {"police-west", "court-xinjin"}
+    tracker.status(ts=now + timedelta(seconds=2), case="closed", charging=True)
+    tracker.location(*offset(*builders.HOME, 2000, 0), acc=5.0, ts=now + timedelta(seconds=3))
+    for kind in ("battery_low", "location_lost"):  # safe conditions: ended, then closed by the system
+        assert console.wait_for(lambda kind=kind: len(console.where(kind=kind, event="resolved")) == 2), kind
+        assert console.where(kind=kind, event="resolved")[0]["outcome"] == "condition_ended"
+    assert console.wait_for(lambda: len(console.where(kind="case_tamper", condition="ended")) == 2)
+    time.sleep(2)
+    assert console.where(kind="case_tamper", event="resolved") == []  # tamper waits for a person
+
+
+def test_a_stale_victim_fix_is_victim_signal_lost_not_a_comparison(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    order = builders.order(pre_alert_m=None)
+    order["victim"]["report_interval_s"] = 1  # her fix is fresh for 13 s
+    loaded(sqlite_url, orders=[order]).start()
+    tracker, phone = devices()
+    now = datetime.now(UTC)
+    her = offset(*builders.HOME, 0, 3000)  # 3 km east of home, away from the fixed zones
+    phone.location(*her, acc=8.0, ts=now - timedelta(seconds=60))  # a minute old on arrival
+    tracker.location(*offset(*her, 3000, 0), acc=5.0, ts=now)
+    assert console.wait_for(lambda: len(console.where(kind="victim_signal_lost", event="raised")) == 2)
+    assert all("victim" not in m for m in console.where(kind="victim_signal_lost"))
+    phone.location(*her, acc=8.0, ts=datetime.now(UTC))
+    assert console.wait_for(lambda: len(console.where(kind="victim_signal_lost", event="resolved")) == 2)
+
+
+def test_repeated_panic_presses_are_one_alert_and_a_silent_one_tells_the_phone_nothing(devices, console, loaded,
+                                                                                      sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    loaded(sqlite_url, orders=[builders.order(**builders.ZONES_ONLY),
+                               builders.order_for(2, **builders.ZONES_ONLY)]).start()
+    _, phone = devices()
+    _, silent_phone = devices(2)
+    at = offset(*builders.HOME, 10, 10)
+    now = datetime.now(UTC)
+    for i in range(3):
+        phone.panic(*at, acc=10.0, ts=now + timedelta(seconds=i))
+    silent_phone.panic(*at, acc=10.0, silent=True, ts=now)
+    assert console.wait_for(lambda: len([m for m in console.where(kind="panic", agency_id="court-xinjin")]) >= 4)
+    assert console.wait_for(lambda: len(console.where(kind="panic", event="updated", agency_id="court-xinjin")) == 2)
+    loud = [m for m in console.where(kind="panic", agency_id="court-xinjin") if m["order_id"] == "PSO-2026-0001"]
+    assert len({m["alert_id"] for m in loud}) == 1 and [m["event"] for m in loud] == ["raised", "updated", "updated"]
+    quiet = [m for m in console.where(kind="panic", agency_id="court-xinjin") if m["order_id"] != "PSO-2026-0001"]
+    assert [(m["event"], m["silent"]) for m in quiet] == [("raised", True)]
+    assert wait(lambda: [n["kind"] for n in phone.notices] == ["info"])  # received, once
+    time.sleep(1)
+    assert silent_phone.notices == []  # nothing the respondent could see on her screen
