@@ -5,9 +5,6 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from simulators import SimDevice
 from simulators.walk import offset
 from tests.support import builders
 
