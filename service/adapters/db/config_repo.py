@@ -14,6 +14,7 @@ from alerts.routing import Agency
 from service.adapters.db import schema as t
 from service.adapters.db.upsert import upsert
 from service.domain.monitor import MOVING_ZONE_ID
+from service.domain import law
 from service.domain.orders import OrderSpec, parse_order
 from service.errors import InvalidInput
 
@@ -48,17 +49,29 @@ def agency_kinds(conn: Connection) -> dict[str, str]:
 
 
 def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime,
-               warnings: list[dict[str, Any]] | None = None) -> int:
-    """Insert or replace an order; every imported body is kept as a new version. Returns the version."""
+               warnings: list[dict[str, Any]] | None = None, actor: law.Actor | None = None,
+               reason: str | None = None) -> int:
+    """Insert or replace an order; every new body is kept as a new version (taking effect ``now``) and
+    an ``issued`` or ``modified`` entry in its legal history. An order that has ended is not revived:
+    InvalidInput. Returns the version."""
     current = conn.execute(
-        sa.select(t.orders.c.version, t.orders.c.body).where(t.orders.c.order_id == spec.order_id)
+        sa.select(t.orders.c.version, t.orders.c.body, t.orders.c.status).where(t.orders.c.order_id == spec.order_id)
     ).first()
+    if current is not None and current.status != law.OrderStatus.ACTIVE.value:
+        raise InvalidInput(f"order {spec.order_id} has ended ({current.status}); a new order needs a new order_id",
+                           "order_id")
     if current is not None and current.body == spec.body:
         conn.execute(sa.update(t.orders).where(t.orders.c.order_id == spec.order_id).values(warnings=warnings or None))
         return int(current.version)
     version = 1 if current is None else int(current.version) + 1
+    who = actor or law.Actor(f"import:{source}"[:64], "court")
     conn.execute(sa.insert(t.order_versions).values(
-        order_id=spec.order_id, version=version, body=spec.body, source=source, recorded_at=now))
+        order_id=spec.order_id, version=version, body=spec.body, source=source, recorded_at=now, effective_from=now,
+        actor_id=who.actor_id, reason=reason))
+    event = "issued" if current is None else "modified"
+    add_order_event(conn, law.LegalEvent(spec.order_id, event, now, who.actor_id, who.role,
+                                         reason if reason is not None else (f"imported from {source}" if actor is None
+                                                                            else None)), version)
     upsert(conn, t.orders, [{
         "order_id": spec.order_id, "type": spec.type, "court_id": spec.court_id, "issued_at": spec.issued_at,
         "expires_at": spec.expires_at, "status": "active", "version": version, "body": spec.body, "updated_at": now,
@@ -79,6 +92,73 @@ def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime,
     conn.execute(sa.delete(t.zone_membership).where(
         t.zone_membership.c.order_id == spec.order_id, t.zone_membership.c.zone_id.not_in(kept)))
     return version
+
+
+def add_order_event(conn: Connection, event: law.LegalEvent, version: int | None = None) -> None:
+    conn.execute(sa.insert(t.order_events).values(
+        order_id=event.order_id, event=event.event, at=event.at, actor_id=event.actor_id, role=event.role,
+        reason=event.reason, version=version, details=_jsonable(event.details) or None))
+
+
+def load_standing(conn: Connection, order_id: str) -> law.Standing | None:
+    r = conn.execute(sa.select(t.orders).where(t.orders.c.order_id == order_id)).mappings().first()
+    if r is None:
+        return None
+    return law.Standing(r["order_id"], r["type"], r["court_id"], r["issued_at"], r["expires_at"],
+                        law.OrderStatus(r["status"]), r["extensions"], r["ended_at"], r["superseded_by"])
+
+
+def save_standing(conn: Connection, standing: law.Standing, now: datetime) -> None:
+    """The order's legal state; ``updated_at`` moves, so a running serve picks the change up."""
+    conn.execute(sa.update(t.orders).where(t.orders.c.order_id == standing.order_id).values(
+        status=standing.status.value, expires_at=standing.expires_at, extensions=standing.extensions,
+        ended_at=standing.ended_at, superseded_by=standing.superseded_by, updated_at=now))
+
+
+def order_history(conn: Connection, order_id: str) -> list[dict[str, Any]]:
+    c = t.order_events.c
+    q = sa.select(c.event, c.at, c.actor_id, c.role, c.reason, c.version, c.details).where(c.order_id == order_id)
+    return [dict(r) for r in conn.execute(q.order_by(c.id)).mappings()]
+
+
+def order_versions(conn: Connection, order_id: str) -> list[dict[str, Any]]:
+    c = t.order_versions.c
+    q = sa.select(c.version, c.body, c.source, c.recorded_at, c.effective_from, c.actor_id, c.reason) \
+        .where(c.order_id == order_id).order_by(c.version)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def add_service_record(conn: Connection, order_id: str, party: str, served_at: datetime, served_by: str,
+                       method: str | None, now: datetime) -> None:
+    conn.execute(sa.insert(t.service_records).values(order_id=order_id, party=party, served_at=served_at,
+                                                     served_by=served_by, method=method, recorded_at=now))
+    conn.execute(sa.update(t.orders).where(t.orders.c.order_id == order_id).values(updated_at=now))
+
+
+def service_records(conn: Connection, order_ids: Iterable[str] | None = None) -> dict[str, dict[str, datetime]]:
+    """order id -> party -> when first served."""
+    c = t.service_records.c
+    q = sa.select(c.order_id, c.party, sa.func.min(c.served_at)).group_by(c.order_id, c.party)
+    if order_ids is not None:
+        q = q.where(c.order_id.in_(list(order_ids)))
+    out: dict[str, dict[str, datetime]] = {}
+    for order_id, party, served_at in conn.execute(q):
+        out.setdefault(order_id, {})[party] = _utc(served_at)
+    return out
+
+
+def _utc(value: Any) -> Any:
+    from datetime import UTC
+
+    if isinstance(value, datetime) and value.tzinfo is None:  # SQLite's MIN() returns the stored text's value
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
+    from service.wire.rfc3339 import format_ts
+
+    return {k: format_ts(v) if isinstance(v, datetime) else v for k, v in details.items()}
 
 
 def load_orders(conn: Connection, order_ids: Iterable[str] | None = None) -> list[OrderSpec]:

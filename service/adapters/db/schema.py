@@ -75,6 +75,9 @@ orders = Table(
     Column("body", sa.JSON, nullable=False),
     ts("updated_at"),
     Column("warnings", sa.JSON),  # set-up check warnings (service.domain.setup_checks)
+    Column("extensions", sa.Integer, nullable=False, server_default="0"),  # an ordinary order: at most 1
+    ts("ended_at", nullable=True),  # cancelled, superseded, rejected, withdrawn or expired
+    Column("superseded_by", sa.String(64)),  # a temporary order: the ordinary order that replaced it
 )
 
 order_versions = Table(
@@ -85,7 +88,34 @@ order_versions = Table(
     Column("body", sa.JSON, nullable=False),
     Column("source", sa.Text, nullable=False),
     ts("recorded_at"),
+    ts("effective_from", nullable=True),  # when this version took effect (None: recorded_at, older rows)
+    Column("actor_id", sa.String(64)),  # who made it (the court officer; None: an import)
+    Column("reason", sa.Text),
     sa.UniqueConstraint("order_id", "version"),
+)
+
+order_events = Table(  # append-only: the order's legal history (service.domain.law.LegalEvent)
+    "order_events", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", sa.String(64), nullable=False, index=True),
+    Column("event", sa.String(16), nullable=False),
+    ts("at"),
+    Column("actor_id", sa.String(64), nullable=False),
+    Column("role", sa.String(16), nullable=False),
+    Column("reason", sa.Text),
+    Column("version", sa.Integer),
+    Column("details", sa.JSON),
+)
+
+service_records = Table(  # append-only: the order served to a party
+    "service_records", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", sa.String(64), nullable=False, index=True),
+    Column("party", sa.String(16), nullable=False),  # respondent | victim | police | committee
+    ts("served_at"),
+    Column("served_by", sa.String(64), nullable=False),
+    Column("method", sa.Text),
+    ts("recorded_at"),
 )
 
 order_parties = Table(
@@ -264,4 +294,55 @@ outbox = Table(
     ts("sent_at", nullable=True),
     Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_outbox_unsent", "sent_at", "priority", "id"),
+)
+
+
+# -- who may do what (service.domain.access, service.auth) -------------------------------------------------------
+
+accounts = Table(  # officers and admins; they sign in with a password (Argon2) and a TOTP code
+    "accounts", metadata,
+    Column("account_id", sa.String(64), primary_key=True),
+    Column("role", sa.String(16), nullable=False),  # police | court | supervisor | admin
+    Column("agency_id", sa.String(64)),
+    Column("password_hash", sa.Text, nullable=False),  # Argon2id (argon2-cffi), never the password
+    Column("totp_secret", sa.String(64), nullable=False),  # base32, RFC 6238
+    Column("totp_last_step", sa.BigInteger, nullable=False, server_default="0"),  # a code is used once
+    ts("created_at"),
+    ts("disabled_at", nullable=True),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("token_hash", sa.String(64), primary_key=True),  # SHA-256 of the 256-bit session token
+    Column("account_id", sa.String(64), nullable=False, index=True),
+    ts("created_at"),
+    ts("last_seen_at"),
+    ts("ended_at", nullable=True),
+    Column("from_addr", sa.String(64)),
+)
+
+api_tokens = Table(  # integrations: a role and an agency, like an account, without a person
+    "api_tokens", metadata,
+    Column("token_hash", sa.String(64), primary_key=True),
+    Column("name", sa.String(64), nullable=False, unique=True),
+    Column("role", sa.String(16), nullable=False),
+    Column("agency_id", sa.String(64)),
+    ts("created_at"),
+    ts("revoked_at", nullable=True),
+)
+
+access_audit = Table(  # append-only, kept at least a year: who, what, when (UTC), from where, why
+    "access_audit", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    ts("at"),
+    Column("actor", sa.String(64), nullable=False),
+    Column("role", sa.String(16)),
+    Column("action", sa.String(32), nullable=False),
+    Column("object_type", sa.String(32)),
+    Column("object_id", sa.String(80)),
+    Column("from_addr", sa.String(64)),
+    Column("reason", sa.Text),
+    Column("outcome", sa.String(16), nullable=False),  # ok | denied | failed
+    Column("details", sa.JSON),
+    sa.Index("ix_access_audit_actor_action_at", "actor", "action", "at"),
 )

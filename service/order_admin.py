@@ -1,0 +1,134 @@
+"""The court's changes to orders, as the law allows them (``service.domain.law``), in one transaction each.
+
+Used by the JSON API; ``stayaway orders import`` stays the bulk channel (``service.importing``),
+and both write versions and the legal history the same way. A running ``serve`` picks every change
+up within ``config_poll_s`` (the order's ``updated_at`` moves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+
+from geofence import FrameCache
+from service.adapters.db import config_repo
+from service.domain import law
+from service.domain.orders import OrderSpec, parse_order
+from service.domain.setup_checks import setup_warnings
+from service.errors import InvalidInput, NotFound
+from service.importing import check_zones
+
+LEGAL_FIELDS = ("order_id", "type", "court", "issued_at", "expires_at")  # changed only through their own steps
+
+
+class OrderAdmin:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+        self.engine, self.clock = engine, clock
+
+    def create(self, body: Any, actor: law.Actor) -> dict[str, Any]:
+        """Issue an order from its file body (contract section 4). With ``supersedes`` naming a temporary
+        order, the ordinary order replaces it in the same transaction."""
+        spec = self._parse(body)
+        supersedes = body.get("supersedes") if isinstance(body, dict) else None
+        with self.engine.begin() as conn:
+            now = self.clock()
+            self._court_known(conn, spec)
+            if config_repo.load_standing(conn, spec.order_id) is not None:
+                raise law.LegalError("exists", f"order {spec.order_id} exists; modify it instead", "order_id")
+            law.issue(spec.order_id, spec.type, spec.court_id, spec.issued_at, spec.expires_at, actor, now)
+            version = config_repo.save_order(conn, spec, f"api:{actor.actor_id}", now, self._warnings(spec), actor,
+                                             body.get("reason"))
+            if supersedes is not None:
+                old = self._standing(conn, str(supersedes))
+                ended, event = law.supersede(old, spec.order_id, actor, now)
+                config_repo.save_standing(conn, ended, now)
+                config_repo.add_order_event(conn, event)
+        return {"order_id": spec.order_id, "version": version}
+
+    def modify(self, order_id: str, body: Any, actor: law.Actor, reason: str | None) -> dict[str, Any]:
+        """A new version of zones, distances or devices. The legal fields stay (extension, cancellation
+        and the end of an application are their own steps)."""
+        spec = self._parse(body)
+        with self.engine.begin() as conn:
+            now = self.clock()
+            standing = self._standing(conn, order_id)
+            current = config_repo.load_orders(conn, [order_id])
+            if spec.order_id != order_id:
+                raise InvalidInput("order_id cannot change", "order_id")
+            before = current[0].body if current else {}
+            for key in LEGAL_FIELDS:
+                if body.get(key) != before.get(key):
+                    raise InvalidInput(f"{key} changes only through its own step (extend, cancel, end)", key)
+            changed = sorted(k for k in set(body) | set(before) if k not in LEGAL_FIELDS and body.get(k) != before.get(k))
+            law.modify(standing, actor, reason, now, changed)
+            version = config_repo.save_order(conn, spec, f"api:{actor.actor_id}", now, self._warnings(spec), actor,
+                                             reason)
+        return {"order_id": order_id, "version": version, "changed": changed}
+
+    def extend(self, order_id: str, new_expires_at: datetime, actor: law.Actor, reason: str | None) -> dict[str, Any]:
+        with self.engine.begin() as conn:
+            now = self.clock()
+            standing = self._standing(conn, order_id)
+            extended, event = law.extend(standing, new_expires_at, actor, reason, now)
+            [spec] = config_repo.load_orders(conn, [order_id]) or [None]
+            version = None
+            if spec is not None:  # the order's body says when it expires: a new version says the new date
+                body = {**spec.body, "expires_at": event.details["to"].isoformat().replace("+00:00", "Z")}
+                version = config_repo.save_order(conn, parse_order(body), f"api:{actor.actor_id}", now, None, actor,
+                                                 reason)
+            config_repo.save_standing(conn, extended, now)
+            config_repo.add_order_event(conn, event, version)
+        return {"order_id": order_id, "expires_at": extended.expires_at, "extensions": extended.extensions}
+
+    def cancel(self, order_id: str, actor: law.Actor, reason: str | None) -> dict[str, Any]:
+        return self._end(order_id, lambda s, now: law.cancel(s, actor, reason, now))
+
+    def end_application(self, order_id: str, outcome: str, actor: law.Actor, reason: str | None) -> dict[str, Any]:
+        return self._end(order_id, lambda s, now: law.end_application(s, outcome, actor, reason, now))
+
+    def record_service(self, order_id: str, party: str, served_at: datetime, method: str | None,
+                       actor: law.Actor) -> dict[str, Any]:
+        with self.engine.begin() as conn:
+            now = self.clock()
+            standing = self._standing(conn, order_id)
+            event = law.record_service(standing, party, served_at, actor, method, now)
+            config_repo.add_service_record(conn, order_id, party, served_at, actor.actor_id, method, now)
+            config_repo.add_order_event(conn, event)
+            served = config_repo.service_records(conn, [order_id]).get(order_id, {})
+        return {"order_id": order_id, "served": sorted(served),
+                "unserved": [p for p in law.SERVICE_PARTIES if p not in served]}
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _end(self, order_id: str, step: Callable[[law.Standing, datetime], tuple[law.Standing, law.LegalEvent]]
+             ) -> dict[str, Any]:
+        with self.engine.begin() as conn:
+            now = self.clock()
+            ended, event = step(self._standing(conn, order_id), now)
+            config_repo.save_standing(conn, ended, now)
+            config_repo.add_order_event(conn, event)
+        return {"order_id": order_id, "status": ended.status.value, "ended_at": ended.ended_at}
+
+    @staticmethod
+    def _standing(conn: Connection, order_id: str) -> law.Standing:
+        standing = config_repo.load_standing(conn, order_id)
+        if standing is None:
+            raise NotFound(f"no order {order_id}")
+        return standing
+
+    @staticmethod
+    def _parse(body: Any) -> OrderSpec:
+        spec = parse_order(body)
+        check_zones(spec, FrameCache())
+        return spec
+
+    @staticmethod
+    def _court_known(conn: Connection, spec: OrderSpec) -> None:
+        if config_repo.agency_kinds(conn).get(spec.court_id) != "court":
+            raise InvalidInput(f"court {spec.court_id} is not a known court agency", "court")
+
+    @staticmethod
+    def _warnings(spec: OrderSpec) -> list[dict[str, Any]]:
+        return [{"code": w.code, "message": w.message, "field": w.field} for w in setup_warnings(spec, FrameCache())]
