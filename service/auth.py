@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from service.adapters.db import schema as t
 from service.domain.access import ACCOUNT_ROLES, OFFICER_ROLES, Principal, Role
+from service.errors import StayawayError
 
 log = logging.getLogger(__name__)
 IDLE = timedelta(minutes=30)
@@ -44,7 +45,7 @@ TOKEN_PREFIX = "st_"
 ISSUER = "stayaway"
 
 
-class AuthError(Exception):
+class AuthError(StayawayError):
     """``code``: bad_credentials | locked | bad_input; the message never says which factor failed."""
 
     def __init__(self, code: str, message: str) -> None:

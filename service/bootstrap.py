@@ -148,7 +148,11 @@ class Runtime:
             port = free_port(host)
         if self.settings.log_level.upper() != "DEBUG":
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-        app = create_app(WebDeps(self.reader, self.health, self.act))
+        from service.auth import Auth
+        from service.order_admin import OrderAdmin
+
+        app = create_app(WebDeps(self.reader, self.health, self.act, Auth(self.engine, self.clock),
+                                 OrderAdmin(self.engine, self.clock)))
         self.http: BaseWSGIServer = make_server(host, port, app, threaded=True)
         thread = threading.Thread(target=self.http.serve_forever, name="stayaway-web", daemon=True)
         thread.start()

@@ -100,6 +100,49 @@ def orders_import(files: tuple[Path, ...], database_url: str | None) -> None:
     click.echo(f"imported {len(done)} orders")
 
 
+@main.group()
+def accounts() -> None:
+    """Officer and admin accounts (password + TOTP)."""
+
+
+@accounts.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["police", "court", "supervisor", "admin"]))
+@click.option("--agency", "agency_id", help="The officer's agency id (required but for admin).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@click.option("--db", "database_url", help="SQLAlchemy URL (default: STAYAWAY_DATABASE_URL or SQLite).")
+def accounts_add(name: str, role: str, agency_id: str | None, password_stdin: bool, database_url: str | None) -> None:
+    """Create an account; prints its TOTP secret once, to load into the officer's authenticator app."""
+    from service.auth import Auth
+    from service.bootstrap import utc_now
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
+        "password", hide_input=True, confirmation_prompt=True)
+    new = Auth(_migrated_engine(_settings(database_url=database_url)), utc_now).create_account(
+        name, password, role, agency_id)
+    click.echo(f"account {new.account_id} created ({role}{', ' + agency_id if agency_id else ''})")
+    click.echo(f"TOTP secret (shown once): {new.totp_secret}")
+    click.echo(f"authenticator URI: {new.provisioning_uri}")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens for integrations (a role and an agency, no person)."""
+
+
+@tokens.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["police", "court", "supervisor"]))
+@click.option("--agency", "agency_id", required=True, help="The agency the token acts for.")
+@click.option("--db", "database_url", help="SQLAlchemy URL (default: STAYAWAY_DATABASE_URL or SQLite).")
+def tokens_add(name: str, role: str, agency_id: str, database_url: str | None) -> None:
+    """Create a token and print it (only its hash is stored: keep it now)."""
+    from service.auth import Auth
+    from service.bootstrap import utc_now
+
+    click.echo(Auth(_migrated_engine(_settings(database_url=database_url)), utc_now).create_token(name, role, agency_id))
+
+
 @main.command()
 @click.option("--mqtt", "mqtt_url", help="Use this broker instead of the embedded one.")
 @click.option("--http", default="127.0.0.1:8080", show_default=True, help="HOST:PORT for the web app (port 0: any).")

@@ -1,4 +1,4 @@
-"""The Flask app: health, and a read-only JSON API (authentication arrives with the roles issue).
+"""The Flask app: health (open), and the JSON API (signed in: service.web.security).
 
 ``create_app`` takes its collaborators; it builds no adapter itself, so tests
 hand it a real SQLite engine and the composition root hands it the live ones.
@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
+
+if TYPE_CHECKING:
+    from service.auth import Auth
+    from service.order_admin import OrderAdmin
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,8 @@ class WebDeps:
     health: Callable[[], dict[str, Any]]  # {"ready": bool, ...}
     # apply a lifecycle step to an alert on the ingest thread: (alert_id, action, body) -> alert fields
     act: Callable[[str, str, dict[str, Any]], dict[str, Any]] | None = None
+    auth: Auth | None = None  # sign-in, sessions, tokens, the access audit; None: every API call is 401
+    orders: OrderAdmin | None = None  # the court's steps on orders (a writer engine)
 
 
 def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flask:
@@ -30,10 +36,19 @@ def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flas
         app.config.update(test_config)
     app.extensions["stayaway"] = deps
 
-    from service.web import accountability, api, health
+    from service.web import accountability, api, auth_api, health, orders_api
+    from service.web.security import authenticate
 
+    protected = {b.name for b in (api.bp, orders_api.bp, accountability.bp, auth_api.bp)}
+
+    @app.before_request
+    def signed_in_only() -> None:  # every blueprint but health: a valid Bearer token first
+        if request.blueprint in protected:
+            authenticate()
     app.register_blueprint(health.bp)
+    app.register_blueprint(auth_api.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(orders_api.bp)
     app.register_blueprint(accountability.bp)
 
     @app.errorhandler(HTTPException)

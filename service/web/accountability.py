@@ -21,7 +21,10 @@ from prometheus_client.registry import Collector
 from alerts.accountability import STEPS, accountability, percentile
 from service.adapters.db import alerts_repo
 from service.adapters.db import schema as t
+from service.domain import access
+from service.domain.access import Role
 from service.web import deps
+from service.web.security import principal
 from service.wire.rfc3339 import format_ts, parse_ts
 
 bp = Blueprint("accountability", __name__)
@@ -32,7 +35,9 @@ MAX_PERIOD = timedelta(days=400)
 @bp.get("/api/v1/accountability")
 def figures():  # type: ignore[no-untyped-def]
     """Per agency and alert kind over ``?from=...&to=...`` (RFC 3339; default the last 24 h): raised,
-    unacknowledged, escalated, and time to acknowledge / dispatch / arrive / resolve (p50, p90)."""
+    unacknowledged, escalated, and time to acknowledge / dispatch / arrive / resolve (p50, p90).
+    A supervisor gets her own agency's figures; an admin every agency's; anyone else 403."""
+    agencies = _visible_agencies()
     until = _time_arg("to") or datetime.now(UTC)
     since = _time_arg("from") or until - WINDOW
     if not since < until or until - since > MAX_PERIOD:
@@ -41,17 +46,36 @@ def figures():  # type: ignore[no-untyped-def]
         rows, escalated = alerts_repo.accountability_rows(conn, since, until)
     table = accountability(rows, escalated)
     return jsonify(period={"from": format_ts(since), "to": format_ts(until)}, figures=[
-        {"agency_id": agency, "kind": kind, **f.summary()} for (agency, kind), f in sorted(table.items())])
+        {"agency_id": agency, "kind": kind, **f.summary()} for (agency, kind), f in sorted(table.items())
+        if agencies is None or agency in agencies])
 
 
 @bp.get("/metrics")
 def metrics():  # type: ignore[no-untyped-def]
+    """Prometheus text format, for a scraper with a supervisor's or admin's token (Bearer), cut like the
+    JSON figures."""
     registry = CollectorRegistry()
-    registry.register(_Collector())
+    registry.register(_Collector(_visible_agencies()))
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4; charset=utf-8")
 
 
+def _visible_agencies() -> set[str] | None:
+    """None: every agency (admin); else the supervisor's own. 403 for other roles."""
+    p = principal()
+    if p.role == Role.ADMIN:
+        return None
+    if not access.may_read_accountability(p, p.agency_id):
+        abort(403, description="supervisors see their agency's figures")
+    return {p.agency_id} if p.agency_id else set()
+
+
 class _Collector(Collector):
+    def __init__(self, agencies: set[str] | None) -> None:
+        self.agencies = agencies
+
+    def _shown(self, agency: str) -> bool:
+        return self.agencies is None or agency in self.agencies
+
     def collect(self) -> Iterator[Any]:
         now = datetime.now(UTC)
         with deps().engine.connect() as conn:
@@ -65,7 +89,8 @@ class _Collector(Collector):
             for agency in recipients:
                 counts[(agency, kind)] = counts.get((agency, kind), 0) + 1
         for (agency, kind), n in sorted(counts.items()):
-            unacked.add_metric([agency, kind], n)
+            if self._shown(agency):
+                unacked.add_metric([agency, kind], n)
         yield unacked
         table = accountability(rows, escalated)
         raised = GaugeMetricFamily("stayaway_alerts_raised_24h", "Alerts raised in the last 24 h", labels=["agency", "kind"])
@@ -75,6 +100,8 @@ class _Collector(Collector):
                                  "Seconds from raising to each step, alerts of the last 24 h",
                                  labels=["agency", "kind", "step", "quantile"])
         for (agency, kind), f in sorted(table.items()):
+            if not self._shown(agency):
+                continue
             raised.add_metric([agency, kind], f.raised)
             esc.add_metric([agency, kind], f.escalated)
             for step in STEPS:

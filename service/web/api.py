@@ -1,9 +1,8 @@
-"""JSON API under /api/v1: orders and alerts, and what officers do with alerts.
+"""JSON API under /api/v1: orders and alerts, and what officers do with alerts. Signed in only
+(``service.web.security``); every answer is cut to what the principal may see (``service.domain.access``).
 
-Nothing here returns zone geometry or any position: zones mark where the victim
-lives and works, and this API has no authentication yet (it binds to loopback).
-Until the roles issue, an action names its actor in the body (``actor``); the
-handlers take it from one place, so the signed-in officer will replace it there.
+Nothing here returns zone geometry or any position: zones mark where the victim lives and works.
+The victim's position has its own endpoint, on a need-to-know basis (``orders_api``).
 """
 
 from __future__ import annotations
@@ -13,8 +12,11 @@ from typing import Any
 from flask import Blueprint, abort, jsonify, request
 
 from alerts.lifecycle import LifecycleError
-from service.adapters.db import alerts_repo, config_repo
+from service.adapters.db import alerts_repo, config_repo, scope_repo
+from service.domain import access
 from service.web import deps
+from service.web.errors import error
+from service.web.security import audit, principal
 from service.wire.rfc3339 import format_ts
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -24,77 +26,87 @@ ACTIONS = ("acknowledge", "dispatch", "on_scene", "resolve", "refer")
 
 @bp.get("/orders")
 def list_orders():  # type: ignore[no-untyped-def]
-    """Every order with its type, court, dates and version."""
+    """The orders the principal may see, with type, court, dates, status and version."""
+    p = principal()
     with deps().engine.connect() as conn:
-        rows = config_repo.order_rows(conn)
+        scopes = scope_repo.order_scopes(conn)
+        rows = [r for r in config_repo.order_rows(conn)
+                if r["order_id"] in scopes and access.may_read_order(p, scopes[r["order_id"]])]
     return jsonify(orders=[_order(r) for r in rows])
 
 
 @bp.get("/orders/<order_id>")
 def get_order(order_id: str):  # type: ignore[no-untyped-def]
-    """One order, its parties' ids, zone names and its alerts. 404 if unknown."""
+    """One order: its status for the victim; for officers in scope also its parties' ids, zone names and
+    its alerts (an audited read of victim data). 404 if unknown or out of scope."""
+    p = principal()
     with deps().engine.connect() as conn:
-        rows = [r for r in config_repo.order_rows(conn) if r["order_id"] == order_id]
-        if not rows:
+        scope = scope_repo.order_scopes(conn, [order_id]).get(order_id)
+        if scope is None or not access.may_read_order(p, scope):
             abort(404, description=f"no order {order_id}")
+        rows = [r for r in config_repo.order_rows(conn) if r["order_id"] == order_id]
         spec = config_repo.load_orders(conn, [order_id])
         alerts = alerts_repo.alert_rows(conn, order_id=order_id)
     body = _order(rows[0])
+    if not access.may_read_order_details(p, scope):
+        return jsonify(body)
     if spec:
         s = spec[0]
-        body["parties"] = [{"role": p.role, "person_id": p.person_id, "device_id": p.device_id,
-                            "report_interval_s": p.report_interval_s} for p in s.parties()]
+        body["parties"] = [{"role": x.role, "person_id": x.person_id, "device_id": x.device_id,
+                            "report_interval_s": x.report_interval_s} for x in s.parties()]
         body["zones"] = [{"zone_id": z.zone_id, "kind": z.kind, "name": z.name} for z in s.zones]
         body["min_distance_m"] = s.min_distance_m
-    body["alerts"] = [_alert(a) for a in alerts]
+    body["alerts"] = [_alert(a) for a in alerts if access.may_read_alert(p, a["recipients"], order_id, a["kind"])]
+    audit("read_victim_data", "order", order_id, details={"what": "order details"})
     return jsonify(body)
 
 
 @bp.get("/alerts")
 def list_alerts():  # type: ignore[no-untyped-def]
-    """Alerts, newest first; ``?status=open`` (default), ``acknowledged``, ``resolved`` or ``all``. 400 otherwise."""
+    """Alerts the principal may see, newest first; ``?status=open`` (default), ``acknowledged``, ...,
+    ``resolved`` or ``all``. 400 otherwise."""
     status = request.args.get("status", "open")
     if status not in ALERT_STATUSES + ("all",):
         abort(400, description="status must be open, acknowledged, dispatched, on_scene, resolved or all")
+    p = principal()
     with deps().engine.connect() as conn:
         rows = alerts_repo.alert_rows(conn, None if status == "all" else status)
-    return jsonify(alerts=[_alert(a) for a in rows])
+    return jsonify(alerts=[_alert(a) for a in rows if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])])
 
 
 @bp.post("/alerts/<alert_id>/<action>")
 def act_on_alert(alert_id: str, action: str):  # type: ignore[no-untyped-def]
     """acknowledge | dispatch (``unit``) | on_scene | resolve (``outcome``, ``note``) | refer (``to_agency``,
-    ``note``). Body: JSON with ``actor`` (until sign-in arrives) and the fields named. 409 with a stable
-    code when the step is not allowed (e.g. ``note_required``, ``already_resolved``); 404 for an unknown
-    or already resolved alert."""
+    ``note``), by an officer of an agency that received the alert (the signed-in principal is the actor).
+    409 with a stable code when the step is not allowed (e.g. ``note_required``, ``already_resolved``);
+    404 for an unknown, out-of-scope or already resolved alert; 403 for one its principal may only read."""
     if action not in ACTIONS:
         abort(404, description=f"no action {action}")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return _error(400, "bad_request", "the body must be a JSON object", None)
-    actor = body.get("actor")
-    if not isinstance(actor, str) or not 1 <= len(actor) <= 100:
-        return _error(400, "validation", "actor must be a string of 1-100 characters", "actor")
-    for name in ("note", "unit", "outcome", "to_agency", "agency_id"):
+        return error(400, "bad_request", "the body must be a JSON object")
+    for name in ("note", "unit", "outcome", "to_agency"):
         if name in body and body[name] is not None and not isinstance(body[name], str):
-            return _error(400, "validation", f"{name} must be a string", name)
+            return error(400, "validation", f"{name} must be a string", name)
+    p = principal()
+    with deps().engine.connect() as conn:
+        found = scope_repo.alert_scope(conn, alert_id)
+    if found is None or not access.may_read_alert(p, found[2], found[0], found[1]):
+        return error(404, "not_found", f"no unresolved alert {alert_id}")
+    if not access.may_act_on_alert(p, found[2]):
+        return error(403, "forbidden", "only officers of an agency that received the alert handle it")
     act = deps().act
     if act is None:
         abort(503, description="alert actions need the running service")
+    step = {**{k: body.get(k) for k in ("note", "unit", "outcome", "to_agency")}, "actor": p.subject,
+            "agency_id": p.agency_id}
     try:
-        alert = act(alert_id, action, body)
+        alert = act(alert_id, action, step)
     except KeyError:
-        return _error(404, "not_found", f"no unresolved alert {alert_id}", None)
+        return error(404, "not_found", f"no unresolved alert {alert_id}")
     except LifecycleError as exc:
-        return _error(409, exc.code, str(exc), None)
+        return error(409, exc.code, str(exc))
     return jsonify(alert=alert)
-
-
-def _error(status: int, code: str, message: str, field: str | None):  # type: ignore[no-untyped-def]
-    err: dict[str, Any] = {"code": code, "message": message}
-    if field is not None:
-        err["field"] = field
-    return jsonify(error=err), status
 
 
 def _order(r: dict[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,7 @@ def loaded(serve_factory, tmp_path: Path):  # type: ignore[no-untyped-def]
         s = serve_factory(db_url, client_id)
         s.cli("agencies", "import", write_json(tmp_path / "agencies.geojson", builders.AGENCIES))
         s.cli("orders", "import", write_json(tmp_path / "orders.json", orders or [builders.order(**builders.ZONES_ONLY)]))
+        s.add_token("west-dispatch", "police", "police-west")  # the default for requests
         return s
 
     return make

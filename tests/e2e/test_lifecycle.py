@@ -25,39 +25,48 @@ def ts(text: str) -> datetime:
 
 
 def test_an_officer_acknowledges_dispatches_and_resolves_and_everyone_is_told(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
-    serve = loaded(sqlite_url).start()
+    serve = loaded(sqlite_url)
+    east = serve.add_token("east-dispatch", "police", "police-east")
+    supervisor = serve.add_token("west-supervisor", "supervisor", "police-west")
+    serve.start()
     tracker, phone = devices()
     breach(tracker)
     assert console.wait_for(lambda: len(console.where(kind="zone_breach", event="raised")) == 2)
     alert_id = console.where(kind="zone_breach", event="raised")[0]["alert_id"]
 
-    status, body = serve.post(f"/api/v1/alerts/{alert_id}/acknowledge", {"actor": "officer-7", "agency_id": "police-west"})
-    assert status == 200 and body["alert"]["status"] == "acknowledged" and body["alert"]["acknowledged_by"] == "officer-7"
+    status, body = serve.post(f"/api/v1/alerts/{alert_id}/acknowledge", {}, token="")  # nobody signed in
+    assert (status, body["error"]["code"]) == (401, "unauthorized")
+    status, body = serve.post(f"/api/v1/alerts/{alert_id}/acknowledge", {}, token=east)  # not theirs: as if unknown
+    assert (status, body["error"]["code"]) == (404, "not_found")
+    status, body = serve.post(f"/api/v1/alerts/{alert_id}/acknowledge", {"actor": "someone-else"})
+    assert status == 200 and body["alert"]["status"] == "acknowledged"
+    assert body["alert"]["acknowledged_by"] == "west-dispatch"  # the signed-in principal, never the body's word
     assert console.wait_for(lambda: len(console.where(alert_id=alert_id, event="acknowledged")) == 2)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not any(n["kind"] == "info" for n in phone.notices):
         time.sleep(0.05)
     assert any(n["kind"] == "info" and n["alert_id"] == alert_id for n in phone.notices)
 
-    status, body = serve.post(f"/api/v1/alerts/{alert_id}/resolve", {"actor": "officer-7", "outcome": "respondent_warned"})
+    status, body = serve.post(f"/api/v1/alerts/{alert_id}/resolve", {"outcome": "respondent_warned"})
     assert (status, body["error"]["code"]) == (409, "note_required")
-    status, body = serve.post(f"/api/v1/alerts/{alert_id}/dispatch", {"actor": "officer-7", "unit": "car 12"})
+    status, body = serve.post(f"/api/v1/alerts/{alert_id}/dispatch", {"unit": "car 12"})
     assert status == 200 and body["alert"]["status"] == "dispatched"
     status, body = serve.post(f"/api/v1/alerts/{alert_id}/resolve",
-                              {"actor": "officer-7", "outcome": "respondent_warned", "note": "warned at the gate"})
+                              {"outcome": "respondent_warned", "note": "warned at the gate"})
     assert status == 200 and body["alert"]["status"] == "resolved" and body["alert"]["outcome"] == "respondent_warned"
     assert console.wait_for(lambda: len(console.where(alert_id=alert_id, event="resolved")) == 2)
     resolved = console.where(alert_id=alert_id, event="resolved", agency_id="court-xinjin")[0]
     assert resolved["status"] == "resolved" and resolved["outcome"] == "respondent_warned"
-    status, body = serve.post(f"/api/v1/alerts/{alert_id}/acknowledge", {"actor": "officer-7"})
+    status, body = serve.post(f"/api/v1/alerts/{alert_id}/acknowledge", {})
     assert (status, body["error"]["code"]) == (404, "not_found")
-    status, body = serve.post(f"/api/v1/alerts/{alert_id}/acknowledge", {"actor": 7})
-    assert (status, body["error"]["field"]) == (400, "actor")
+    status, body = serve.post(f"/api/v1/alerts/{alert_id}/dispatch", {"unit": 7})
+    assert (status, body["error"]["field"]) == (400, "unit")
     status, listed = serve.get("/api/v1/alerts?status=resolved")
     assert [a["alert_id"] for a in listed["alerts"]] == [alert_id]
 
     # accountability: who answered how fast, as JSON and as Prometheus metrics
-    status, acc = serve.get("/api/v1/accountability")
+    assert serve.get("/api/v1/accountability")[0] == 403  # an officer's token: not a supervisor
+    status, acc = serve.get("/api/v1/accountability", token=supervisor)
     west = next(f for f in acc["figures"] if (f["agency_id"], f["kind"]) == ("police-west", "zone_breach"))
     assert status == 200 and west["raised"] == 1 and west["unacknowledged"] == 0
     assert west["time_to_acknowledge"]["n"] == 1 and 0 <= west["time_to_acknowledge"]["p50_s"] < 60
@@ -66,7 +75,9 @@ def test_an_officer_acknowledges_dispatches_and_resolves_and_everyone_is_told(de
 
     from prometheus_client.parser import text_string_to_metric_families
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{serve.port}/metrics", timeout=5) as r:
+    scrape = urllib.request.Request(f"http://127.0.0.1:{serve.port}/metrics",
+                                    headers={"Authorization": f"Bearer {supervisor}"})
+    with urllib.request.urlopen(scrape, timeout=5) as r:
         families = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
     samples = [s for s in families["stayaway_alert_response_seconds"].samples
                if s.labels == {"agency": "police-west", "kind": "zone_breach", "step": "acknowledged", "quantile": "0.5"}]

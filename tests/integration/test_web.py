@@ -6,13 +6,36 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from argon2 import PasswordHasher
 
 from service.adapters.db.engine import make_engine, migrate
 from service.importing import import_agencies, import_orders
+from service.auth import Auth
+from service.order_admin import OrderAdmin
 from service.web import WebDeps, create_app
 from tests.support import builders
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+
+class Client:
+    """Flask's test client with a Bearer token chosen per request (``as_``)."""
+
+    def __init__(self, app, tokens: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+        self.c, self.tokens, self.who = app.test_client(), tokens, "court"
+
+    def as_(self, who: str) -> Client:
+        self.who = who
+        return self
+
+    def _h(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[self.who]}"} if self.who in self.tokens else {}
+
+    def get(self, path: str):  # type: ignore[no-untyped-def]
+        return self.c.get(path, headers=self._h())
+
+    def post(self, path: str, body: object):  # type: ignore[no-untyped-def]
+        return self.c.post(path, json=body, headers=self._h())
 
 
 @pytest.fixture
@@ -21,9 +44,15 @@ def client(sqlite_url):  # type: ignore[no-untyped-def]
     migrate(engine)
     import_agencies(engine, builders.AGENCIES, lambda: T0)
     import_orders(engine, [(builders.order(), "t")], lambda: T0)
+    auth = Auth(engine, lambda: datetime.now(UTC), PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+    tokens = {"court": auth.create_token("court-desk", "court", "court-xinjin"),
+              "police": auth.create_token("west-desk", "police", "police-west"),
+              "east": auth.create_token("east-desk", "police", "police-east"),
+              "supervisor": auth.create_token("west-sup", "supervisor", "police-west")}
     state = {"ready": False}
-    app = create_app(WebDeps(make_engine(sqlite_url, writer=False), lambda: dict(state)), {"TESTING": True})
-    yield app.test_client(), state
+    app = create_app(WebDeps(make_engine(sqlite_url, writer=False), lambda: dict(state), None, auth,
+                             OrderAdmin(engine, lambda: datetime.now(UTC))), {"TESTING": True})
+    yield Client(app, tokens), state
     engine.dispose()
 
 
@@ -52,3 +81,20 @@ def test_errors_are_json_with_a_code(client) -> None:  # type: ignore[no-untyped
     bad = c.get("/api/v1/alerts?status=bogus")
     assert bad.status_code == 400 and "status must be" in bad.get_json()["error"]["message"]
     assert c.get("/api/v1/alerts").get_json() == {"alerts": []}
+    nobody = c.as_("nobody").get("/api/v1/orders")
+    assert nobody.status_code == 401 and nobody.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_an_order_outside_the_principal_s_scope_is_as_unknown(client) -> None:  # type: ignore[no-untyped-def]
+    c, _ = client
+    west_only = builders.order_for(2)
+    west_only["zones"] = {"type": "FeatureCollection", "features": [
+        f for f in west_only["zones"]["features"] if f["properties"]["zone_id"] == "home"]}
+    assert c.as_("court").post("/api/v1/orders", west_only).status_code == 201
+    listed = {o["order_id"] for o in c.as_("police").get("/api/v1/orders").get_json()["orders"]}
+    assert listed == {"PSO-2026-0001", "PSO-T-0002"}
+    east = {o["order_id"] for o in c.as_("east").get("/api/v1/orders").get_json()["orders"]}
+    assert east == {"PSO-2026-0001"}  # the example's workplace is in the east's area; order 2 has only a home
+    assert c.as_("east").get("/api/v1/orders/PSO-T-0002").status_code == 404
+    assert c.as_("east").get("/api/v1/orders/PSO-T-0002").get_json() == c.as_("east").get("/api/v1/orders/NOPE").get_json() | {
+        "error": {"code": "not_found", "message": "no order PSO-T-0002"}}

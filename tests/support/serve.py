@@ -42,6 +42,19 @@ class Serve:
         }
         self.log_path = data_dir / f"serve-{uuid.uuid4().hex[:6]}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.tokens: dict[str, str] = {}  # name -> API token (``add_token``); requests use ``token`` by default
+        self.token: str | None = None
+
+    def add_token(self, name: str, role: str, agency: str) -> str:
+        """An API token made with the real CLI (``stayaway tokens add``); the first becomes the default."""
+        token = self.cli("tokens", "add", name, "--role", role, "--agency", agency).stdout.strip()
+        self.tokens[name] = token
+        self.token = self.token or token
+        return token
+
+    def _headers(self, token: str | None) -> dict[str, str]:
+        chosen = token if token is not None else self.token
+        return {"Authorization": f"Bearer {chosen}"} if chosen else {}
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run_cli(list(args), self.env, check)
@@ -59,18 +72,20 @@ class Serve:
             time.sleep(0.1)
         raise TimeoutError(f"serve not ready in {timeout}s:\n{self.log()}")
 
-    def get(self, path: str) -> tuple[int, Any]:
+    def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers=self._headers(token))
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+            with urllib.request.urlopen(req, timeout=5) as r:
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"null")
         except OSError:
             return 0, None
 
-    def post(self, path: str, body: Any) -> tuple[int, Any]:
+    def post(self, path: str, body: Any, token: str | None = None) -> tuple[int, Any]:
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+                                     headers={"Content-Type": "application/json", **self._headers(token)},
+                                     method="POST")
         try:
             with urllib.request.urlopen(req, timeout=15) as r:
                 return r.status, json.loads(r.read())

@@ -1,0 +1,217 @@
+"""The court's steps on orders, their history, service records, and the victim's position on a
+need-to-know basis. Signed in only; scopes from ``service.domain.access``, rules from
+``service.domain.law`` (the victim's consent never switches an order off: no victim call changes one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, request
+
+from service.adapters.db import alerts_repo, config_repo, scope_repo, state_repo
+from service.domain import access
+from service.domain.law import LegalError
+from service.errors import InvalidInput, NotFound
+from service.web import deps
+from service.web.errors import error
+from service.web.security import audit, principal
+from service.wire.rfc3339 import format_ts, parse_ts
+
+bp = Blueprint("orders_api", __name__, url_prefix="/api/v1/orders")
+
+
+@bp.post("")
+def create_order():  # type: ignore[no-untyped-def]
+    """Body: the order file (contract section 4); optional ``supersedes`` (a temporary order this ordinary
+    order replaces) and ``reason``. 201 ``{"order_id", "version"}``. Court officers of the order's court."""
+    body = _body()
+    court = body.get("court")
+    if not isinstance(court, str) or not access.may_create_order(principal(), court):
+        return error(403, "forbidden", "only an officer of the order's court issues it", "court")
+    result = _run(lambda admin: admin.create(body, principal().law_actor()))
+    if isinstance(result, tuple):
+        return result
+    audit("order_issued", "order", result["order_id"])
+    return jsonify(result), 201
+
+
+@bp.post("/<order_id>/modify")
+def modify_order(order_id: str):  # type: ignore[no-untyped-def]
+    """Body ``{"order": <the whole new order body>, "reason"}``: zones, distances, devices. The legal fields
+    (type, court, dates) change only through their own steps."""
+    body = _body()
+    _court_only(order_id)
+    return _done(_run(lambda admin: admin.modify(order_id, body.get("order"), principal().law_actor(),
+                                                 _text(body, "reason"))))
+
+
+@bp.post("/<order_id>/extend")
+def extend_order(order_id: str):  # type: ignore[no-untyped-def]
+    """Body ``{"expires_at", "reason"}``: once, by at most one year (409 ``already_extended``,
+    ``extension_too_long``)."""
+    body = _body()
+    _court_only(order_id)
+    try:
+        new_expiry = parse_ts(body.get("expires_at"))  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return error(400, "validation", "expires_at must be an RFC 3339 time", "expires_at")
+    return _done(_run(lambda admin: admin.extend(order_id, new_expiry, principal().law_actor(), _text(body, "reason"))))
+
+
+@bp.post("/<order_id>/cancel")
+def cancel_order(order_id: str):  # type: ignore[no-untyped-def]
+    body = _body()
+    _court_only(order_id)
+    return _done(_run(lambda admin: admin.cancel(order_id, principal().law_actor(), _text(body, "reason"))))
+
+
+@bp.post("/<order_id>/end")
+def end_application(order_id: str):  # type: ignore[no-untyped-def]
+    """A temporary order's application ``{"outcome": "rejected" | "withdrawn", "reason"}``."""
+    body = _body()
+    _court_only(order_id)
+    return _done(_run(lambda admin: admin.end_application(order_id, str(body.get("outcome")), principal().law_actor(),
+                                                          _text(body, "reason"))))
+
+
+@bp.post("/<order_id>/service")
+def record_service(order_id: str):  # type: ignore[no-untyped-def]
+    """Body ``{"party": respondent | victim | police | committee, "served_at", "method"?}``: by the court,
+    or the police in scope."""
+    body = _body()
+    scope = _scope(order_id)
+    if not access.may_record_service(principal(), scope):
+        return error(403, "forbidden", "service is recorded by the court or the police in scope")
+    try:
+        served_at = parse_ts(body.get("served_at"))  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return error(400, "validation", "served_at must be an RFC 3339 time", "served_at")
+    return _done(_run(lambda admin: admin.record_service(order_id, str(body.get("party")), served_at,
+                                                         _text(body, "method"), principal().law_actor())))
+
+
+@bp.get("/<order_id>/service")
+def service_status(order_id: str):  # type: ignore[no-untyped-def]
+    _details(order_id)
+    with deps().engine.connect() as conn:
+        served = config_repo.service_records(conn, [order_id]).get(order_id, {})
+    from service.domain.law import SERVICE_PARTIES
+
+    return jsonify(order_id=order_id, served={k: format_ts(v) for k, v in served.items()},
+                   unserved=[x for x in SERVICE_PARTIES if x not in served])
+
+
+@bp.get("/<order_id>/versions")
+def versions(order_id: str):  # type: ignore[no-untyped-def]
+    """Every version: when recorded and in effect, who made it and why, and what it changed (zone names,
+    never geometry)."""
+    _details(order_id)
+    with deps().engine.connect() as conn:
+        rows = config_repo.order_versions(conn, order_id)
+    out, before = [], None
+    for r in rows:
+        body = r["body"] or {}
+        changed = sorted(k for k in set(body) | set(before or {}) if (before or {}).get(k) != body.get(k)) \
+            if before is not None else []
+        out.append({"version": r["version"], "recorded_at": format_ts(r["recorded_at"]),
+                    "effective_from": format_ts(r["effective_from"] or r["recorded_at"]), "by": r["actor_id"],
+                    "reason": r["reason"], "source": r["source"], "changed": changed,
+                    "zones": [f.get("properties", {}).get("name") for f in (body.get("zones") or {}).get("features", [])],
+                    "expires_at": body.get("expires_at")})
+        before = body
+    return jsonify(order_id=order_id, versions=out)
+
+
+@bp.get("/<order_id>/history")
+def history(order_id: str):  # type: ignore[no-untyped-def]
+    """The order's legal history: issued, modified, extended, served, cancelled, superseded, ... with who,
+    when and why."""
+    _details(order_id)
+    with deps().engine.connect() as conn:
+        rows = config_repo.order_history(conn, order_id)
+    return jsonify(order_id=order_id, history=[
+        {"event": r["event"], "at": format_ts(r["at"]), "by": r["actor_id"], "role": r["role"], "reason": r["reason"],
+         "version": r["version"], "details": r["details"]} for r in rows])
+
+
+@bp.post("/<order_id>/victim-location")
+def victim_location(order_id: str):  # type: ignore[no-untyped-def]
+    """Where the victim's phone last was: police and court in scope, while an alert that needs it (panic,
+    proximity) is open, or with ``{"reason": ...}`` (break-glass, at least 10 characters). Every call is an
+    access-audit record, allowed or not. A POST: the reason stays out of URLs and access logs."""
+    body = request.get_json(silent=True) or {}
+    reason = body.get("reason") if isinstance(body, dict) and isinstance(body.get("reason"), str) else None
+    p = principal()
+    with deps().engine.connect() as conn:
+        scope = scope_repo.order_scopes(conn, [order_id]).get(order_id)
+        if scope is None or not access.may_read_order(p, scope):
+            audit("read_victim_data", "order", order_id, reason, "denied", {"what": "victim location"})
+            abort(404, description=f"no order {order_id}")
+        open_kinds = {a["kind"] for a in alerts_repo.alert_rows(conn, "open", order_id)}
+        decision = access.victim_position_access(p, scope, open_kinds, reason)
+        specs = config_repo.load_orders(conn, [order_id])
+        device = specs[0].victim.device_id if specs else None
+        fix = state_repo.latest_fixes(conn, [device]).get(device) if decision.allowed and device else None
+    audit("read_victim_data", "order", order_id, reason, "ok" if decision.allowed else "denied",
+          {"what": "victim location", "basis": decision.basis})
+    if not decision.allowed:
+        return error(403, "need_to_know", decision.why)
+    position = None if fix is None else {"lat": fix.lat, "lon": fix.lon, "acc": fix.accuracy_m, "ts": format_ts(fix.ts)}
+    return jsonify(order_id=order_id, basis=decision.basis, victim=position)
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description="the body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _scope(order_id: str) -> access.OrderScope:
+    with deps().engine.connect() as conn:
+        scope = scope_repo.order_scopes(conn, [order_id]).get(order_id)
+    if scope is None or not access.may_read_order(principal(), scope):
+        abort(404, description=f"no order {order_id}")
+    return scope
+
+
+def _details(order_id: str) -> access.OrderScope:
+    scope = _scope(order_id)
+    if not access.may_read_order_details(principal(), scope):
+        abort(403, description="officers in scope only")
+    return scope
+
+
+def _court_only(order_id: str) -> None:
+    if not access.may_change_order(principal(), _scope(order_id)):
+        audit("order_change", "order", order_id, None, "denied")
+        abort(403, description="only the order's court changes it; the victim's consent never suspends it")
+
+
+def _run(step: Callable[[Any], dict[str, Any]]) -> Any:
+    admin = deps().orders
+    if admin is None:
+        abort(503, description="order changes need the running service")
+    try:
+        return step(admin)
+    except LegalError as exc:
+        return error(409, exc.code, exc.message, exc.field)
+    except InvalidInput as exc:
+        return error(400, "validation", str(exc), exc.field)
+    except NotFound as exc:
+        return error(404, "not_found", str(exc))
+
+
+def _done(result: Any):  # type: ignore[no-untyped-def]
+    if isinstance(result, tuple):
+        return result
+    return jsonify({k: format_ts(v) if hasattr(v, "tzinfo") and v is not None else v for k, v in result.items()})

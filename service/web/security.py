@@ -1,0 +1,44 @@
+"""Who is asking: Bearer tokens (sessions and API tokens) on every API request, and the audit.
+
+``authenticate`` runs before every request of the protected blueprints; a request without a valid
+token gets 401 and reaches no handler. Out-of-scope objects answer 404, exactly as unknown ones
+do (a guessed id tells nothing); a role that may never do something gets 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, g, request
+
+from service.domain.access import Principal
+from service.web import deps
+
+PUBLIC_ENDPOINTS = frozenset({"auth.sign_in"})
+
+
+def authenticate() -> None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    auth = deps().auth
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    principal = auth.authenticate(token.strip()) if auth is not None and scheme.lower() == "bearer" else None
+    if principal is None:
+        abort(401, description="sign in first: Authorization: Bearer <session or API token>")
+    g.principal = principal
+
+
+def principal() -> Principal:
+    return g.principal  # type: ignore[no-any-return]
+
+
+def client_addr() -> str | None:
+    return (request.remote_addr or "")[:64] or None
+
+
+def audit(action: str, object_type: str | None, object_id: str | None, reason: str | None = None,
+          outcome: str = "ok", details: dict[str, Any] | None = None) -> None:
+    auth = deps().auth
+    if auth is not None:
+        auth.audit(g.get("principal"), action, object_type, object_id, client_addr(), reason, outcome, details)
