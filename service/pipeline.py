@@ -109,8 +109,13 @@ class Pipeline:
             now = self.clock()
             changes = Changes()
             self.monitor.on_tick(now, changes, listening_since)
+            for event in changes.legal:
+                config_repo.add_order_event(conn, event)
+            for order_id in changes.expired:
+                config_repo.end_order(conn, order_id, "expired", now)
+            notices = alerts_repo.save_agency_notices(conn, changes.agency_notices, now)
             if not changes.events and not changes.commands:
-                return []
+                return notices
             if not self.agency_kinds:
                 self._load_agencies(conn)
             deliveries: list[WebhookItem] = []
@@ -118,7 +123,7 @@ class Pipeline:
                                              new_deliveries=deliveries)
             outbox += alerts_repo.save_commands(conn, changes.commands, now)
         self.new_deliveries += deliveries
-        return outbox
+        return outbox + notices
 
     def known_agencies(self) -> set[str]:
         if not self.agency_kinds:

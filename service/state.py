@@ -48,7 +48,12 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
     for device_id, fix in fixes.items():
         monitor.last_ts.setdefault(device_id, fix.ts)
         monitor.last_ts[device_id] = max(monitor.last_ts[device_id], fix.ts)
+    loaded_ids = [o.spec.order_id for o in loaded]
+    served = config_repo.service_records(conn, loaded_ids)
+    noticed = config_repo.noticed_orders(conn, loaded_ids, "service_overdue")
     for order in loaded:
+        order.served = served.get(order.spec.order_id, {})
+        order.overdue_noticed = order.spec.order_id in noticed
         order.membership = dict(membership.get(order.spec.order_id, {}))
         order.respondent_fix = fixes.get(order.spec.respondent.device_id or "")
         order.victim_fix = fixes.get(order.spec.victim.device_id or "")

@@ -44,10 +44,10 @@ from alerts import (
     route,
 )
 from alerts.escalation import arm, due, escalate, next_agencies, policy_for
-from alerts.routing import Agency
 from alerts.lifecycle import SYSTEM, resolve
 from alerts.model import Outcome
 from alerts.policy import FLAP_MERGE_S, condition_changed, flip_allowed
+from alerts.routing import Agency
 from geofence import (
     OUTSIDE,
     CompiledZone,
@@ -67,6 +67,7 @@ from geofence import (
 )
 from geofence.engine import distance_bounds_m
 from geofence.schedule import in_force
+from service.domain import law
 from service.domain.orders import OrderSpec, ZoneSpec
 from service.wire import LocationReport, PanicPress, StatusReport
 
@@ -133,12 +134,26 @@ class DeviceCommand:
     channel: str = "commands"  # commands | notices
 
 
+@dataclass(frozen=True, slots=True)
+class AgencyNotice:
+    """A message for an agency that is not an alert (``stayaway/v1/agencies/{id}/notices``): the court is
+    told that an order is unserved 24 h after issue."""
+
+    agency_id: str
+    order_id: str
+    kind: str
+    body: dict[str, Any]
+
+
 @dataclass(slots=True)
 class Changes:
     membership: list[MembershipChange] = field(default_factory=list)
     events: list[RoutedEvent] = field(default_factory=list)
     commands: list[DeviceCommand] = field(default_factory=list)
     flags: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)  # report flags found here
+    legal: list[law.LegalEvent] = field(default_factory=list)  # an order expired, its service is overdue
+    expired: list[str] = field(default_factory=list)  # orders whose time is up: no longer monitored
+    agency_notices: list[AgencyNotice] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -176,6 +191,8 @@ class OrderState:
     monitoring_since: datetime | None = None  # when this version was loaded: the victim's grace starts here
     retro: dict[str, tuple[Alert, datetime]] = field(default_factory=dict)  # zone -> (retro alert, its last fix)
     episodes: dict[str, tuple[datetime, datetime | None]] = field(default_factory=dict)  # zone -> last live (start, end)
+    served: dict[str, datetime] = field(default_factory=dict)  # party -> when the order was served to it
+    overdue_noticed: bool = False  # the court was told that service is overdue (once)
     health: dict[tuple[str, Kind], Alert] = field(default_factory=dict)  # (device, kind) -> its episode's alert
     episodes_health: dict[tuple[str, Kind], HealthEpisode] = field(default_factory=dict)  # same keys
     panic_silent: dict[str, bool] = field(default_factory=dict)  # panic alert id -> raised by a silent press
@@ -319,8 +336,32 @@ class Monitor:
                 if silent_s > fresh_for_s(party.report_interval_s):
                     self._raise_health(dev, Kind.SIGNAL_LOST, last, now, changes,
                                        {"silent_s": round(silent_s, 1)}, only=order)
+        self._order_clock(now, changes)
         self._health_tick(now, changes)
         self._escalations(now, changes)
+
+    def _order_clock(self, now: datetime, changes: Changes) -> None:
+        """An order whose time is up stops being monitored and releases its devices (its unresolved alerts
+        stay open and handled); an order unserved 24 h after issue is reported to its court, once."""
+        for order in list(self.orders.values()):
+            spec = order.spec
+            standing = law.Standing(spec.order_id, spec.type, spec.court_id, spec.issued_at, spec.expires_at)
+            ended = law.expire(standing, now)
+            if ended is not None:
+                changes.legal.append(ended[1])
+                changes.expired.append(spec.order_id)
+                self.remove_order(spec.order_id)
+                continue
+            if order.overdue_noticed:
+                continue
+            missing = law.service_overdue(standing, order.served, now)
+            if missing:
+                order.overdue_noticed = True
+                changes.legal.append(law.LegalEvent(spec.order_id, "service_overdue", now, "system", "system", None,
+                                                    {"unserved": missing}))
+                changes.agency_notices.append(AgencyNotice(spec.court_id, spec.order_id, "service_overdue", {
+                    "kind": "service_overdue", "order_id": spec.order_id, "unserved": missing,
+                    "due_at": spec.issued_at + law.SERVICE_DUE, "at": now}))
 
     def on_panic(self, press: PanicPress, now: datetime, changes: Changes) -> None:
         self._seen(press.device_id, press.received_at, press.ts, now, changes)

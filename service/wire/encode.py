@@ -24,6 +24,11 @@ def alert_topic(agency_id: str) -> str:
     return f"stayaway/v1/agencies/{agency_id}/alerts"
 
 
+def agency_notice_topic(agency_id: str) -> str:
+    """Notices for an agency that are not alerts (an addition: an order unserved 24 h after issue)."""
+    return f"stayaway/v1/agencies/{agency_id}/notices"
+
+
 def device_topic(device_id: str, channel: str = "commands") -> str:
     """``commands`` or ``notices`` (contract section 3)."""
     return f"stayaway/v1/devices/{device_id}/{channel}"

@@ -184,3 +184,34 @@ def test_an_ended_condition_is_closed_by_the_system_after_a_restart(engine) -> N
     now[0] = T0 + timedelta(seconds=71)
     closed = [orjson.loads(o.payload) for o in pipeline.tick() if b"battery_low" in o.payload]
     assert {(m["event"], m["status"]) for m in closed} == {("resolved", "resolved")}
+
+
+def test_the_court_is_told_once_that_an_order_is_unserved_24_hours_after_issue(engine) -> None:
+    pipeline = make_pipeline(engine)  # issued 2026-11-20T09:00Z; the pipeline's clock is 24 h later
+    [notice] = [o for o in pipeline.tick() if o.topic.endswith("/notices")]
+    body = orjson.loads(notice.payload)
+    assert notice.topic == "stayaway/v1/agencies/court-xinjin/notices"
+    assert (body["kind"], body["order_id"], body["unserved"]) == ("service_overdue", "PSO-2026-0001",
+                                                                  ["respondent", "victim", "police", "committee"])
+    restarted = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
+    with engine.begin() as conn:
+        rebuild(restarted, conn)
+    pipeline.monitor = restarted
+    assert [o for o in pipeline.tick() if o.topic.endswith("/notices")] == []  # once, across a restart too
+    with engine.connect() as conn:
+        events = conn.execute(sa.select(t.order_events.c.event).where(t.order_events.c.event == "service_overdue")).all()
+    assert len(events) == 1
+
+
+def test_an_expired_order_is_marked_so_and_no_longer_loaded(engine) -> None:
+    from service.adapters.db import config_repo
+
+    pipeline = make_pipeline(engine, **ZONES_ONLY, expires_at="2026-11-21T08:30:00Z")
+    pipeline.tick()
+    with engine.connect() as conn:
+        status, ended_at = conn.execute(sa.select(t.orders.c.status, t.orders.c.ended_at)).one()
+        events = [e for (e,) in conn.execute(sa.select(t.order_events.c.event).order_by(t.order_events.c.id))]
+        assert config_repo.load_orders(conn) == []
+    assert status == "expired" and ended_at == datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
+    assert "expired" in events
+    assert pipeline.monitor.orders == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,8 +15,19 @@ from sqlalchemy.engine import Connection
 from alerts import Alert, Kind, Severity, Status
 from service.adapters.db import schema as t
 from service.adapters.db.upsert import upsert
-from service.domain.monitor import DeviceCommand, MembershipChange, RoutedEvent
-from service.wire.encode import alert_message, alert_topic, device_topic
+from service.domain.monitor import (
+    AgencyNotice,
+    DeviceCommand,
+    MembershipChange,
+    RoutedEvent,
+)
+from service.wire.encode import (
+    agency_notice_topic,
+    alert_message,
+    alert_topic,
+    device_topic,
+)
+from service.wire.rfc3339 import format_ts
 
 PRIORITY = {Kind.PANIC: 0, Severity.CRITICAL: 1, Severity.HIGH: 2, Severity.WARNING: 3}
 COMMAND_PRIORITY = 1  # pursuit mode follows a critical alert: as urgent as the alert itself
@@ -127,6 +139,21 @@ def save_commands(conn: Connection, commands: Sequence[DeviceCommand], now: date
     rows = [{"alert_id": c.alert_id, "event_seq": c.event_seq, "agency_id": c.device_id, "priority": COMMAND_PRIORITY,
              "topic": device_topic(c.device_id, c.channel), "payload": orjson.dumps(c.body), "created_at": now}
             for c in commands]
+    if not rows:
+        return []
+    ids = conn.execute(sa.insert(t.outbox).returning(t.outbox.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    return [OutboxItem(i, r["priority"], r["topic"], r["payload"]) for i, r in zip(ids, rows, strict=True)]
+
+
+def save_agency_notices(conn: Connection, notices: Sequence[AgencyNotice], now: datetime) -> list[OutboxItem]:
+    """Notices to agencies (``stayaway/v1/agencies/{id}/notices``) through the outbox; the outbox's
+    ``alert_id`` holds a name-based UUID of the notice (order and kind), its ``notice_id``."""
+    rows = []
+    for n in notices:
+        notice_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"stayaway:{n.order_id}:{n.kind}"))
+        body = {"notice_id": notice_id, **{k: format_ts(v) if isinstance(v, datetime) else v for k, v in n.body.items()}}
+        rows.append({"alert_id": notice_id, "event_seq": 1, "agency_id": n.agency_id, "priority": PRIORITY[Severity.WARNING],
+                     "topic": agency_notice_topic(n.agency_id), "payload": orjson.dumps(body), "created_at": now})
     if not rows:
         return []
     ids = conn.execute(sa.insert(t.outbox).returning(t.outbox.c.id, sort_by_parameter_order=True), rows).scalars().all()

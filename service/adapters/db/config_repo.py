@@ -115,6 +115,23 @@ def save_standing(conn: Connection, standing: law.Standing, now: datetime) -> No
         ended_at=standing.ended_at, superseded_by=standing.superseded_by, updated_at=now))
 
 
+def end_order(conn: Connection, order_id: str, status: str, now: datetime) -> None:
+    """The order's time is up (or it ended otherwise): no longer monitored."""
+    current = load_standing(conn, order_id)
+    if current is None or current.status != law.OrderStatus.ACTIVE:
+        return
+    ended_at = current.expires_at if status == "expired" and current.expires_at is not None else now
+    conn.execute(sa.update(t.orders).where(t.orders.c.order_id == order_id).values(
+        status=status, ended_at=ended_at, updated_at=now))
+
+
+def noticed_orders(conn: Connection, order_ids: Iterable[str] | None, event: str) -> set[str]:
+    q = sa.select(t.order_events.c.order_id).where(t.order_events.c.event == event).distinct()
+    if order_ids is not None:
+        q = q.where(t.order_events.c.order_id.in_(list(order_ids)))
+    return set(conn.execute(q).scalars())
+
+
 def order_history(conn: Connection, order_id: str) -> list[dict[str, Any]]:
     c = t.order_events.c
     q = sa.select(c.event, c.at, c.actor_id, c.role, c.reason, c.version, c.details).where(c.order_id == order_id)
