@@ -39,7 +39,8 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
         for order_id in ids:
             monitor.remove_order(order_id)
     specs = config_repo.load_orders(conn, ids)  # one that no longer parses is logged and skipped
-    loaded = [monitor.load_order(spec, now) for spec in specs]
+    timelines = config_repo.version_timelines(conn, [s.order_id for s in specs])
+    loaded = [monitor.load_order(spec, now, *timelines.get(spec.order_id, ((), None))) for spec in specs]
     membership = state_repo.load_membership(conn, [s.order_id for s in specs] if ids is not None else None)
     devices = {p.device_id for s in specs for p in s.parties() if p.device_id}
     fixes = state_repo.latest_fixes(conn, devices)

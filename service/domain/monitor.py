@@ -24,7 +24,7 @@ police must still act on it. Both are flagged ``late`` where they are stored.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -191,6 +191,9 @@ class OrderState:
     monitoring_since: datetime | None = None  # when this version was loaded: the victim's grace starts here
     retro: dict[str, tuple[Alert, datetime]] = field(default_factory=dict)  # zone -> (retro alert, its last fix)
     episodes: dict[str, tuple[datetime, datetime | None]] = field(default_factory=dict)  # zone -> last live (start, end)
+    # earlier versions (when each took effect, its spec, its compiled zones) and when the current one did
+    versions: tuple[tuple[datetime, OrderSpec, list[CompiledZone]], ...] = ()
+    effective_from: datetime | None = None
     served: dict[str, datetime] = field(default_factory=dict)  # party -> when the order was served to it
     overdue_noticed: bool = False  # the court was told that service is overdue (once)
     health: dict[tuple[str, Kind], Alert] = field(default_factory=dict)  # (device, kind) -> its episode's alert
@@ -217,17 +220,25 @@ class Monitor:
         self.agencies: dict[str, Agency] = {}  # by id: kinds, own escalation policies, escalate_to
 
     # -- loading -------------------------------------------------------------
-    def load_order(self, spec: OrderSpec, now: datetime | None = None) -> OrderState:
+    def load_order(self, spec: OrderSpec, now: datetime | None = None,
+                   earlier: Sequence[tuple[datetime, OrderSpec]] = (), effective_from: datetime | None = None
+                   ) -> OrderState:
+        """``earlier``: the order's previous versions with the time each took effect, and
+        ``effective_from`` the current one's: a report is checked against the zones in force at its time."""
         self.remove_order(spec.order_id)
         frame = self.frames.frame_for(*zone_anchor(spec.zones[0])) if spec.zones else None
         zones = [compile_zone(z.zone_id, z.kind, z.name, z.geometry, z.radius_m, frame) for z in spec.zones] if frame else []
+        versions = tuple((at, s, [compile_zone(z.zone_id, z.kind, z.name, z.geometry, z.radius_m, frame) for z in s.zones])
+                         for at, s in earlier) if frame is not None and effective_from is not None else ()
         margin = spec.exit_margin_m if spec.exit_margin_m is not None else DEFAULT_EXIT_MARGIN_M
         ring = spec.pre_alert_m or 0.0
-        reach = Reach.around(((z.geometry, z.radius_m) for z in spec.zones), margin + ring) if spec.zones else None
+        every_zone = [*spec.zones, *(z for _, s, _ in versions for z in s.zones)]
+        reach = Reach.around(((z.geometry, z.radius_m) for z in every_zone), margin + ring) if every_zone else None
         rules = Rules(exit_margin_m=margin, possibles_to_breach=spec.possibles_to_breach or DEFAULT_POSSIBLES_TO_BREACH,
                       max_speed_mps=MAX_SPEED_MPS)
         tz = ZoneInfo(spec.timezone) if spec.timezone else None
-        state = OrderState(spec, frame, zones, rules, reach, ring, tz, monitoring_since=now)
+        state = OrderState(spec, frame, zones, rules, reach, ring, tz, monitoring_since=now, versions=versions,
+                           effective_from=effective_from)
         self.orders[spec.order_id] = state
         for party in spec.parties():
             if party.device_id:
@@ -381,11 +392,28 @@ class Monitor:
             self._publish(order, RoutedEvent(event, recipients, order.respondent_fix, victim_fix), changes)
 
     # -- fixed zones ---------------------------------------------------------
+    def _version(self, order: OrderState, ts: datetime) -> tuple[OrderSpec, list[CompiledZone]]:
+        """The order's content in force at ``ts`` (service.domain.law.version_at); the current one for
+        reports since it took effect."""
+        if not order.versions or order.effective_from is None or ts >= order.effective_from:
+            return order.spec, order.zones
+        chosen = law.version_at([(at, (s, z)) for at, s, z in order.versions], ts)
+        if chosen is None:  # before the first recorded version took effect: the first one
+            _, s, z = order.versions[0]
+            return s, z
+        return chosen
+
+    def _zone_specs(self, order: OrderState, ts: datetime) -> dict[str, ZoneSpec]:
+        """Zone specs by id: the version's in force at ``ts``, then the current ones (names for messages)."""
+        version, _ = self._version(order, ts)
+        return {**{z.zone_id: z for z in order.spec.zones}, **{z.zone_id: z for z in version.zones}}
+
     def _zones_in_force(self, order: OrderState, ts: datetime) -> list[CompiledZone]:
+        version, zones = self._version(order, ts)
         if order.tz is None:
-            return order.zones
-        specs = {z.zone_id: z for z in order.spec.zones}
-        return [z for z in order.zones if in_force(specs[z.zone_id].schedule, ts, order.tz)]
+            return zones
+        specs = {z.zone_id: z for z in version.zones}
+        return [z for z in zones if in_force(specs[z.zone_id].schedule, ts, order.tz)]
 
     def _check_zones(self, order: OrderState, fix: Fix, previous: Fix | None, now: datetime, changes: Changes,
                      retro: bool) -> None:
@@ -399,7 +427,8 @@ class Monitor:
         zones = self._zones_in_force(order, fix.ts)
         fixed = {k: v for k, v in order.membership.items() if k != MOVING_ZONE_ID}
         result = evaluate(fix, order.frame, zones, fixed, order.rules, order.ring_m, previous)
-        specs = {z.zone_id: z for z in order.spec.zones}
+        specs = self._zone_specs(order, fix.ts)
+        current = {z.zone_id for z in order.spec.zones}
         for zone_id, state in result.states.items():
             if state != order.membership.get(zone_id, OUTSIDE):
                 order.membership[zone_id] = state
@@ -414,7 +443,7 @@ class Monitor:
             alert = order.breach_alerts[zone_id]
             if zone_id not in in_force_ids:  # removed by the court, or its schedule window closed
                 del order.breach_alerts[zone_id]
-                reason = "zone_removed" if zone_id not in specs else "schedule_ended"
+                reason = "zone_removed" if zone_id not in current else "schedule_ended"
                 order.membership.pop(zone_id, None)
                 changes.membership.append(MembershipChange(order.spec.order_id, zone_id, OUTSIDE, None))
                 self._emit(order, breach_ended(alert, fix.ts, now, {"reason": reason}), fix, specs.get(zone_id), None,
@@ -560,7 +589,7 @@ class Monitor:
         if order.reach is not None and not order.reach.holds(report.lat, report.lon, report.acc_m):
             return
         p = order.frame.position(report.lat, report.lon)
-        specs = {z.zone_id: z for z in order.spec.zones}
+        specs = self._zone_specs(order, report.ts)
         fix = Fix(report.lat, report.lon, report.acc_m, report.ts)
         for zone in self._zones_in_force(order, report.ts):
             d = zone.signed_distance_m(p)

@@ -215,3 +215,15 @@ def test_an_expired_order_is_marked_so_and_no_longer_loaded(engine) -> None:
     assert status == "expired" and ended_at == datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
     assert "expired" in events
     assert pipeline.monitor.orders == {}
+
+
+def test_the_monitor_is_rebuilt_with_the_order_s_earlier_versions_and_when_each_took_effect(engine) -> None:
+    pipeline = make_pipeline(engine)  # version 1, imported at T0
+    later = T0 + timedelta(hours=5)
+    changed = builders.order(**{**ZONES_ONLY, "exit_margin_m": 80})
+    import_orders(engine, [(changed, "amended.json")], lambda: later)
+    with engine.begin() as conn:
+        rebuild(pipeline.monitor, conn)
+    order = pipeline.monitor.orders["PSO-2026-0001"]
+    assert order.effective_from == later and [at for at, _, _ in order.versions] == [T0]
+    assert order.versions[0][1].exit_margin_m is None and order.spec.exit_margin_m == 80

@@ -42,3 +42,23 @@ def test_an_order_served_to_everyone_raises_no_notice():
     run = Run(example_order())
     run.order.served = {p: T0 for p in ("respondent", "victim", "police", "committee")}
     assert tick(run, T0 + seconds(90_000)).agency_notices == []
+
+
+def test_a_report_is_checked_against_the_version_in_force_at_its_time():
+    from service.domain.orders import parse_order
+
+    v1 = example_order()  # home and work
+    v2 = example_order()
+    v2["zones"] = {"type": "FeatureCollection",
+                   "features": [f for f in v1["zones"]["features"] if f["properties"]["zone_id"] != "work"]}
+    run = Run(v2)  # the court removed the workplace zone, in force from T0 + 1000 s
+    run.monitor.load_order(parse_order(v2), T0, [(T0 - seconds(86_400), parse_order(v1))], T0 + seconds(1000))
+    work = (30.4415, 103.882)
+    run.tracker(0, 3000)
+    live = run.send(TRK, 1500, *work)
+    # the workplace is no longer a zone (her phone, silent all along, is what this report raises)
+    assert [e.event.alert.kind.value for e in live.events] == ["victim_signal_lost"]
+    late = run.send(TRK, 500, *work, received_s=1600)  # taken while the workplace was still protected
+    assert [(e.event.alert.zone_id, e.event.event.value, e.event.alert.retroactive) for e in late.events] == [
+        ("work", "raised", True), ("work", "updated", True)]
+    assert [e for e in run.send(TRK, 1200, *work, received_s=1700).events if e.event.alert.zone_id] == []  # after it

@@ -132,6 +132,34 @@ def noticed_orders(conn: Connection, order_ids: Iterable[str] | None, event: str
     return set(conn.execute(q).scalars())
 
 
+MAX_EARLIER_VERSIONS = 20  # kept in memory per order for late reports: older ones are history only
+
+
+def version_timelines(conn: Connection, order_ids: Iterable[str]) -> dict[str, tuple[list[tuple[datetime, OrderSpec]],
+                                                                                      datetime | None]]:
+    """Per order: its earlier versions (when each took effect, parsed; at most MAX_EARLIER_VERSIONS, the
+    newest) and when the current version took effect."""
+    ids = list(order_ids)
+    if not ids:
+        return {}
+    c = t.order_versions.c
+    q = sa.select(c.order_id, c.version, c.body, sa.func.coalesce(c.effective_from, c.recorded_at).label("eff")) \
+        .where(c.order_id.in_(ids)).order_by(c.order_id, c.version)
+    rows: dict[str, list[Any]] = {}
+    for r in conn.execute(q):
+        rows.setdefault(r.order_id, []).append(r)
+    out: dict[str, tuple[list[tuple[datetime, OrderSpec]], datetime | None]] = {}
+    for order_id, versions in rows.items():
+        earlier = []
+        for r in versions[:-1][-MAX_EARLIER_VERSIONS:]:
+            try:
+                earlier.append((_utc(r.eff), parse_order(r.body)))
+            except InvalidInput:
+                log.warning("order %s version %s does not parse; late reports use the next one", order_id, r.version)
+        out[order_id] = (earlier, _utc(versions[-1].eff))
+    return out
+
+
 def order_history(conn: Connection, order_id: str) -> list[dict[str, Any]]:
     c = t.order_events.c
     q = sa.select(c.event, c.at, c.actor_id, c.role, c.reason, c.version, c.details).where(c.order_id == order_id)
