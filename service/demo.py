@@ -86,6 +86,9 @@ class AlertConsole:
         self._client.loop_stop()
 
 
+DEMO_TOKENS = (("police-west", "police", "police-xinjin-west"), ("court", "court", "court-xinjin"),
+               ("supervisor-west", "supervisor", "police-xinjin-west"))
+
 # the kinds this version raises from a scenario's reports (signal_lost, the silence watchdog, is not built yet)
 SCENARIO_KINDS = frozenset({"zone_breach", "proximity", "pre_alert", "victim_signal_lost"})
 
@@ -98,15 +101,17 @@ def run_demo(settings: Settings, step_s: float, once: bool, scenario: str | None
         demo_db.with_name(demo_db.name + suffix).unlink(missing_ok=True)
     host, port = settings.http_address()
     settings = settings.with_(database_url=f"sqlite:///{demo_db}", http=f"{host}:{free_port(host, port or None)}")
-    _load_demo_data(settings)
+    tokens = _load_demo_data(settings)
     runtime = Runtime(settings)
     runtime.start()
     try:
         if not runtime.wait_ready(30):
             console.print("[red]the broker session did not come up[/red]")
             return 1
-        console.print(f"[bold]stayaway demo[/bold]  broker {runtime.mqtt_url}  web app [link]{runtime.http_url}[/link]"
-                      f"  (try {runtime.http_url}/api/v1/alerts)")
+        console.print(f"[bold]stayaway demo[/bold]  broker {runtime.mqtt_url}  web app [link]{runtime.http_url}[/link]")
+        console.print(f"  the API is signed in; this demo's tokens (a throwaway database): "
+                      + ", ".join(f"{name} {token}" for name, token in tokens.items()))
+        console.print(f"  try: curl -H 'Authorization: Bearer {tokens['police-west']}' {runtime.http_url}/api/v1/alerts")
         alerts = AlertConsole(runtime.mqtt_url or "")
         if scenario is None:
             ok = _drive(console, alerts, runtime.mqtt_url or "", step_s, once)
@@ -119,13 +124,20 @@ def run_demo(settings: Settings, step_s: float, once: bool, scenario: str | None
         runtime.stop()
 
 
-def _load_demo_data(settings: Settings) -> None:
+def _load_demo_data(settings: Settings) -> dict[str, str]:
+    """The demo's agencies and order in a fresh database, and API tokens to try the API with."""
+    from service.auth import Auth
+
     engine = make_engine(settings.effective_database_url())
     migrate(engine)
     data = resources.files("simulators") / "data"
     import_agencies(engine, orjson.loads((data / "demo_agencies.geojson").read_bytes()), utc_now)
     import_orders(engine, [(orjson.loads((data / "demo_order.json").read_bytes()), "demo_order.json")], utc_now)
+    auth = Auth(engine, utc_now)
+    tokens = {name: auth.create_token(f"demo-{name}", role, agency, by="demo")
+              for name, role, agency in DEMO_TOKENS}
     engine.dispose()
+    return tokens
 
 
 @contextmanager
