@@ -126,6 +126,29 @@ def accounts_add(name: str, role: str, agency_id: str | None, password_stdin: bo
 
 
 @main.group()
+def mqtt() -> None:
+    """The broker's accounts and ACL."""
+
+
+@mqtt.command("credentials")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Directory for passwd, acl and new-credentials.json.")
+@click.option("--service-user", default="stayaway", show_default=True, help="The account stayaway serve uses.")
+@click.option("--rotate", multiple=True, help="Give this account a new password (repeatable).")
+@click.option("--db", "database_url", help="SQLAlchemy URL (default: STAYAWAY_DATABASE_URL or SQLite).")
+def mqtt_credentials(out_dir: Path, service_user: str, rotate: tuple[str, ...], database_url: str | None) -> None:
+    """Accounts for every enrolled device, agency and the service, and a Mosquitto ACL (%u patterns)."""
+    from service.bootstrap import utc_now
+    from service.mqtt_credentials import generate
+
+    issued = generate(_migrated_engine(_settings(database_url=database_url)), utc_now, out_dir, service_user, rotate)
+    click.echo(f"wrote {out_dir / 'passwd'} and {out_dir / 'acl'}")
+    if issued:
+        click.echo(f"{len(issued)} new passwords in {out_dir / 'new-credentials.json'} (shown once; mode 0600)")
+    click.echo("in mosquitto.conf: allow_anonymous false, password_file <passwd>, acl_file <acl>")
+
+
+@main.group()
 def tokens() -> None:
     """API tokens for integrations (a role and an agency, no person)."""
 

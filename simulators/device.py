@@ -16,11 +16,12 @@ def rfc3339(dt: datetime) -> str:
 
 
 class SimDevice:
-    def __init__(self, device_id: str, host: str, port: int, first_seq: int = 1) -> None:
+    def __init__(self, device_id: str, host: str, port: int, first_seq: int = 1, password: str | None = None) -> None:
+        """``password``: the device's broker password (``stayaway mqtt credentials``); its username is its id."""
         self.device_id = device_id
         self.seq = first_seq - 1
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
-        self._client.username_pw_set(device_id)
+        self._client.username_pw_set(device_id, password)
         self._host, self._port = host, port
         self._connected = threading.Event()
         self._client.on_connect = self._on_connect

@@ -346,3 +346,11 @@ access_audit = Table(  # append-only, kept at least a year: who, what, when (UTC
     Column("details", sa.JSON),
     sa.Index("ix_access_audit_actor_action_at", "actor", "action", "at"),
 )
+
+mqtt_credentials = Table(  # the broker's accounts: one per device, per agency console, and the service
+    "mqtt_credentials", metadata,
+    Column("username", sa.String(64), primary_key=True),
+    Column("kind", sa.String(16), nullable=False),  # device | agency | service
+    Column("password_hash", sa.Text, nullable=False),  # Mosquitto's $7$ (PBKDF2-SHA512), never the password
+    ts("created_at"),
+)
