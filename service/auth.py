@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from service.adapters.db import schema as t
 from service.domain.access import ACCOUNT_ROLES, OFFICER_ROLES, Principal, Role
 from service.errors import StayawayError
+from service.mqtt_credentials import mosquitto_verify
 
 log = logging.getLogger(__name__)
 IDLE = timedelta(minutes=30)
@@ -148,6 +149,26 @@ class Auth:
             conn.execute(sa.update(t.sessions).where(t.sessions.c.token_hash == row["token_hash"]).values(ended_at=now))
             self._audit(conn, row["account_id"], None, "sign_out", "account", row["account_id"], from_addr, None, "ok",
                         None)
+
+    def authenticate_device(self, device_id: str, password: str) -> Principal | None:
+        """A device signing in with its broker account (``stayaway mqtt credentials``): the victim's
+        companion app is her phone. Its role comes from the orders in force that enrol it: ``victim``
+        (with those orders) or ``respondent``, which may read nothing."""
+        with self.engine.connect() as conn:
+            stored = conn.execute(sa.select(t.mqtt_credentials.c.password_hash).where(
+                t.mqtt_credentials.c.username == device_id, t.mqtt_credentials.c.kind == "device")).scalar()
+            ok = stored is not None and mosquitto_verify(password, stored)
+            roles = conn.execute(
+                sa.select(t.order_parties.c.order_id, t.order_parties.c.role)
+                .join(t.orders, t.orders.c.order_id == t.order_parties.c.order_id)
+                .where(t.order_parties.c.device_id == device_id, t.orders.c.status == "active")).all() if ok else []
+        if not ok:
+            self.audit(None, "sign_in", "device", device_id, None, None, "failed", {"via": "device"})
+            return None
+        victim_of = frozenset(o for o, role in roles if role == "victim")
+        if victim_of:
+            return Principal(device_id, Role.VICTIM, via="device", order_ids=victim_of)
+        return Principal(device_id, Role.RESPONDENT, via="device")
 
     def authenticate(self, bearer: str | None) -> Principal | None:
         """The principal behind a session or API token; None when there is none, or it has expired."""

@@ -74,6 +74,18 @@ def list_alerts():  # type: ignore[no-untyped-def]
     return jsonify(alerts=[_alert(a) for a in rows if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])])
 
 
+@bp.get("/notices")
+def my_notices():  # type: ignore[no-untyped-def]
+    """The victim's app (signed in as her phone): the notices sent to it, newest first (the same bodies
+    as on ``stayaway/v1/devices/{phone}/notices``). Nobody else has notices: 403."""
+    p = principal()
+    if p.role != access.Role.VICTIM:
+        return error(403, "forbidden", "notices are the victim's, read by her phone")
+    with deps().engine.connect() as conn:
+        bodies = alerts_repo.device_notices(conn, p.subject)
+    return jsonify(notices=bodies)
+
+
 @bp.post("/alerts/<alert_id>/<action>")
 def act_on_alert(alert_id: str, action: str):  # type: ignore[no-untyped-def]
     """acknowledge | dispatch (``unit``) | on_scene | resolve (``outcome``, ``note``) | refer (``to_agency``,

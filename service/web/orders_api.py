@@ -144,16 +144,18 @@ def victim_location(order_id: str):  # type: ignore[no-untyped-def]
     body = request.get_json(silent=True) or {}
     reason = body.get("reason") if isinstance(body, dict) and isinstance(body.get("reason"), str) else None
     p = principal()
-    with deps().engine.connect() as conn:
+    with deps().engine.connect() as conn:  # the reads; the audit is written after, outside this transaction
         scope = scope_repo.order_scopes(conn, [order_id]).get(order_id)
-        if scope is None or not access.may_read_order(p, scope):
-            audit("read_victim_data", "order", order_id, reason, "denied", {"what": "victim location"})
-            abort(404, description=f"no order {order_id}")
-        open_kinds = {a["kind"] for a in alerts_repo.alert_rows(conn, "open", order_id)}
-        decision = access.victim_position_access(p, scope, open_kinds, reason)
-        specs = config_repo.load_orders(conn, [order_id])
-        device = specs[0].victim.device_id if specs else None
-        fix = state_repo.latest_fixes(conn, [device]).get(device) if decision.allowed and device else None
+        decision = None
+        if scope is not None and access.may_read_order(p, scope):
+            open_kinds = {a["kind"] for a in alerts_repo.alert_rows(conn, "open", order_id)}
+            decision = access.victim_position_access(p, scope, open_kinds, reason)
+            specs = config_repo.load_orders(conn, [order_id])
+            device = specs[0].victim.device_id if specs else None
+            fix = state_repo.latest_fixes(conn, [device]).get(device) if decision.allowed and device else None
+    if decision is None:
+        audit("read_victim_data", "order", order_id, reason, "denied", {"what": "victim location"})
+        abort(404, description=f"no order {order_id}")
     audit("read_victim_data", "order", order_id, reason, "ok" if decision.allowed else "denied",
           {"what": "victim location", "basis": decision.basis})
     if not decision.allowed:

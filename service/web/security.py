@@ -1,4 +1,5 @@
-"""Who is asking: Bearer tokens (sessions and API tokens) on every API request, and the audit.
+"""Who is asking: Bearer tokens (sessions and API tokens), or a device's Basic credentials (the
+victim's companion app signs in as her phone), on every API request; and the audit.
 
 ``authenticate`` runs before every request of the protected blueprints; a request without a valid
 token gets 401 and reaches no handler. Out-of-scope objects answer 404, exactly as unknown ones
@@ -23,7 +24,13 @@ def authenticate() -> None:
     auth = deps().auth
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    principal = auth.authenticate(token.strip()) if auth is not None and scheme.lower() == "bearer" else None
+    principal = None
+    if auth is not None and scheme.lower() == "bearer":
+        principal = auth.authenticate(token.strip())
+    elif auth is not None and scheme.lower() == "basic" and request.authorization is not None:
+        creds = request.authorization  # a device: its id and broker password (the victim's app)
+        if creds.username and creds.password:
+            principal = auth.authenticate_device(creds.username, creds.password)
     if principal is None:
         abort(401, description="sign in first: Authorization: Bearer <session or API token>")
     g.principal = principal

@@ -160,6 +160,12 @@ def save_agency_notices(conn: Connection, notices: Sequence[AgencyNotice], now: 
     return [OutboxItem(i, r["priority"], r["topic"], r["payload"]) for i, r in zip(ids, rows, strict=True)]
 
 
+def device_notices(conn: Connection, device_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    q = sa.select(t.outbox.c.payload).where(t.outbox.c.topic == device_topic(device_id, "notices")) \
+        .order_by(t.outbox.c.id.desc()).limit(limit)
+    return [orjson.loads(p) for (p,) in conn.execute(q)]
+
+
 def _alert_row(a: Alert, recipients: Sequence[str]) -> dict[str, Any]:
     return {
         "alert_id": a.alert_id, "order_id": a.order_id, "kind": a.kind.value, "severity": a.severity.value,
