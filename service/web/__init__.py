@@ -36,7 +36,7 @@ def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flas
         app.config.update(test_config)
     app.extensions["stayaway"] = deps
 
-    from service.web import accountability, api, auth_api, health, orders_api
+    from service.web import accountability, api, auth_api, health, openapi, orders_api
     from service.web.security import authenticate
 
     protected = {b.name for b in (api.bp, orders_api.bp, accountability.bp, auth_api.bp)}
@@ -46,6 +46,7 @@ def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flas
         if request.blueprint in protected:
             authenticate()
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(auth_api.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(orders_api.bp)

@@ -15,7 +15,7 @@ from flask import abort, g, request
 from service.domain.access import Principal
 from service.web import deps
 
-PUBLIC_ENDPOINTS = frozenset({"auth.sign_in"})
+PUBLIC_ENDPOINTS = frozenset({"auth.sign_in"})  # and the openapi and health blueprints, not protected
 
 
 def authenticate() -> None:

@@ -60,7 +60,7 @@ def _msg(device: str, kind: str, body: dict) -> Inbound:
 
 
 @pytest.fixture
-def world(engine):  # type: ignore[no-untyped-def]
+def world(engine, tmp_path):  # type: ignore[no-untyped-def]
     import_agencies(engine, _agencies(), lambda: NOW)
     order_a = builders.order(**builders.ZONES_ONLY)
     import_orders(engine, [(order_a, "a.json"), (_order_b(), "b.json")], lambda: NOW)
@@ -80,7 +80,7 @@ def world(engine):  # type: ignore[no-untyped-def]
         from service.adapters.db import alerts_repo
         alerts = {a["order_id"]: a["alert_id"] for a in alerts_repo.alert_rows(conn, "open")}
     assert set(alerts) == {A, B}, alerts
-    creds = {i.username: i.password for i in generate(engine, lambda: NOW, engine_dir(engine))}
+    creds = {i.username: i.password for i in generate(engine, lambda: NOW, tmp_path / "mqtt")}
     auth = Auth(engine, lambda: NOW, PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
     new = auth.create_account("root", "admin password 1", "admin", None)
     headers = {
@@ -100,14 +100,8 @@ def world(engine):  # type: ignore[no-untyped-def]
     reader = make_engine(engine.url.render_as_string(hide_password=False), writer=False)  # as serve has it
     app = create_app(WebDeps(reader, lambda: {"ready": True, "counters": {}}, None, auth,
                              OrderAdmin(engine, lambda: NOW)), {"TESTING": True})
-    return app.test_client(), headers, alerts
-
-
-def engine_dir(engine):  # type: ignore[no-untyped-def]
-    import tempfile
-    from pathlib import Path
-
-    return Path(tempfile.mkdtemp(prefix="stayaway-matrix-"))
+    yield app.test_client(), headers, alerts
+    reader.dispose()
 
 
 def _bearer(token: str) -> dict[str, str]:
