@@ -149,6 +149,29 @@ def mqtt_credentials(out_dir: Path, service_user: str, rotate: tuple[str, ...], 
 
 
 @main.group()
+def retention() -> None:
+    """The retention policy (docs/operations.md)."""
+
+
+@retention.command("apply")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+@click.option("--db", "database_url", help="SQLAlchemy URL (default: STAYAWAY_DATABASE_URL or SQLite).")
+def retention_apply(dry_run: bool, database_url: str | None) -> None:
+    """Delete what the retention policy no longer keeps: ended orders' case data, old rejections and audit."""
+    from service import retention as policy
+    from service.bootstrap import utc_now
+
+    s = _settings(database_url=database_url)
+    done = policy.apply(_migrated_engine(s), utc_now, s.retention_days, s.audit_retention_days, dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{len(done.orders)} ended orders past {s.retention_days} days" + (f": {', '.join(done.orders)}"
+                                                                                   if done.orders else ""))
+    for table, n in sorted(done.deleted.items()):
+        if n:
+            click.echo(f"  {verb} {n} rows of {table}")
+
+
+@main.group()
 def tokens() -> None:
     """API tokens for integrations (a role and an agency, no person)."""
 

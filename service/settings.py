@@ -36,6 +36,8 @@ class Settings:
     # STAYAWAY_ESCALATION: JSON, steps per alert kind or severity, e.g.
     # {"critical": [[60, "renotify"], [120, "supervisor"], [300, "next_agency"]]}; unset: the defaults
     escalation: str = ""
+    retention_days: int = 1825  # STAYAWAY_RETENTION_DAYS: an ended order's case data is kept this long
+    audit_retention_days: int = 1825  # STAYAWAY_AUDIT_RETENTION_DAYS: the access audit (never under 365)
     health_close_after_s: float = 60.0  # STAYAWAY_HEALTH_CLOSE_AFTER_S: an ended safe device condition closes after
     # STAYAWAY_APPRISE_CONFIG: an Apprise configuration file whose URLs (SMS, e-mail, chat) are tagged with
     # agency ids; every alert message for such an agency also goes there. Unset: no Apprise deliveries.
@@ -62,6 +64,8 @@ class Settings:
             raise ConfigError("STAYAWAY_MQTT_RECEIVE_MAXIMUM must be 1..65535")
         if self.batch_budget_ms <= 0 or self.max_batch < 1:
             raise ConfigError("STAYAWAY_BATCH_BUDGET_MS and STAYAWAY_MAX_BATCH must be positive")
+        if self.retention_days < 1 or self.audit_retention_days < 365:
+            raise ConfigError("STAYAWAY_RETENTION_DAYS must be at least 1 and STAYAWAY_AUDIT_RETENTION_DAYS at least 365")
         if self.health_close_after_s < 0:
             raise ConfigError("STAYAWAY_HEALTH_CLOSE_AFTER_S must be 0 or more")
         self.http_address()

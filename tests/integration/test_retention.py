@@ -1,0 +1,90 @@
+"""The retention policy on a real database: what goes, what stays."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from service import retention
+from service.adapters.db import config_repo
+from service.adapters.db import schema as t
+from service.domain import law
+from tests.integration.test_pipeline import make_pipeline, walk_in
+from tests.support import builders
+
+T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+
+def counts(engine) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return {tb.name: conn.execute(sa.select(sa.func.count()).select_from(tb)).scalar_one()
+                for tb in (t.location_reports, t.alerts, t.alert_log, t.outbox, t.zones, t.zone_membership,
+                           t.access_audit)}
+
+
+def end(engine, order_id: str, at: datetime) -> None:  # type: ignore[no-untyped-def]
+    with engine.begin() as conn:
+        standing = config_repo.load_standing(conn, order_id)
+        ended, event = law.cancel(standing, law.Actor("judge", "court"), "set aside", at)  # type: ignore[arg-type]
+        config_repo.save_standing(conn, ended, at)
+        config_repo.add_order_event(conn, event)
+
+
+def test_an_order_ended_longer_ago_than_the_policy_loses_its_case_data_and_nothing_else(engine) -> None:
+    pipeline = make_pipeline(engine)  # the example order, a breach at its home
+    pipeline.process(walk_in())
+    with engine.begin() as conn:
+        conn.execute(sa.insert(t.access_audit).values(at=T0 - timedelta(days=300), actor="old", action="sign_in",
+                                                      outcome="ok"))
+        conn.execute(sa.insert(t.access_audit).values(at=T0 + timedelta(days=390), actor="recent", action="sign_in",
+                                                      outcome="ok"))
+    before = counts(engine)
+    assert before["alerts"] and before["location_reports"] == 5 and before["zones"] == 2
+
+    end(engine, "PSO-2026-0001", T0 + timedelta(hours=2))
+    early = retention.apply(engine, lambda: T0 + timedelta(days=30), 365, 365)
+    assert early.orders == [] and counts(engine)["alerts"] == before["alerts"]  # ended 30 days ago: kept
+
+    later = T0 + timedelta(days=400)
+    dry = retention.apply(engine, lambda: later, 365, 365, dry_run=True)
+    assert dry.orders == ["PSO-2026-0001"] and counts(engine) == before  # counted, nothing deleted
+    done = retention.apply(engine, lambda: later, 365, 365)
+    after = counts(engine)
+    assert done.orders == ["PSO-2026-0001"] and done.deleted["location_reports"] == 5
+    assert after | {"access_audit": 0} == {"location_reports": 0, "alerts": 0, "alert_log": 0, "outbox": 0, "zones": 0,
+                                           "zone_membership": 0, "access_audit": 0}
+    assert after["access_audit"] == 1  # the sign-in older than the audit's 365 days is gone, the recent one kept
+    with engine.connect() as conn:
+        order = conn.execute(sa.select(t.orders.c.status, t.orders.c.body)).one()
+        bodies = conn.execute(sa.select(t.order_versions.c.body)).scalars().all()
+        history = [e["event"] for e in config_repo.order_history(conn, "PSO-2026-0001")]
+    assert order.status == "cancelled" and set(order.body) == {"order_id", "purged_at"}
+    assert all("zones" not in b for b in bodies)  # the victim's places are gone from every version
+    assert history[-2:] == ["cancelled", "purged"]
+    assert retention.apply(engine, lambda: later, 365, 365).orders == []  # once
+
+
+def test_reports_a_device_sent_for_an_order_still_kept_stay(engine) -> None:
+    pipeline = make_pipeline(engine)
+    pipeline.process(walk_in())  # trk-001's five reports, at T0 .. T0 + 40 s
+    from service.importing import import_orders
+
+    reused = builders.order_for(2, issued_at="2026-11-21T08:00:20Z")  # trk-001 again, from 20 s in, still in force
+    reused["respondent"]["device_id"] = "trk-001"
+    import_orders(engine, [(reused, "b.json")], lambda: T0)
+    end(engine, "PSO-2026-0001", T0 + timedelta(minutes=1))
+    done = retention.apply(engine, lambda: T0 + timedelta(days=800), 365, 365)
+    assert done.orders == ["PSO-2026-0001"]
+    with engine.connect() as conn:
+        left = sorted(s for (s,) in conn.execute(sa.select(t.location_reports.c.seq)))
+    assert left == [3, 4, 5]  # taken at 20, 30 and 40 s: order 2's too, so kept
+
+
+def test_the_remainder_of_a_window_after_what_is_kept() -> None:
+    a, b = T0, T0 + timedelta(hours=10)
+    kept = [(T0 + timedelta(hours=2), T0 + timedelta(hours=3)), (T0 + timedelta(hours=8), T0 + timedelta(hours=12))]
+    assert retention.windows_without((a, b), kept) == [(a, T0 + timedelta(hours=2)),
+                                                      (T0 + timedelta(hours=3), T0 + timedelta(hours=8))]
+    assert retention.windows_without((a, b), []) == [(a, b)]
+    assert retention.windows_without((a, b), [(a - timedelta(days=1), b + timedelta(days=1))]) == []
