@@ -29,6 +29,8 @@ from service.adapters.db import alerts_repo, config_repo, reports_repo
 from service.adapters.db.alerts_repo import OutboxItem, WebhookItem
 from service.domain.monitor import Changes, Monitor
 from service.wire import InvalidMessage, LocationReport, PanicPress, Reason, StatusReport, decode
+from service.wire.decode import Decoded
+from service.wire.owntracks import TOPIC_PREFIX, decode_owntracks, is_owntracks_topic
 
 log = logging.getLogger(__name__)
 MAX_LOGGED_REJECTIONS = 20
@@ -201,7 +203,10 @@ class Pipeline:
         rejections: list[InvalidMessage] = []
         enrolled = 0
         for item in items:
-            decoded = decode(item.topic, item.payload, item.received_at, self.max_payload_bytes)
+            if item.topic.startswith(TOPIC_PREFIX):
+                decoded = self._owntracks(item)
+            else:
+                decoded = decode(item.topic, item.payload, item.received_at, self.max_payload_bytes)
             rejections.extend(decoded.rejections)
             for report in decoded.reports:
                 problem = self._enrolment_problem(report)
@@ -219,6 +224,14 @@ class Pipeline:
         unique_panics = _unique_panics(panics)
         repeats = enrolled - len(locations) - len(statuses) - len(unique_panics)
         return list(locations.values()), list(statuses.values()), unique_panics, rejections, repeats
+
+    def _owntracks(self, item: Inbound) -> Decoded:
+        device_id = self.monitor.owntracks.get(item.topic) if is_owntracks_topic(item.topic) else None
+        if device_id is None:
+            return Decoded(rejections=[InvalidMessage(item.topic, item.payload, item.received_at, Reason.UNKNOWN_DEVICE,
+                                                      "no device of an order in force is enrolled with this "
+                                                      "OwnTracks topic")])
+        return decode_owntracks(item.topic, item.payload, item.received_at, device_id, self.max_payload_bytes)
 
     def _enrolment_problem(self, report: LocationReport | StatusReport | PanicPress) -> tuple[Reason, str] | None:
         roles = self.monitor.roles_of(report.device_id)

@@ -217,6 +217,7 @@ class Monitor:
         self.open_alerts: dict[str, tuple[str, Alert, RoutedEvent]] = {}
         self.escalation_policies: dict[str, object] = {}  # kind or severity -> steps (settings); else defaults
         self.health_close_after_s = HEALTH_CLOSE_AFTER_S
+        self.owntracks: dict[str, str] = {}  # owntracks/{user}/{device} -> the enrolled device id it stands for
         self.agencies: dict[str, Agency] = {}  # by id: kinds, own escalation policies, escalate_to
 
     # -- loading -------------------------------------------------------------
@@ -243,11 +244,17 @@ class Monitor:
         for party in spec.parties():
             if party.device_id:
                 self.devices.setdefault(party.device_id, []).append((spec.order_id, party.role))
+            if party.owntracks_topic and party.device_id:
+                self.owntracks[party.owntracks_topic] = party.device_id
         return state
 
     def remove_order(self, order_id: str) -> None:
-        if self.orders.pop(order_id, None) is None:
+        removed = self.orders.pop(order_id, None)
+        if removed is None:
             return
+        for party in removed.spec.parties():
+            if party.owntracks_topic and self.owntracks.get(party.owntracks_topic) == party.device_id:
+                del self.owntracks[party.owntracks_topic]
         for device_id in list(self.devices):
             links = [link for link in self.devices[device_id] if link[0] != order_id]
             if links:

@@ -22,6 +22,7 @@ from service.errors import InvalidInput
 from service.wire.rfc3339 import parse_ts
 
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_OWNTRACKS = re.compile(r"owntracks/[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}")
 _HTTP_URL = re.compile(r"https?://[^\s/?#@]+(?::\d{1,5})?(?:[/?#]\S*)?", re.IGNORECASE)  # user:pass@ is refused
 ORDER_TYPES = ("temporary", "ordinary")
 AGENCY_KINDS = ("police", "court", "support")
@@ -35,6 +36,7 @@ class Party:
     device_id: str | None
     report_interval_s: int
     home: tuple[float, float] | None = None  # (lon, lat) WGS-84: the respondent's registered address
+    owntracks_topic: str | None = None  # owntracks/{user}/{device}: this party's device is the OwnTracks app
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +196,13 @@ def _party(body: dict[str, Any], role: str, device_required: bool) -> Party:
     if home is not None:
         _coords(home, f"{role}.home")
         home = (float(home[0]), float(home[1]))
-    return Party(role, _id(p, "person_id", f"{role}."), device_id, interval, home)
+    owntracks = p.get("owntracks_topic")
+    if owntracks is not None:
+        if not isinstance(owntracks, str) or not _OWNTRACKS.fullmatch(owntracks):
+            raise InvalidInput("owntracks_topic must be owntracks/{user}/{device}", f"{role}.owntracks_topic")
+        if device_id is None:
+            raise InvalidInput("an OwnTracks topic needs the party's device_id it stands for", f"{role}.device_id")
+    return Party(role, _id(p, "person_id", f"{role}."), device_id, interval, home, owntracks)
 
 
 def _zones(fc: Any, datum: str = "wgs84") -> tuple[ZoneSpec, ...]:

@@ -29,6 +29,8 @@ class Reason(StrEnum):
     DEVICE_TOPIC_MISMATCH = "device_topic_mismatch"
     UNKNOWN_DEVICE = "unknown_device"
     DEVICE_ROLE = "device_role"
+    NOT_A_REPORT = "not_a_report"  # OwnTracks lwt: kept as evidence, not a report
+    UNSUPPORTED_TYPE = "unsupported_type"  # an OwnTracks _type that carries no position
     INTERNAL_ERROR = "internal_error"
 
 

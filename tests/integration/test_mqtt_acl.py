@@ -41,10 +41,12 @@ def test_the_hash_is_mosquitto_s_own_format() -> None:
 @pytest.fixture
 def accounts(engine, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
     import_agencies(engine, builders.AGENCIES, lambda: T0)
-    import_orders(engine, [(builders.order(), "a.json"), (builders.order_for(2), "b.json")], lambda: T0)
+    second = builders.order_for(2)
+    second["victim"]["owntracks_topic"] = "owntracks/bea/phone"  # her phone runs the OwnTracks app
+    import_orders(engine, [(builders.order(), "a.json"), (second, "b.json")], lambda: T0)
     issued = generate(engine, lambda: T0, tmp_path / "mqtt")
     assert {i.username for i in issued} == {"trk-001", "phone-001", "trk-002", "phone-002", "police-west",
-                                            "police-east", "court-xinjin", "stayaway"}
+                                            "police-east", "court-xinjin", "bea", "stayaway"}
     again = generate(engine, lambda: T0, tmp_path / "mqtt")  # the files again: nobody's password changes
     assert again == []
     return {i.username: i.password for i in issued}
@@ -170,6 +172,18 @@ def test_an_agency_console_reads_only_its_own_alerts(peers) -> None:  # type: ig
     settle()
     assert west.got == [("stayaway/v1/agencies/police-west/alerts", b"west")]
     assert east.got == []
+
+
+@needs_mosquitto
+def test_an_owntracks_app_writes_only_its_own_topic(peers) -> None:  # type: ignore[no-untyped-def]
+    service = peers("stayaway")
+    service.subscribe("owntracks/+/+")
+    app = peers("bea")
+    app.publish("owntracks/bea/phone", b"her fix")
+    app.publish("owntracks/bea/other", b"another device of hers: not enrolled")
+    app.publish("stayaway/v1/devices/phone-002/location", b"as her stayaway phone")
+    settle()
+    assert service.got == [("owntracks/bea/phone", b"her fix")]
 
 
 @needs_mosquitto

@@ -30,7 +30,8 @@ from service.pipeline import Inbound
 
 log = logging.getLogger(__name__)
 
-REPORT_TOPICS = [("stayaway/v1/devices/+/location", 1), ("stayaway/v1/devices/+/status", 1)]
+REPORT_TOPICS = [("stayaway/v1/devices/+/location", 1), ("stayaway/v1/devices/+/status", 1),
+                 ("owntracks/+/+", 1)]  # OwnTracks apps enrolled by topic (contract section 1)
 PANIC_TOPICS = [("stayaway/v1/devices/+/panic", 1)]
 
 
