@@ -19,7 +19,15 @@ from typing import Any
 
 import orjson
 
-from service.wire.decode import MAX_PAYLOAD_BYTES, Decoded, _Bad, _integer, _json_error_kind, _number, _ts_flags
+from service.wire.decode import (
+    MAX_PAYLOAD_BYTES,
+    Decoded,
+    _Bad,
+    _integer,
+    _json_error_kind,
+    _number,
+    _ts_flags,
+)
 from service.wire.messages import InvalidMessage, LocationReport, Reason
 
 TOPIC_PREFIX = "owntracks/"
