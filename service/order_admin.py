@@ -68,6 +68,19 @@ class OrderAdmin:
                                              reason)
         return {"order_id": order_id, "version": version, "changed": changed}
 
+    def replace_device(self, order_id: str, role: str, device_id: str, actor: law.Actor,
+                       reason: str | None) -> dict[str, Any]:
+        """A party's new device (a broken tracker replaced): a new version of the order. The old device
+        keeps reporting for the order until the new one's first message (``Monitor.add_handover``)."""
+        if role not in ("respondent", "victim"):
+            raise InvalidInput("role must be respondent or victim", "role")
+        with self.engine.connect() as conn:
+            current = config_repo.load_orders(conn, [order_id])
+        if not current:
+            raise NotFound(f"no order {order_id} in force")
+        body = {**current[0].body, role: {**current[0].body[role], "device_id": device_id}}
+        return self.modify(order_id, body, actor, reason)
+
     def extend(self, order_id: str, new_expires_at: datetime, actor: law.Actor, reason: str | None) -> dict[str, Any]:
         with self.engine.begin() as conn:
             now = self.clock()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 from datetime import datetime
 
 from sqlalchemy.engine import Connection
@@ -43,7 +44,9 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
     loaded = [monitor.load_order(spec, now, *timelines.get(spec.order_id, ((), None))) for spec in specs]
     membership = state_repo.load_membership(conn, [s.order_id for s in specs] if ids is not None else None)
     devices = {p.device_id for s in specs for p in s.parties() if p.device_id}
-    fixes = state_repo.latest_fixes(conn, devices)
+    replaced = _replaced_devices(specs, timelines)  # order id -> [(old device, role)]
+    old_devices = {d for pairs in replaced.values() for d, _ in pairs}
+    fixes = state_repo.latest_fixes(conn, devices | old_devices)
     for device_id, seen in state_repo.last_seen(conn, devices).items():
         monitor.last_seen[device_id] = max(seen, monitor.last_seen.get(device_id, seen))
     for device_id, fix in fixes.items():
@@ -58,6 +61,16 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
         order.membership = dict(membership.get(order.spec.order_id, {}))
         order.respondent_fix = fixes.get(order.spec.respondent.device_id or "")
         order.victim_fix = fixes.get(order.spec.victim.device_id or "")
+        for old, role in replaced.get(order.spec.order_id, ()):
+            party = order.spec.respondent if role == "respondent" else order.spec.victim
+            new_seen = monitor.last_seen.get(party.device_id or "")
+            if new_seen is not None and order.effective_from is not None and new_seen >= order.effective_from:
+                continue  # the new device has reported since it was fitted: the old one is released
+            monitor.add_handover(order.spec.order_id, old, role)  # no gap while the new one is fitted
+            if role == "respondent" and order.respondent_fix is None:
+                order.respondent_fix = fixes.get(old)
+            elif role == "victim" and order.victim_fix is None:
+                order.victim_fix = fixes.get(old)
     if ids is None:
         monitor.open_alerts.clear()
     for alert, recipients in alerts_repo.load_open_alerts(conn, None if ids is None else ids):
@@ -91,3 +104,17 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
     for order in loaded:
         order.pursuit = order.open_conditions()
     log.info("monitoring state loaded: %d orders, %d devices", len(loaded), len(devices))
+
+
+def _replaced_devices(specs: list[Any], timelines: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """Per order, the devices its current version replaced (the previous version's, per role)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for spec in specs:
+        earlier, _ = timelines.get(spec.order_id, ((), None))
+        if not earlier:
+            continue
+        previous = earlier[-1][1]
+        for before, now in ((previous.respondent, spec.respondent), (previous.victim, spec.victim)):
+            if before.device_id and before.device_id != now.device_id:
+                out.setdefault(spec.order_id, []).append((before.device_id, now.role))
+    return out

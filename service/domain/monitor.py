@@ -194,6 +194,7 @@ class OrderState:
     # earlier versions (when each took effect, its spec, its compiled zones) and when the current one did
     versions: tuple[tuple[datetime, OrderSpec, list[CompiledZone]], ...] = ()
     effective_from: datetime | None = None
+    handover: dict[str, str] = field(default_factory=dict)  # replaced device -> its role, until the new one reports
     served: dict[str, datetime] = field(default_factory=dict)  # party -> when the order was served to it
     overdue_noticed: bool = False  # the court was told that service is overdue (once)
     health: dict[tuple[str, Kind], Alert] = field(default_factory=dict)  # (device, kind) -> its episode's alert
@@ -261,6 +262,30 @@ class Monitor:
                 self.devices[device_id] = links
             else:
                 del self.devices[device_id]
+
+    def add_handover(self, order_id: str, old_device: str, role: str) -> None:
+        """A replaced device (a broken tracker) keeps reporting for its order until the new one's first
+        message: no gap in monitoring while the new tracker is fitted."""
+        order = self.orders.get(order_id)
+        if order is None or old_device in order.handover:
+            return
+        order.handover[old_device] = role
+        self.devices.setdefault(old_device, []).append((order_id, role))
+
+    def _end_handover(self, dev: str) -> None:
+        """``dev`` reported: where it replaced a device, the old one is released."""
+        for order_id, role in list(self.roles_of(dev)):
+            order = self.orders[order_id]
+            party = order.spec.respondent if role == "respondent" else order.spec.victim
+            if not order.handover or party.device_id != dev:
+                continue
+            for old in [d for d, r in order.handover.items() if r == role]:
+                del order.handover[old]
+                links = [x for x in self.devices.get(old, []) if x != (order_id, role)]
+                if links:
+                    self.devices[old] = links
+                else:
+                    self.devices.pop(old, None)
 
     def roles_of(self, device_id: str) -> list[tuple[str, str]]:
         return self.devices.get(device_id, [])
@@ -641,6 +666,7 @@ class Monitor:
 
     # -- device health ---------------------------------------------------------
     def _seen(self, dev: str, received_at: datetime, ts: datetime, now: datetime, changes: Changes) -> None:
+        self._end_handover(dev)
         last = self.last_seen.get(dev)
         if last is None or received_at > last:
             self.last_seen[dev] = received_at

@@ -116,6 +116,11 @@ PATHS: dict[str, Any] = {
         "requestBody": body({"type": "object", "properties": {"order": ref("OrderFile"), "reason": STR}}),
         "responses": answers(obj({"order_id": STR, "version": INT, "changed": {"type": "array", "items": STR}}),
                              *SIGNED_IN, 409, 503)}},
+    "/api/v1/orders/{order_id}/replace-device": {"post": {
+        "summary": "a party's new device, without a gap (its court)", "parameters": [ORDER_ID],
+        "requestBody": body({"type": "object", "properties": {"role": STR, "device_id": STR, "reason": STR}}),
+        "responses": answers(obj({"order_id": STR, "version": INT, "changed": {"type": "array", "items": STR}}),
+                             *SIGNED_IN, 409, 503)}},
     "/api/v1/orders/{order_id}/extend": {"post": {
         "summary": "extend once, by at most a year (its court)", "parameters": [ORDER_ID],
         "requestBody": body({"type": "object", "properties": {"expires_at": STR, "reason": STR}}),

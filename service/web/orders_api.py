@@ -47,6 +47,18 @@ def modify_order(order_id: str):  # type: ignore[no-untyped-def]
                                                  _text(body, "reason"))))
 
 
+@bp.post("/<order_id>/replace-device")
+def replace_device(order_id: str):  # type: ignore[no-untyped-def]
+    """Body ``{"role": "respondent" | "victim", "device_id", "reason"}``: a new version with the party's new
+    device; the old one keeps reporting for the order until the new one's first message."""
+    body = _body()
+    _court_only(order_id)
+    if not isinstance(body.get("device_id"), str):
+        return error(400, "validation", "device_id must be a string", "device_id")
+    return _done(_run(lambda admin: admin.replace_device(order_id, str(body.get("role")), body["device_id"],
+                                                         principal().law_actor(), _text(body, "reason"))))
+
+
 @bp.post("/<order_id>/extend")
 def extend_order(order_id: str):  # type: ignore[no-untyped-def]
     """Body ``{"expires_at", "reason"}``: once, by at most one year (409 ``already_extended``,

@@ -130,6 +130,8 @@ def operations(alerts: dict[str, str]) -> list[tuple[str, str, str, dict | None]
                 ("POST", f"/api/v1/orders/{order_id}/extend", whose, {"expires_at": "2028-06-01T00:00:00Z", "reason": "r"}),
                 ("POST", f"/api/v1/orders/{order_id}/modify", whose, {"order": builders.order(), "reason": "r"}),
                 ("POST", f"/api/v1/orders/{order_id}/end", whose, {"outcome": "withdrawn", "reason": "r"}),
+                ("POST", f"/api/v1/orders/{order_id}/replace-device", whose,
+                 {"role": "respondent", "device_id": "trk-777", "reason": "r"}),
                 ("POST", f"/api/v1/orders/{order_id}/cancel", whose, {"reason": "the victim asked"})]
     for whose, alert_id in (("own", alerts[A]), ("other", alerts[B]), ("guess", "alert-guessed")):
         ops += [("POST", f"/api/v1/alerts/{alert_id}/{action}", whose, {"note": "n", "unit": "u", "outcome": "other"})

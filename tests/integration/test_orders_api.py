@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import orjson
 import sqlalchemy as sa
 
+from alerts import JurisdictionIndex
+from geofence import FrameCache
 from service.adapters.db import config_repo
 from service.adapters.db import schema as t
+from service.adapters.db.engine import make_engine
+from service.domain.monitor import Monitor
+from service.pipeline import Inbound, Pipeline
+from service.state import rebuild
 from tests.integration.test_web import client  # noqa: F401 - the fixture
 from tests.support import builders
 
@@ -129,3 +138,28 @@ def test_the_victim_s_position_needs_an_open_alert_or_a_recorded_reason(client, 
     engine.dispose()
     assert [tuple(r) for r in rows] == [("west-desk", "denied", None), ("west-sup", "denied", "checking on her at the hearing"),
                                         ("west-desk", "ok", "welfare check, call from her mother")]
+
+
+def test_a_broken_tracker_is_replaced_without_a_gap(client, sqlite_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Through the API: a new version with the new tracker; rebuilt, the monitor keeps the old one's last fix
+    and accepts the old tracker until the new one reports."""
+    c, _ = client
+    writer = make_engine(sqlite_url)
+    monitor = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"a{i}" for i in range(99)).__next__)
+    with writer.begin() as conn:
+        rebuild(monitor, conn)
+    now = datetime.now(UTC)
+    pipeline = Pipeline(writer, monitor, lambda: now, 1 << 18)
+    pipeline.process([Inbound("stayaway/v1/devices/trk-001/location",
+                              orjson.dumps(builders.location(1, 30.45, 103.80, ts=now)), now)])
+    body = {"role": "respondent", "device_id": "trk-009", "reason": "strap broken, new tracker fitted"}
+    assert c.as_("police").post(f"/api/v1/orders/{ORDER}/replace-device", body).status_code == 403
+    done = c.as_("court").post(f"/api/v1/orders/{ORDER}/replace-device", body)
+    assert done.status_code == 200 and done.get_json()["changed"] == ["respondent"]
+    with writer.begin() as conn:
+        rebuild(monitor, conn)
+    order = monitor.orders[ORDER]
+    assert order.spec.respondent.device_id == "trk-009" and order.handover == {"trk-001": "respondent"}
+    assert order.respondent_fix is not None and order.respondent_fix.lat == 30.45  # his last position carries over
+    assert monitor.roles_of("trk-001") == [(ORDER, "respondent")]
+    writer.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from service.domain.monitor import Changes
-from tests.unit.builders import T0, example_order, seconds
+from tests.unit.builders import T0, example_order, north_of_home, seconds
 from tests.unit.test_monitor_rules import PHONE, TRK, Run
 
 ISSUED_TO_T0_S = 23 * 3600  # the example order was issued at 09:00 the day before T0 (08:00)
@@ -62,3 +62,21 @@ def test_a_report_is_checked_against_the_version_in_force_at_its_time():
     assert [(e.event.alert.zone_id, e.event.event.value, e.event.alert.retroactive) for e in late.events] == [
         ("work", "raised", True), ("work", "updated", True)]
     assert [e for e in run.send(TRK, 1200, *work, received_s=1700).events if e.event.alert.zone_id] == []  # after it
+
+
+def test_a_replaced_tracker_keeps_reporting_until_the_new_one_does_no_gap():
+    from service.domain.orders import parse_order
+
+    v2 = example_order(min_distance_m=None, pre_alert_m=None)
+    v2["respondent"] = {**v2["respondent"], "device_id": "trk-009"}
+    run = Run(v2)  # the court replaced trk-001 with trk-009
+    run.monitor.add_handover("PSO-2026-0001", TRK, "respondent")
+    assert run.monitor.roles_of(TRK) == [("PSO-2026-0001", "respondent")]
+    run.tracker(0, 3000)
+    breach = run.tracker(30, 100)  # the old tracker, still on his ankle, walks into her home
+    assert [(e.event.alert.kind.value, e.event.event.value) for e in breach.events] == [("zone_breach", "raised")]
+    run.seq["trk-009"] = 0
+    run.send("trk-009", 60, *north_of_home(100))
+    assert run.monitor.roles_of(TRK) == [] and run.order.handover == {}  # the new one reported: the old is released
+    assert run.monitor.roles_of("trk-009") == [("PSO-2026-0001", "respondent")]
+    assert parse_order(v2).respondent.device_id == "trk-009"
