@@ -114,6 +114,12 @@ class OrderAdmin:
         return {"order_id": order_id, "served": sorted(served),
                 "unserved": [p for p in law.SERVICE_PARTIES if p not in served]}
 
+    def import_agencies(self, collection: Any) -> int:
+        """The agencies file (contract section 4), as ``stayaway agencies import`` takes it (an admin's)."""
+        from service.importing import import_agencies
+
+        return import_agencies(self.engine, collection, self.clock)
+
     # -- helpers -------------------------------------------------------------------------------------
     def _end(self, order_id: str, step: Callable[[law.Standing, datetime], tuple[law.Standing, law.LegalEvent]]
              ) -> dict[str, Any]:

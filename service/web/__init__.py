@@ -36,10 +36,18 @@ def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flas
         app.config.update(test_config)
     app.extensions["stayaway"] = deps
 
-    from service.web import accountability, api, auth_api, health, openapi, orders_api
+    from service.web import (
+        accountability,
+        agencies_api,
+        api,
+        auth_api,
+        health,
+        openapi,
+        orders_api,
+    )
     from service.web.security import authenticate
 
-    protected = {b.name for b in (api.bp, orders_api.bp, accountability.bp, auth_api.bp)}
+    protected = {b.name for b in (api.bp, orders_api.bp, accountability.bp, auth_api.bp, agencies_api.bp)}
 
     @app.before_request
     def signed_in_only() -> None:  # every blueprint but health: a valid Bearer token first
@@ -50,6 +58,7 @@ def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flas
     app.register_blueprint(auth_api.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(orders_api.bp)
+    app.register_blueprint(agencies_api.bp)
     app.register_blueprint(accountability.bp)
 
     @app.errorhandler(HTTPException)

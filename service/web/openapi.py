@@ -79,6 +79,24 @@ SCHEMAS: dict[str, Any] = {
     "HistoryEntry": obj({"event": STR, "at": TS, "by": STR, "role": STR, "reason": STR_NULL,
                          "version": {"type": "integer", "nullable": True},
                          "details": {"type": "object", "nullable": True}}),
+    "Point": obj({"device_id": STR, "ts": TS, "lat": {"type": "number"}, "lon": {"type": "number"},
+                  "acc": {"type": "number"}, "flags": {"type": "array", "items": STR}}),
+    "Timeline": obj({"order_id": STR, "period": obj({"from": TS, "to": TS}), "victim_positions": STR,
+                     "respondent_track": {"type": "array", "items": ref("Point")},
+                     "victim_track": {"type": "array", "items": ref("Point"), "nullable": True},
+                     "events": {"type": "array", "items": {
+                         "type": "object", "additionalProperties": False,
+                         "required": ["at", "alert_id", "event_seq", "kind", "severity", "event", "status", "zone_id",
+                                      "by", "source", "recipients"],
+                         "properties": {"at": TS, "alert_id": STR, "event_seq": INT, "kind": STR, "severity": STR,
+                                        "event": STR, "status": STR, "zone_id": STR_NULL, "by": STR, "source": STR,
+                                        "recipients": {"type": "array", "items": STR},
+                                        "distance_m": {"type": "number"}, "condition": STR, "confidence": STR,
+                                        "retroactive": {"type": "boolean"}, "escalation": {"type": "object"},
+                                        "action": STR, "unit": STR, "outcome": STR, "referred_to": STR,
+                                        "device_id": STR, "ended_at": STR, "silent": {"type": "boolean"},
+                                        "flips": INT, "respondent": {"type": "object"}, "zone": {"type": "object"},
+                                        "victim": {"type": "object"}}}}}),
     "Figures": {"type": "object", "required": ["agency_id", "kind", "raised", "unacknowledged", "escalated"],
                 "properties": {"agency_id": STR, "kind": STR, "raised": INT, "unacknowledged": INT, "escalated": INT},
                 "additionalProperties": obj({"n": INT, "p50_s": NUM_NULL, "p90_s": NUM_NULL})},
@@ -146,6 +164,16 @@ PATHS: dict[str, Any] = {
     "/api/v1/orders/{order_id}/history": {"get": {"summary": "the legal history", "parameters": [ORDER_ID],
                                                   "responses": answers(obj({"order_id": STR, "history": {
                                                       "type": "array", "items": ref("HistoryEntry")}}), 401, 403, 404)}},
+    "/api/v1/orders/{order_id}/timeline": {"get": {
+        "summary": "the breach timeline: his track, every alert event with who and when; her track only by "
+                   "need to know",
+        "parameters": [ORDER_ID, *({"name": n, "in": "query", "required": False, "schema": STR} for n in ("from", "to"))],
+        "responses": answers(ref("Timeline"), 400, 401, 403, 404)}},
+    "/api/v1/agencies": {
+        "get": {"summary": "agencies (officers, admins)", "responses": answers(obj({"agencies": {
+            "type": "array", "items": obj({"agency_id": STR, "name": STR, "kind": STR})}}), 401, 403)},
+        "post": {"summary": "load the agencies file (admins)", "requestBody": body({"type": "object"}),
+                 "responses": answers(obj({"imported": INT}), 400, 401, 403, 503)}},
     "/api/v1/orders/{order_id}/victim-location": {"post": {
         "summary": "the victim's last position: need to know, or a recorded reason", "parameters": [ORDER_ID],
         "requestBody": {"required": False, "content": {"application/json": {"schema": ref("Reason")}}},

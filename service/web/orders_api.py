@@ -6,11 +6,18 @@ need-to-know basis. Signed in only; scopes from ``service.domain.access``, rules
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, jsonify, request
 
-from service.adapters.db import alerts_repo, config_repo, scope_repo, state_repo
+from service.adapters.db import (
+    alerts_repo,
+    config_repo,
+    scope_repo,
+    state_repo,
+    timeline_repo,
+)
 from service.domain import access
 from service.domain.law import LegalError
 from service.errors import InvalidInput, NotFound
@@ -174,6 +181,65 @@ def victim_location(order_id: str):  # type: ignore[no-untyped-def]
         return error(403, "need_to_know", decision.why)
     position = None if fix is None else {"lat": fix.lat, "lon": fix.lon, "acc": fix.accuracy_m, "ts": format_ts(fix.ts)}
     return jsonify(order_id=order_id, basis=decision.basis, victim=position)
+
+
+@bp.get("/<order_id>/timeline")
+def timeline(order_id: str):  # type: ignore[no-untyped-def]
+    """The breach timeline over ``?from=&to=`` (RFC 3339; default the last 24 h, at most 31 days): the
+    respondent's track, and every alert event of the order with who did it and when (zone entries and
+    exits, updates, escalations, officers' steps). The victim's track and positions only while an alert
+    that needs them (panic, proximity) is open: otherwise omitted. Officers in scope; an audited read."""
+    p = principal()
+    until = _time_arg("to") or datetime.now(UTC)
+    since = _time_arg("from") or until - timedelta(hours=24)
+    if not since < until or until - since > timedelta(days=31):
+        return error(400, "validation", "from must be before to, at most 31 days apart", "from")
+    scope = _details(order_id)
+    with deps().engine.connect() as conn:
+        open_kinds = {a["kind"] for a in alerts_repo.alert_rows(conn, "open", order_id)}
+        decision = access.victim_position_access(p, scope, open_kinds, None)
+        devices = timeline_repo.party_devices(conn, order_id)
+        his = timeline_repo.track(conn, devices["respondent"], since, until)
+        hers = timeline_repo.track(conn, devices["victim"], since, until) if decision.allowed else None
+        events = timeline_repo.alert_events(conn, order_id, since, until)
+    audit("read_victim_data", "order", order_id, None, "ok",
+          {"what": "timeline", "victim_positions": "included" if decision.allowed else "omitted"})
+    return jsonify(order_id=order_id, period={"from": format_ts(since), "to": format_ts(until)},
+                   victim_positions="included" if decision.allowed else "omitted",
+                   respondent_track=[_point(x) for x in his],
+                   victim_track=None if hers is None else [_point(x) for x in hers],
+                   events=[_event(e, p.agency_id, decision.allowed) for e in events])
+
+
+def _point(r: dict[str, Any]) -> dict[str, Any]:
+    return {"device_id": r["device_id"], "ts": format_ts(r["device_ts"]), "lat": r["lat"], "lon": r["lon"],
+            "acc": r["acc_m"], "flags": [f for f in (r["flags"] or "").split(",") if f]}
+
+
+TIMELINE_FIELDS = ("distance_m", "condition", "confidence", "retroactive", "escalation", "action", "unit", "outcome",
+                   "referred_to", "device_id", "ended_at", "silent", "flips", "respondent", "zone")
+
+
+def _event(e: dict[str, Any], agency_id: str | None, with_victim: bool) -> dict[str, Any]:
+    messages = e["message"] or {}
+    message = messages.get(agency_id) or next(iter(messages.values()), {})  # as the caller's agency got it
+    out = {"at": format_ts(e["at"]), "alert_id": e["alert_id"], "event_seq": e["event_seq"], "kind": e["kind"],
+           "severity": e["severity"], "event": e["event"], "status": e["status"], "zone_id": e["zone_id"],
+           "by": e["actor"], "source": e["source"], "recipients": list(e["recipients"] or ())}
+    out.update({k: message[k] for k in TIMELINE_FIELDS if k in message})
+    if with_victim and "victim" in message:
+        out["victim"] = message["victim"]
+    return out
+
+
+def _time_arg(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    value = parse_ts(raw)
+    if value is None:
+        abort(400, description=f"{name} must be an RFC 3339 time")
+    return value
 
 
 # -- helpers -------------------------------------------------------------------------------------------

@@ -118,6 +118,7 @@ def operations(alerts: dict[str, str]) -> list[tuple[str, str, str, dict | None]
         ("GET", "/api/v1/orders", "none", None), ("GET", "/api/v1/alerts?status=all", "none", None),
         ("GET", "/api/v1/notices", "none", None), ("GET", "/api/v1/accountability", "none", None),
         ("GET", "/metrics", "none", None), ("GET", "/api/v1/auth/me", "none", None),
+        ("GET", "/api/v1/agencies", "none", None), ("POST", "/api/v1/agencies", "none", _agencies()),
         ("POST", "/api/v1/orders", "other", _order_b() | {"order_id": "PSO-NEW-1"}),
     ]
     for whose, order_id in (("own", A), ("other", B), ("guess", GUESS)):
@@ -125,6 +126,7 @@ def operations(alerts: dict[str, str]) -> list[tuple[str, str, str, dict | None]
                 ("GET", f"/api/v1/orders/{order_id}/versions", whose, None),
                 ("GET", f"/api/v1/orders/{order_id}/history", whose, None),
                 ("GET", f"/api/v1/orders/{order_id}/service", whose, None),
+                ("GET", f"/api/v1/orders/{order_id}/timeline?from=2026-11-21T00:00:00Z", whose, None),
                 ("POST", f"/api/v1/orders/{order_id}/victim-location", whose, {"reason": "a reason long enough"}),
                 ("POST", f"/api/v1/orders/{order_id}/service", whose, {"party": "victim", "served_at": "2026-11-21T09:00:00Z"}),
                 ("POST", f"/api/v1/orders/{order_id}/extend", whose, {"expires_at": "2028-06-01T00:00:00Z", "reason": "r"}),
@@ -142,13 +144,14 @@ def operations(alerts: dict[str, str]) -> list[tuple[str, str, str, dict | None]
 # what each caller may succeed at: order A (court Xinjin; victim phone-001, respondent trk-001) and its
 # breach alert, order B (court Pidu; victim phone-002) and its panic alert
 READS = {"GET /api/v1/orders", "GET /api/v1/alerts", "GET /api/v1/auth/me"}
+OFFICER = READS | {"GET /api/v1/agencies"}
 MAY_SUCCEED: dict[str, set[str] | None] = {
     "victim": READS | {"GET /api/v1/notices", "GET /api/v1/orders/{A}"},
     "other_victim": READS | {"GET /api/v1/notices", "GET /api/v1/orders/{B}"},
     "respondent": READS,  # and those lists are empty
-    "other_police": READS,
-    "other_court": None,  # READS, issuing, and anything on its own order B (checked below)
-    "admin": READS | {"GET /api/v1/accountability", "GET /metrics"},
+    "other_police": OFFICER,
+    "other_court": None,  # OFFICER, issuing, and anything on its own order B (checked below)
+    "admin": OFFICER | {"GET /api/v1/accountability", "GET /metrics", "POST /api/v1/agencies"},
 }
 
 
@@ -160,7 +163,7 @@ def _key(method: str, path: str, alerts: dict[str, str]) -> str:
 def _allowed(who: str, key: str) -> bool:
     allowed = MAY_SUCCEED[who]
     if allowed is None:  # court Pidu: its own order and alert
-        return key in READS or key == "POST /api/v1/orders" or "{B}" in key or "{alert B}" in key
+        return key in OFFICER or key == "POST /api/v1/orders" or "{B}" in key or "{alert B}" in key
     return key in allowed
 
 
@@ -170,7 +173,8 @@ def _call(client, headers, method, path, body):  # type: ignore[no-untyped-def]
 
 
 def _coordinates_in(text: str) -> bool:
-    return any(f"{v:.{d}f}"[:-1] in text for v in HER for d in (4, 5, 6))
+    """Her fix to about a metre (5 decimals, truncated or rounded): his fixes near her home differ there."""
+    return any(s in text for v in HER for s in (f"{v:.5f}", f"{v:.6f}"[:-1]))
 
 
 def test_no_caller_gets_what_is_not_theirs(world) -> None:  # type: ignore[no-untyped-def]
@@ -222,3 +226,17 @@ def test_officers_in_scope_do_get_their_own_objects(world) -> None:  # type: ign
     assert located.status_code == 200 and located.get_json()["victim"]["lat"] == pytest.approx(HER[0])
     assert client.get("/api/v1/accountability", headers=headers["supervisor"]).status_code == 200
     assert client.post(f"/api/v1/orders/{A}/cancel", headers=headers["court"], json={"reason": "set aside"}).status_code == 200
+
+
+def test_the_timeline_shows_his_track_and_every_event_and_her_positions_only_by_need_to_know(world) -> None:  # type: ignore[no-untyped-def]
+    client, headers, alerts = world
+    a = client.get(f"/api/v1/orders/{A}/timeline?from=2026-11-21T00:00:00Z", headers=headers["police"]).get_json()
+    assert a["victim_positions"] == "omitted" and a["victim_track"] is None
+    assert len(a["respondent_track"]) == 5 and {p["device_id"] for p in a["respondent_track"]} == {"trk-001"}
+    assert [(e["kind"], e["event"], e["by"]) for e in a["events"]][0] == ("zone_breach", "raised", "system")
+    assert not _coordinates_in(json.dumps(a))  # no open panic or proximity: her position stays out
+    b = client.get(f"/api/v1/orders/{B}/timeline?from=2026-11-21T00:00:00Z", headers=headers["other_court"]).get_json()
+    assert b["victim_positions"] == "included"  # her panic is open: whoever handles it needs to know where she is
+    assert [e["kind"] for e in b["events"]] == ["panic"] and "victim" in b["events"][0]
+    assert client.get(f"/api/v1/orders/{A}/timeline?from=2026-11-22T00:00:00Z&to=2026-11-21T00:00:00Z",
+                      headers=headers["police"]).status_code == 400
