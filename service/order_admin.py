@@ -102,6 +102,13 @@ class OrderAdmin:
     def end_application(self, order_id: str, outcome: str, actor: law.Actor, reason: str | None) -> dict[str, Any]:
         return self._end(order_id, lambda s, now: law.end_application(s, outcome, actor, reason, now))
 
+    def reconsideration(self, order_id: str, actor: law.Actor, reason: str | None) -> dict[str, Any]:
+        with self.engine.begin() as conn:
+            now = self.clock()
+            standing = self._standing(conn, order_id)
+            config_repo.add_order_event(conn, law.reconsideration_filed(standing, actor, reason, now))
+        return {"order_id": order_id, "status": standing.status.value, "monitored": law.monitored(standing, now)}
+
     def record_service(self, order_id: str, party: str, served_at: datetime, method: str | None,
                        actor: law.Actor) -> dict[str, Any]:
         with self.engine.begin() as conn:

@@ -165,6 +165,16 @@ def end_application(temporary: Standing, outcome: str, actor: Actor, reason: str
     return _end(temporary, status, at), LegalEvent(temporary.order_id, outcome, at, actor.actor_id, actor.role, reason)
 
 
+def reconsideration_filed(standing: Standing, actor: Actor, reason: str | None, at: datetime) -> LegalEvent:
+    """An application for reconsideration is on record; it does not suspend the order (the standing is
+    unchanged: monitoring goes on until the court decides, by modifying or cancelling it)."""
+    _court(actor)
+    _open(standing)
+    _reason(reason)
+    return LegalEvent(standing.order_id, "reconsideration", at, actor.actor_id, actor.role, reason,
+                      {"suspends": False})
+
+
 def expire(standing: Standing, at: datetime) -> tuple[Standing, LegalEvent] | None:
     """The order's time is up (``at`` at or after ``expires_at``): it ends; None while it runs."""
     if standing.status != OrderStatus.ACTIVE or standing.expires_at is None or at < standing.expires_at:

@@ -61,6 +61,12 @@ def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flas
     app.register_blueprint(agencies_api.bp)
     app.register_blueprint(accountability.bp)
 
+    from service.web.errors import FieldError, error
+
+    @app.errorhandler(FieldError)
+    def field_error(exc: FieldError):  # type: ignore[no-untyped-def]
+        return error(400, "validation", exc.message, exc.field)
+
     @app.errorhandler(HTTPException)
     def json_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         return jsonify(error={"code": exc.name.lower().replace(" ", "_"), "message": exc.description}), exc.code

@@ -24,6 +24,7 @@ from service.adapters.db import schema as t
 from service.domain import access
 from service.domain.access import Role
 from service.web import deps
+from service.web.errors import FieldError
 from service.web.security import principal
 from service.wire.rfc3339 import format_ts, parse_ts
 
@@ -41,7 +42,7 @@ def figures():  # type: ignore[no-untyped-def]
     until = _time_arg("to") or datetime.now(UTC)
     since = _time_arg("from") or until - WINDOW
     if not since < until or until - since > MAX_PERIOD:
-        abort(400, description="from must be before to, at most 400 days apart")
+        raise FieldError("from must be before to, at most 400 days apart", "from")
     with deps().engine.connect() as conn:
         rows, escalated = alerts_repo.accountability_rows(conn, since, until)
     table = accountability(rows, escalated)
@@ -126,5 +127,5 @@ def _time_arg(name: str) -> datetime | None:
         return None
     value = parse_ts(raw)
     if value is None:
-        abort(400, description=f"{name} must be an RFC 3339 time, e.g. 2026-11-21T08:00:00Z")
+        raise FieldError(f"{name} must be an RFC 3339 time, e.g. 2026-11-21T08:00:00Z", name)
     return value

@@ -15,7 +15,7 @@ from alerts.lifecycle import LifecycleError
 from service.adapters.db import alerts_repo, config_repo, scope_repo
 from service.domain import access
 from service.web import deps
-from service.web.errors import error
+from service.web.errors import FieldError, error
 from service.web.security import audit, principal
 from service.wire.rfc3339 import format_ts
 
@@ -67,7 +67,7 @@ def list_alerts():  # type: ignore[no-untyped-def]
     ``resolved`` or ``all``. 400 otherwise."""
     status = request.args.get("status", "open")
     if status not in ALERT_STATUSES + ("all",):
-        abort(400, description="status must be open, acknowledged, dispatched, on_scene, resolved or all")
+        raise FieldError("status must be open, acknowledged, dispatched, on_scene, resolved or all", "status")
     p = principal()
     with deps().engine.connect() as conn:
         rows = alerts_repo.alert_rows(conn, None if status == "all" else status)

@@ -12,3 +12,11 @@ def error(status: int, code: str, message: str, field: str | None = None):  # ty
     if field is not None:
         err["field"] = field
     return jsonify(error=err), status
+
+
+class FieldError(Exception):
+    """Raised by a handler for a bad parameter or body: 400 ``validation`` naming the field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.field = message, field

@@ -146,6 +146,11 @@ PATHS: dict[str, Any] = {
     "/api/v1/orders/{order_id}/cancel": {"post": {
         "summary": "cancel (its court)", "parameters": [ORDER_ID], "requestBody": body(ref("Reason")),
         "responses": answers(ENDED, *SIGNED_IN, 409, 503)}},
+    "/api/v1/orders/{order_id}/reconsideration": {"post": {
+        "summary": "an application for reconsideration on record; it suspends nothing (its court)",
+        "parameters": [ORDER_ID], "requestBody": body(ref("Reason")),
+        "responses": answers(obj({"order_id": STR, "status": STR, "monitored": {"type": "boolean"}}), *SIGNED_IN,
+                             409, 503)}},
     "/api/v1/orders/{order_id}/end": {"post": {
         "summary": "a temporary order's application rejected or withdrawn (its court)", "parameters": [ORDER_ID],
         "requestBody": body({"type": "object", "properties": {"outcome": STR, "reason": STR}}),

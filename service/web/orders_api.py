@@ -22,7 +22,7 @@ from service.domain import access
 from service.domain.law import LegalError
 from service.errors import InvalidInput, NotFound
 from service.web import deps
-from service.web.errors import error
+from service.web.errors import FieldError, error
 from service.web.security import audit, principal
 from service.wire.rfc3339 import format_ts, parse_ts
 
@@ -93,6 +93,15 @@ def end_application(order_id: str):  # type: ignore[no-untyped-def]
     _court_only(order_id)
     return _done(_run(lambda admin: admin.end_application(order_id, str(body.get("outcome")), principal().law_actor(),
                                                           _text(body, "reason"))))
+
+
+@bp.post("/<order_id>/reconsideration")
+def reconsideration(order_id: str):  # type: ignore[no-untyped-def]
+    """``{"reason"}``: an application for reconsideration is on record. It suspends nothing: monitoring
+    goes on until the court modifies or cancels the order. Its court."""
+    body = _body()
+    _court_only(order_id)
+    return _done(_run(lambda admin: admin.reconsideration(order_id, principal().law_actor(), _text(body, "reason"))))
 
 
 @bp.post("/<order_id>/service")
@@ -238,7 +247,7 @@ def _time_arg(name: str) -> datetime | None:
         return None
     value = parse_ts(raw)
     if value is None:
-        abort(400, description=f"{name} must be an RFC 3339 time")
+        raise FieldError(f"{name} must be an RFC 3339 time", name)
     return value
 
 

@@ -134,6 +134,7 @@ def operations(alerts: dict[str, str]) -> list[tuple[str, str, str, dict | None]
                 ("POST", f"/api/v1/orders/{order_id}/end", whose, {"outcome": "withdrawn", "reason": "r"}),
                 ("POST", f"/api/v1/orders/{order_id}/replace-device", whose,
                  {"role": "respondent", "device_id": "trk-777", "reason": "r"}),
+                ("POST", f"/api/v1/orders/{order_id}/reconsideration", whose, {"reason": "appeal filed"}),
                 ("POST", f"/api/v1/orders/{order_id}/cancel", whose, {"reason": "the victim asked"})]
     for whose, alert_id in (("own", alerts[A]), ("other", alerts[B]), ("guess", "alert-guessed")):
         ops += [("POST", f"/api/v1/alerts/{alert_id}/{action}", whose, {"note": "n", "unit": "u", "outcome": "other"})

@@ -163,3 +163,13 @@ def test_a_broken_tracker_is_replaced_without_a_gap(client, sqlite_url) -> None:
     assert order.respondent_fix is not None and order.respondent_fix.lat == 30.45  # his last position carries over
     assert monitor.roles_of("trk-001") == [(ORDER, "respondent")]
     writer.dispose()
+
+
+def test_a_reconsideration_on_record_leaves_the_order_in_force(client) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    c, _ = client
+    r = c.as_("court").post(f"/api/v1/orders/{ORDER}/reconsideration", {"reason": "respondent applied on 29 Nov"})
+    assert r.status_code == 200 and r.get_json() == {"order_id": ORDER, "status": "active", "monitored": True}
+    history = c.as_("court").get(f"/api/v1/orders/{ORDER}/history").get_json()["history"]
+    assert history[-1]["event"] == "reconsideration" and history[-1]["details"] == {"suspends": False}
+    bad = c.as_("court").get(f"/api/v1/orders/{ORDER}/timeline?from=yesterday")
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "from"

@@ -129,3 +129,13 @@ def test_service_is_recorded_by_court_or_police_to_a_known_party_at_a_plausible_
         with pytest.raises(LegalError) as err:
             law.record_service(order, *args, None, T0 + timedelta(hours=4))  # type: ignore[arg-type]
         assert err.value.code == code
+
+
+def test_an_application_for_reconsideration_suspends_nothing():
+    order = ordinary()
+    event = law.reconsideration_filed(order, COURT, "respondent applied for reconsideration", T0 + timedelta(days=3))
+    assert event.event == "reconsideration" and event.details == {"suspends": False}
+    assert law.monitored(order, T0 + timedelta(days=4))  # the standing is what it was: monitoring goes on
+    with pytest.raises(LegalError) as err:
+        law.reconsideration_filed(order, VICTIM, "I want it stopped", T0)
+    assert err.value.code == "court_only"
