@@ -42,7 +42,8 @@ LOCKOUT_FAILURES = 5
 LOCKOUT_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD_CHARS = 12
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most this often (fewer writes)
-TOKEN_PREFIX = "st_"
+TOKEN_PREFIX = "st_"  # API tokens
+SESSION_PREFIX = "ss_"  # sessions: the two never mistaken for each other
 ISSUER = "stayaway"
 
 
@@ -112,10 +113,13 @@ class Auth:
         """A new session token, or AuthError. Audited either way: the failure is committed before it is
         raised (it counts towards the lockout)."""
         failure: AuthError | None = None
-        token = secrets.token_urlsafe(32)
+        token = SESSION_PREFIX + secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
             now = self.clock()
-            row = conn.execute(sa.select(t.accounts).where(t.accounts.c.account_id == account_id)).mappings().first()
+            # the account row locked for this transaction (PostgreSQL; SQLite's writer holds the database):
+            # concurrent sign-ins neither slip past the lockout count nor reuse a code
+            row = conn.execute(sa.select(t.accounts).where(t.accounts.c.account_id == account_id)
+                               .with_for_update()).mappings().first()
             if self._locked(conn, account_id, now):
                 self._audit(conn, account_id, None, "sign_in", "account", account_id, from_addr, None, "denied",
                             {"why": "locked"})
@@ -128,9 +132,13 @@ class Auth:
                     self._audit(conn, account_id, row["role"] if row else None, "sign_in", "account", account_id,
                                 from_addr, None, "failed", None)
                     failure = AuthError("bad_credentials", "wrong name, password or code")
+                elif conn.execute(sa.update(t.accounts).where(t.accounts.c.account_id == account_id,
+                                                              t.accounts.c.totp_last_step < step)
+                                  .values(totp_last_step=step)).rowcount != 1:  # the code was used meanwhile
+                    self._audit(conn, account_id, row["role"], "sign_in", "account", account_id, from_addr, None,
+                                "failed", {"why": "code reused"})
+                    failure = AuthError("bad_credentials", "wrong name, password or code")
                 else:
-                    conn.execute(sa.update(t.accounts).where(t.accounts.c.account_id == account_id)
-                                 .values(totp_last_step=step))
                     conn.execute(sa.insert(t.sessions).values(token_hash=token_hash(token), account_id=account_id,
                                                               created_at=now, last_seen_at=now, from_addr=from_addr))
                     self._audit(conn, account_id, row["role"], "sign_in", "account", account_id, from_addr, None,

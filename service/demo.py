@@ -8,10 +8,10 @@ and the exit code says whether every expected alert reached its agency.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -109,7 +109,7 @@ def run_demo(settings: Settings, step_s: float, once: bool, scenario: str | None
             console.print("[red]the broker session did not come up[/red]")
             return 1
         console.print(f"[bold]stayaway demo[/bold]  broker {runtime.mqtt_url}  web app [link]{runtime.http_url}[/link]")
-        console.print(f"  the API is signed in; this demo's tokens (a throwaway database): "
+        console.print("  the API is signed in; this demo's tokens (a throwaway database): "
                       + ", ".join(f"{name} {token}" for name, token in tokens.items()))
         console.print(f"  try: curl -H 'Authorization: Bearer {tokens['police-west']}' {runtime.http_url}/api/v1/alerts")
         alerts = AlertConsole(runtime.mqtt_url or "")

@@ -1,9 +1,9 @@
 """Per-device MQTT passwords and a Mosquitto ACL (``stayaway mqtt credentials``).
 
 Every enrolled device, every agency, every OwnTracks user (a victim's OwnTracks app: it may write
-only its own ``owntracks/{user}/{device}`` topic) and the service get a broker account. Devices use ``%u`` patterns:
-a device may publish only on its own ``location``, ``status`` and ``panic`` topics and read only its own
-``commands`` and ``notices``. An agency console may read only its own ``alerts`` and ``notices``. The
+only its own ``owntracks/{user}/{device}`` topic) and the service get a broker account. Devices use ``%u``
+patterns: a device may publish only on its own ``location``, ``status`` and ``panic`` topics and read
+only its own ``commands`` and ``notices``. An agency console may read only its own ``alerts`` and ``notices``. The
 service account reads every device topic and writes alerts, commands and notices. Anything not
 granted is denied (Mosquitto's default once an ACL file is in use), so no account can subscribe to
 ``#`` and see another's messages.
@@ -53,11 +53,15 @@ def mosquitto_hash(password: str, salt: bytes | None = None, iterations: int = I
 
 
 def mosquitto_verify(password: str, stored: str) -> bool:
-    _, alg, iterations, salt, digest = stored.split("$")
-    if alg != "7":
+    """False for a wrong password and for a hash that is not Mosquitto's ``$7$``."""
+    try:
+        _, alg, iterations, salt, digest = stored.split("$")
+        if alg != "7":
+            return False
+        ours = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt), int(iterations), 64)
+        return hmac.compare_digest(ours, base64.b64decode(digest))
+    except (ValueError, TypeError):
         return False
-    ours = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt), int(iterations), 64)
-    return hmac.compare_digest(ours, base64.b64decode(digest))
 
 
 def acl_text(service_user: str, agencies: Iterable[str], owntracks: dict[str, list[str]] | None = None) -> str:
@@ -80,8 +84,10 @@ def acl_text(service_user: str, agencies: Iterable[str], owntracks: dict[str, li
     for agency in sorted(agencies):
         lines += [f"user {agency}", f"topic read stayaway/v1/agencies/{agency}/alerts",
                   f"topic read stayaway/v1/agencies/{agency}/notices", ""]
+    # devices: the username is the device id. Mosquitto applies patterns to every account; an agency's,
+    # the service's or an OwnTracks user's name is never a device id (refused when an order is saved and
+    # checked here), so these grant them only topics of devices that do not exist.
     lines += [
-        "# devices: the username is the device id",
         "pattern write stayaway/v1/devices/%u/location",
         "pattern write stayaway/v1/devices/%u/status",
         "pattern write stayaway/v1/devices/%u/panic",

@@ -43,6 +43,10 @@ class OrderAdmin:
                                              body.get("reason"))
             if supersedes is not None:
                 old = self._standing(conn, str(supersedes))
+                if old.court_id != spec.court_id:  # another court's order: as if unknown
+                    raise NotFound(f"no order {supersedes}")
+                if spec.type != "ordinary":
+                    raise law.LegalError("not_ordinary", "only an ordinary order supersedes a temporary one", "type")
                 ended, event = law.supersede(old, spec.order_id, actor, now)
                 config_repo.save_standing(conn, ended, now)
                 config_repo.add_order_event(conn, event)

@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from sqlalchemy.engine import Connection, Engine
@@ -28,7 +28,14 @@ from sqlalchemy.engine import Connection, Engine
 from service.adapters.db import alerts_repo, config_repo, reports_repo
 from service.adapters.db.alerts_repo import OutboxItem, WebhookItem
 from service.domain.monitor import Changes, Monitor
-from service.wire import InvalidMessage, LocationReport, PanicPress, Reason, StatusReport, decode
+from service.wire import (
+    InvalidMessage,
+    LocationReport,
+    PanicPress,
+    Reason,
+    StatusReport,
+    decode,
+)
 from service.wire.decode import Decoded
 from service.wire.owntracks import TOPIC_PREFIX, decode_owntracks, is_owntracks_topic
 

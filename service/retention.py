@@ -4,8 +4,9 @@ An order's case data is kept for ``STAYAWAY_RETENTION_DAYS`` (default 1825, five
 order ended (expired, cancelled, superseded, rejected, withdrawn). Then, in one transaction:
 
 - its alerts, their log, outbox rows and outside-channel deliveries, and its zone membership;
-- its devices' location, status and panic reports taken between its issue and its end, except
-  where the device served another order at that time whose data is still kept;
+- its devices' location, status and panic reports from the periods each device stood for one of its
+  parties (``timeline_repo.device_periods``: a replaced tracker's too), except where the device
+  served another order at that time whose data is still kept;
 - its zones and the bodies of its versions (they hold the victim's places): the order keeps its
   id, type, court, dates, status and legal history, and the history records the purge.
 
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.adapters.db import config_repo
+from service.adapters.db import config_repo, timeline_repo
 from service.adapters.db import schema as t
 from service.domain import law
 
@@ -70,19 +71,19 @@ def apply(engine: Engine, clock: Callable[[], datetime], retention_days: int, au
         rows = conn.execute(sa.select(t.orders.c.order_id, t.orders.c.status, t.orders.c.issued_at, t.orders.c.ended_at,
                                       t.orders.c.expires_at, t.orders.c.body)).all()
         purged_before = {r.order_id for r in rows if isinstance(r.body, dict) and r.body.get("purged_at")}
-        windows = {r.order_id: (r.issued_at, r.ended_at or r.expires_at or now) for r in rows}
         due = sorted(r.order_id for r in rows if r.status != law.OrderStatus.ACTIVE.value and r.ended_at is not None
                      and r.ended_at <= cutoff and r.order_id not in purged_before)
-        kept_orders = [oid for oid in windows if oid not in due and oid not in purged_before]
-        devices = _devices(conn)
+        periods = timeline_repo.device_periods(conn)  # when each device stood for each order's parties
+        kept = [p for oid, ps in periods.items() if oid not in due and oid not in purged_before for p in ps]
         for order_id in due:
             out.orders.append(order_id)
             _purge_alerts(conn, order_id, out, dry_run)
-            for device in devices.get(order_id, ()):
-                kept = [windows[o] for o in kept_orders if device in devices.get(o, ())]
-                for a, b in windows_without(windows[order_id], kept):
+            for p in periods.get(order_id, []):
+                still = [(k.start, k.end or now) for k in kept if k.device_id == p.device_id]
+                for a, b in windows_without((p.start, p.end or now), still):
                     for table in REPORT_TABLES:
-                        where = sa.and_(table.c.device_id == device, table.c.device_ts >= a, table.c.device_ts < b)
+                        where = sa.and_(table.c.device_id == p.device_id, table.c.device_ts >= a,
+                                        table.c.device_ts < b)
                         out.add(table.name, _delete(conn, table, where, dry_run))
             out.add("zones", _delete(conn, t.zones, t.zones.c.order_id == order_id, dry_run))
             if not dry_run:
@@ -96,14 +97,6 @@ def apply(engine: Engine, clock: Callable[[], datetime], retention_days: int, au
                                                   dry_run))
         out.add(t.access_audit.name, _delete(conn, t.access_audit,
                                              t.access_audit.c.at < now - timedelta(days=audit_days), dry_run))
-    return out
-
-
-def _devices(conn: Connection) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for order_id, device in conn.execute(sa.select(t.order_parties.c.order_id, t.order_parties.c.device_id)
-                                         .where(t.order_parties.c.device_id.is_not(None))):
-        out.setdefault(order_id, set()).add(device)
     return out
 
 

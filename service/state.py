@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Connection
 

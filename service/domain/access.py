@@ -120,14 +120,15 @@ class VictimPositionAccess:
     why: str
 
 
-def victim_position_access(p: Principal, o: OrderScope, open_alert_kinds: Iterable[str],
+def victim_position_access(p: Principal, o: OrderScope, open_alerts: Iterable[tuple[str, Iterable[str]]],
                            reason: str | None) -> VictimPositionAccess:
     """Whether ``p`` may read where the victim is now (or was): police and court in scope, while an
-    alert that needs it is open, or with a stated reason that the caller records (break-glass)."""
+    alert that needs it (a panic, a proximity) is open and was routed to ``p``'s agency, or with a stated
+    reason that the caller records (break-glass). ``open_alerts``: (kind, recipients) of the order's."""
     if p.role not in VICTIM_POSITION_ROLES or not may_read_order(p, o):
         return VictimPositionAccess(False, "denied", "only police and court officers in scope")
-    if NEED_TO_KNOW_KINDS.intersection(open_alert_kinds):
-        return VictimPositionAccess(True, "open_alert", "an open alert needs it")
+    if any(kind in NEED_TO_KNOW_KINDS and p.agency_id in set(recipients) for kind, recipients in open_alerts):
+        return VictimPositionAccess(True, "open_alert", "an open alert to your agency needs it")
     if reason is not None and len(reason.strip()) >= MIN_REASON_CHARS:
         return VictimPositionAccess(True, "break_glass", "reason stated and recorded")
     return VictimPositionAccess(False, "denied", f"no open alert needs it: state a reason (at least "

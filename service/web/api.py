@@ -70,8 +70,12 @@ def list_alerts():  # type: ignore[no-untyped-def]
         raise FieldError("status must be open, acknowledged, dispatched, on_scene, resolved or all", "status")
     p = principal()
     with deps().engine.connect() as conn:
-        rows = alerts_repo.alert_rows(conn, None if status == "all" else status)
-    return jsonify(alerts=[_alert(a) for a in rows if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])])
+        rows = [a for a in alerts_repo.alert_rows(conn, None if status == "all" else status)
+                if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])]
+        if p.role == access.Role.VICTIM:  # a silent panic shows nothing on her phone: he may be holding it
+            silent = alerts_repo.silent_panics(conn, [a["alert_id"] for a in rows])
+            rows = [a for a in rows if a["alert_id"] not in silent]
+    return jsonify(alerts=[_alert(a) for a in rows])
 
 
 @bp.get("/notices")

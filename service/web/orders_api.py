@@ -176,8 +176,8 @@ def victim_location(order_id: str):  # type: ignore[no-untyped-def]
         scope = scope_repo.order_scopes(conn, [order_id]).get(order_id)
         decision = None
         if scope is not None and access.may_read_order(p, scope):
-            open_kinds = {a["kind"] for a in alerts_repo.alert_rows(conn, "open", order_id)}
-            decision = access.victim_position_access(p, scope, open_kinds, reason)
+            open_alerts = [(a["kind"], a["recipients"]) for a in alerts_repo.alert_rows(conn, "open", order_id)]
+            decision = access.victim_position_access(p, scope, open_alerts, reason)
             specs = config_repo.load_orders(conn, [order_id])
             device = specs[0].victim.device_id if specs else None
             fix = state_repo.latest_fixes(conn, [device]).get(device) if decision.allowed and device else None
@@ -205,11 +205,11 @@ def timeline(order_id: str):  # type: ignore[no-untyped-def]
         return error(400, "validation", "from must be before to, at most 31 days apart", "from")
     scope = _details(order_id)
     with deps().engine.connect() as conn:
-        open_kinds = {a["kind"] for a in alerts_repo.alert_rows(conn, "open", order_id)}
-        decision = access.victim_position_access(p, scope, open_kinds, None)
-        devices = timeline_repo.party_devices(conn, order_id)
-        his = timeline_repo.track(conn, devices["respondent"], since, until)
-        hers = timeline_repo.track(conn, devices["victim"], since, until) if decision.allowed else None
+        open_alerts = [(a["kind"], a["recipients"]) for a in alerts_repo.alert_rows(conn, "open", order_id)]
+        decision = access.victim_position_access(p, scope, open_alerts, None)
+        periods = timeline_repo.device_periods(conn, [order_id]).get(order_id, [])
+        his = timeline_repo.track_in(conn, periods, "respondent", since, until)
+        hers = timeline_repo.track_in(conn, periods, "victim", since, until) if decision.allowed else None
         events = timeline_repo.alert_events(conn, order_id, since, until)
     audit("read_victim_data", "order", order_id, None, "ok",
           {"what": "timeline", "victim_positions": "included" if decision.allowed else "omitted"})

@@ -1,7 +1,13 @@
 """The v1 wire contract (../shared/PROTOCOL.md): decoding device messages, encoding alert messages."""
 
 from service.wire.decode import MAX_ARRAY_ITEMS, Decoded, decode
-from service.wire.messages import InvalidMessage, LocationReport, PanicPress, Reason, StatusReport
+from service.wire.messages import (
+    InvalidMessage,
+    LocationReport,
+    PanicPress,
+    Reason,
+    StatusReport,
+)
 from service.wire.rfc3339 import format_ts, parse_ts
 
 __all__ = [

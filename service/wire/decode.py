@@ -25,7 +25,13 @@ from typing import Annotated, Any, Literal
 import msgspec
 import orjson
 
-from service.wire.messages import InvalidMessage, LocationReport, PanicPress, Reason, StatusReport
+from service.wire.messages import (
+    InvalidMessage,
+    LocationReport,
+    PanicPress,
+    Reason,
+    StatusReport,
+)
 from service.wire.rfc3339 import parse_ts
 
 MAX_PAYLOAD_BYTES = 256 * 1024

@@ -47,6 +47,9 @@ def decode_owntracks(topic: str, payload: bytes, received_at: datetime, device_i
     def reject(reason: Reason, detail: str, field_name: str | None = None, index: int | None = None) -> None:
         out.rejections.append(InvalidMessage(topic, payload, received_at, reason, detail, device_id, field_name, index))
 
+    if not payload:
+        reject(Reason.NOT_A_REPORT, "empty: a retained message being cleared")
+        return out
     if len(payload) > max_payload_bytes:
         reject(Reason.PAYLOAD_TOO_LARGE, f"payload of {len(payload)} bytes exceeds {max_payload_bytes}")
         return out

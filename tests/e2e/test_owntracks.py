@@ -13,14 +13,14 @@ from simulators.walk import offset
 from tests.support import builders
 
 
-def publish(broker, topic: str, body: dict) -> None:  # type: ignore[no-untyped-def]
-    """As the OwnTracks app does: QoS 1, retained."""
+def publish(broker, topic: str, body: dict | None, retain: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """QoS 1, as the OwnTracks app does (``body`` None: an empty payload, which clears a retained one)."""
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"owntracks-{uuid.uuid4().hex[:6]}",
                     protocol=mqtt.MQTTv311)
     c.connect(broker.host, broker.port)
     c.loop_start()
     try:
-        c.publish(topic, json.dumps(body), qos=1, retain=True).wait_for_publish(5)
+        c.publish(topic, b"" if body is None else json.dumps(body), qos=1, retain=retain).wait_for_publish(5)
     finally:
         c.disconnect()
         c.loop_stop()
@@ -36,10 +36,11 @@ def test_her_owntracks_fix_is_her_phone_s_and_moves_the_zone_around_her(broker, 
     now = datetime.now(UTC)
     her = offset(*builders.HOME, 0, 3000)  # 3 km east of home: away from the fixed zones
     publish(broker, topic, {"_type": "location", "lat": her[0], "lon": her[1], "acc": 8, "tst": int(now.timestamp()),
-                            "batt": 80, "tid": "AL"})
+                            "batt": 80, "tid": "AL"}, retain=True)  # the app retains its last location
     publish(broker, topic, {"_type": "lwt", "tst": int(now.timestamp())})
     publish(broker, "owntracks/nobody/phone", {"_type": "location", "lat": 1, "lon": 2, "tst": 3})
     time.sleep(1.0)
+    publish(broker, topic, None, retain=True)  # the broker may be shared with other tests: leave nothing retained
     tracker.location(*offset(*her, 150, 0), acc=5.0, ts=now + timedelta(seconds=2))  # 150 m from her
     assert console.wait_for(lambda: len(console.where(kind="proximity", event="raised")) == 2)
     police = console.where(kind="proximity", event="raised", agency_id="police-east")

@@ -241,3 +241,15 @@ def test_the_timeline_shows_his_track_and_every_event_and_her_positions_only_by_
     assert [e["kind"] for e in b["events"]] == ["panic"] and "victim" in b["events"][0]
     assert client.get(f"/api/v1/orders/{A}/timeline?from=2026-11-22T00:00:00Z&to=2026-11-21T00:00:00Z",
                       headers=headers["police"]).status_code == 400
+
+
+def test_a_silent_panic_shows_nothing_on_her_phone_but_reaches_the_police(world, engine) -> None:  # type: ignore[no-untyped-def]
+    client, headers, _ = world
+    monitor = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"silent-{i}" for i in range(9)).__next__)
+    with engine.begin() as conn:
+        rebuild(monitor, conn, now=NOW)
+    Pipeline(engine, monitor, lambda: NOW, 1 << 18).process([_msg("phone-001", "panic", {
+        "seq": 7, "ts": builders.rfc3339(NOW), "lat": HER[0], "lon": HER[1], "acc": 9.0, "silent": True})])
+    police = {a["kind"] for a in client.get("/api/v1/alerts", headers=headers["police"]).get_json()["alerts"]}
+    assert "panic" in police
+    assert client.get("/api/v1/alerts?status=all", headers=headers["victim"]).get_json() == {"alerts": []}

@@ -36,6 +36,7 @@ def test_the_hash_is_mosquitto_s_own_format() -> None:
     salt = base64.b64decode("2f3KJa3zjhmBN4o+")
     assert mosquitto_hash("s3cret", salt) == theirs
     assert mosquitto_verify("x", mosquitto_hash("x")) and mosquitto_hash("x") != mosquitto_hash("x")  # salted
+    assert not mosquitto_verify("x", "$6$not-ours") and not mosquitto_verify("x", "garbage")
 
 
 @pytest.fixture

@@ -173,3 +173,30 @@ def test_a_reconsideration_on_record_leaves_the_order_in_force(client) -> None: 
     assert history[-1]["event"] == "reconsideration" and history[-1]["details"] == {"suspends": False}
     bad = c.as_("court").get(f"/api/v1/orders/{ORDER}/timeline?from=yesterday")
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "from"
+
+
+def test_an_ordinary_order_supersedes_only_its_own_court_s_temporary_order(client) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    c, _ = client
+    temporary = {**builders.order_for(6), "type": "temporary", "expires_at": None}
+    assert c.as_("court").post("/api/v1/orders", temporary).status_code == 201
+    by_temporary = {**builders.order_for(7), "type": "temporary", "expires_at": None, "supersedes": "PSO-T-0006"}
+    r = c.as_("court").post("/api/v1/orders", by_temporary)
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_ordinary"
+    unknown = c.as_("court").post("/api/v1/orders", {**builders.order_for(8), "supersedes": "PSO-NOPE"})
+    assert unknown.status_code == 404
+    assert c.as_("court").get("/api/v1/orders/PSO-T-0006").get_json()["status"] == "active"
+
+
+def test_a_device_stands_for_one_person(client) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    c, _ = client
+    someone_else = builders.order_for(9)
+    someone_else["victim"] = {**someone_else["victim"], "device_id": "phone-001"}  # the example victim's phone
+    r = c.as_("court").post("/api/v1/orders", someone_else)
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "victim.device_id"
+    assert "PSO-2026-0001" not in r.get_json()["error"]["message"]  # the other order is not named
+    named_like_an_agency = builders.order_for(10)
+    named_like_an_agency["respondent"] = {**named_like_an_agency["respondent"], "device_id": "police-west"}
+    assert c.as_("court").post("/api/v1/orders", named_like_an_agency).get_json()["error"]["field"] == "respondent.device_id"
+    second_order = builders.order_for(11)
+    second_order["respondent"] = builders.order()["respondent"]  # the same respondent, a second victim: one tracker
+    assert c.as_("court").post("/api/v1/orders", second_order).status_code == 201

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from alerts.routing import Agency
-from service.adapters.db import alerts_repo, config_repo, reports_repo, schema as t
+from service.adapters.db import alerts_repo, config_repo, reports_repo
+from service.adapters.db import schema as t
 from service.adapters.db.alerts_repo import OutboxItem
 from service.domain.orders import parse_agencies, parse_order
 from service.wire import InvalidMessage, LocationReport, PanicPress, Reason

@@ -10,7 +10,8 @@ from service import retention
 from service.adapters.db import config_repo
 from service.adapters.db import schema as t
 from service.domain import law
-from tests.integration.test_pipeline import make_pipeline, walk_in
+from service.state import rebuild
+from tests.integration.test_pipeline import make_pipeline, msg, walk_in
 from tests.support import builders
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
@@ -71,7 +72,7 @@ def test_reports_a_device_sent_for_an_order_still_kept_stay(engine) -> None:
     from service.importing import import_orders
 
     reused = builders.order_for(2, issued_at="2026-11-21T08:00:20Z")  # trk-001 again, from 20 s in, still in force
-    reused["respondent"]["device_id"] = "trk-001"
+    reused["respondent"] = builders.order()["respondent"]  # the same respondent, with a second order (another victim)
     import_orders(engine, [(reused, "b.json")], lambda: T0)
     end(engine, "PSO-2026-0001", T0 + timedelta(minutes=1))
     done = retention.apply(engine, lambda: T0 + timedelta(days=800), 365, 365)
@@ -88,3 +89,22 @@ def test_the_remainder_of_a_window_after_what_is_kept() -> None:
                                                       (T0 + timedelta(hours=3), T0 + timedelta(hours=8))]
     assert retention.windows_without((a, b), []) == [(a, b)]
     assert retention.windows_without((a, b), [(a - timedelta(days=1), b + timedelta(days=1))]) == []
+
+
+def test_a_device_belongs_to_an_order_only_while_it_stood_for_its_party(engine) -> None:
+    """A replaced tracker: the order's until the new one's first report (the handover), not after."""
+    from service.adapters.db import timeline_repo
+    from service.importing import import_orders
+
+    pipeline = make_pipeline(engine)  # issued 2026-11-20T09:00Z, trk-001, imported at T0
+    changed = builders.order(**{"min_distance_m": None, "pre_alert_m": None})
+    changed["respondent"] = {**changed["respondent"], "device_id": "trk-009"}
+    import_orders(engine, [(changed, "new-tracker.json")], lambda: T0 + timedelta(hours=1))
+    with engine.begin() as conn:
+        rebuild(pipeline.monitor, conn)  # as serve's config watcher does
+    pipeline.process([msg("trk-009", "location", builders.location(1, 30.5, 103.9, ts=T0 + timedelta(hours=1, minutes=5)))])
+    with engine.connect() as conn:
+        periods = timeline_repo.device_periods(conn, ["PSO-2026-0001"])["PSO-2026-0001"]
+    assert [(p.role, p.device_id, p.start, p.end) for p in periods if p.role == "respondent"] == [
+        ("respondent", "trk-001", datetime(2026, 11, 20, 9, 0, tzinfo=UTC), T0 + timedelta(hours=1, minutes=5)),
+        ("respondent", "trk-009", T0 + timedelta(hours=1), None)]

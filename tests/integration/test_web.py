@@ -9,8 +9,8 @@ import pytest
 from argon2 import PasswordHasher
 
 from service.adapters.db.engine import make_engine, migrate
-from service.importing import import_agencies, import_orders
 from service.auth import Auth
+from service.importing import import_agencies, import_orders
 from service.order_admin import OrderAdmin
 from service.web import WebDeps, create_app
 from tests.support import builders

@@ -61,20 +61,24 @@ def test_supervisors_see_their_own_agency_s_figures():
     assert who(lambda p: may_read_accountability(p, None)) == {"root"}
 
 
-@pytest.mark.parametrize("open_kinds, reason, allowed", [
+BOTH = ("police-west", "court-xinjin")
+
+
+@pytest.mark.parametrize("open_alerts, reason, allowed", [
     ((), None, set()),
-    (("zone_breach",), None, set()),  # a breach is about him: her position is not needed for it
-    (("panic",), None, {"li", "zhao"}),
-    (("proximity",), None, {"li", "zhao"}),
+    ((("zone_breach", BOTH),), None, set()),  # a breach is about him: her position is not needed for it
+    ((("panic", BOTH),), None, {"li", "zhao"}),
+    ((("proximity", BOTH),), None, {"li", "zhao"}),
+    ((("panic", ("court-xinjin",)),), None, {"li"}),  # the panic went to the court only: not to these police
     ((), "short", set()),
     ((), "court hearing on a breach, judge's request", {"li", "zhao"}),
 ])
-def test_the_victim_s_position_goes_to_police_and_court_in_scope_only_when_needed(open_kinds, reason, allowed):
-    assert who(lambda p: victim_position_access(p, ORDER, open_kinds, reason).allowed) == allowed
+def test_the_victim_s_position_goes_to_police_and_court_in_scope_only_when_needed(open_alerts, reason, allowed):
+    assert who(lambda p: victim_position_access(p, ORDER, open_alerts, reason).allowed) == allowed
 
 
 def test_the_respondent_is_refused_everything():
     for check in (lambda p: may_read_order(p, ORDER), lambda p: may_read_alert(p, ["court-xinjin"], "PSO-1", "panic"),
                   lambda p: may_change_order(p, ORDER),
-                  lambda p: victim_position_access(p, ORDER, ("panic",), "a very good reason indeed").allowed):
+                  lambda p: victim_position_access(p, ORDER, [("panic", BOTH)], "a very good reason indeed").allowed):
         assert not check(RESPONDENT)

@@ -160,6 +160,16 @@ def save_agency_notices(conn: Connection, notices: Sequence[AgencyNotice], now: 
     return [OutboxItem(i, r["priority"], r["topic"], r["payload"]) for i, r in zip(ids, rows, strict=True)]
 
 
+def silent_panics(conn: Connection, alert_ids: Sequence[str]) -> set[str]:
+    """Of these panic alerts, the ones raised by a silent press (nothing about them may show on her phone)."""
+    if not alert_ids:
+        return set()
+    q = sa.select(t.alert_log.c.alert_id, t.alert_log.c.message).where(
+        t.alert_log.c.alert_id.in_(list(alert_ids)), t.alert_log.c.event == "raised")
+    return {a for a, messages in conn.execute(q)
+            if any(isinstance(m, dict) and m.get("silent") for m in (messages or {}).values())}
+
+
 def device_notices(conn: Connection, device_id: str, limit: int = 100) -> list[dict[str, Any]]:
     q = sa.select(t.outbox.c.payload).where(t.outbox.c.topic == device_topic(device_id, "notices")) \
         .order_by(t.outbox.c.id.desc()).limit(limit)

@@ -13,8 +13,8 @@ from sqlalchemy.engine import Connection
 from alerts.routing import Agency
 from service.adapters.db import schema as t
 from service.adapters.db.upsert import upsert
-from service.domain.monitor import MOVING_ZONE_ID
 from service.domain import law
+from service.domain.monitor import MOVING_ZONE_ID
 from service.domain.orders import OrderSpec, parse_order
 from service.errors import InvalidInput
 
@@ -60,6 +60,7 @@ def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime,
     if current is not None and current.status != law.OrderStatus.ACTIVE.value:
         raise InvalidInput(f"order {spec.order_id} has ended ({current.status}); a new order needs a new order_id",
                            "order_id")
+    _check_devices(conn, spec)
     if current is not None and current.body == spec.body:
         conn.execute(sa.update(t.orders).where(t.orders.c.order_id == spec.order_id).values(warnings=warnings or None))
         return int(current.version)
@@ -92,6 +93,25 @@ def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime,
     conn.execute(sa.delete(t.zone_membership).where(
         t.zone_membership.c.order_id == spec.order_id, t.zone_membership.c.zone_id.not_in(kept)))
     return version
+
+
+def _check_devices(conn: Connection, spec: OrderSpec) -> None:
+    """A device stands for one person: refuse one enrolled in another order in force for someone else (a
+    respondent with two orders may wear one tracker), and one named like an agency (broker accounts)."""
+    agencies = set(agency_kinds(conn))
+    for party in spec.parties():
+        device = party.device_id
+        if device is None:
+            continue
+        if device in agencies:
+            raise InvalidInput(f"device_id {device} is an agency's id", f"{party.role}.device_id")
+        p = t.order_parties.c
+        others = conn.execute(
+            sa.select(p.person_id, p.role).join(t.orders, t.orders.c.order_id == p.order_id)
+            .where(p.device_id == device, p.order_id != spec.order_id, t.orders.c.status == "active")).all()
+        if any(o.person_id != party.person_id or o.role != party.role for o in others):
+            raise InvalidInput(f"device {device} is enrolled in another order in force for another person",
+                               f"{party.role}.device_id")
 
 
 def add_order_event(conn: Connection, event: law.LegalEvent, version: int | None = None) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -13,7 +13,6 @@ from sqlalchemy.engine import Connection
 from service.adapters.db import schema as t
 from service.adapters.db.upsert import insert_new
 from service.wire import InvalidMessage, LocationReport, PanicPress, StatusReport
-
 
 LOCATION_COLUMNS = ("device_id", "seq", "device_ts", "received_at", "processed_at", "lat", "lon", "acc_m",
                     "spd_mps", "hdg_deg", "batt_pct", "src", "flags", "raw")

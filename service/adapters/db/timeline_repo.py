@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,15 +15,79 @@ from service.adapters.db import schema as t
 MAX_POINTS = 20_000  # per track and window: a day at one fix every 5 s
 
 
-def party_devices(conn: Connection, order_id: str) -> dict[str, set[str]]:
-    """role -> every device the order's versions gave that party (a replaced tracker's reports count)."""
-    out: dict[str, set[str]] = {"respondent": set(), "victim": set()}
-    for (body,) in conn.execute(sa.select(t.order_versions.c.body).where(t.order_versions.c.order_id == order_id)):
-        for role in out:
-            device = ((body or {}).get(role) or {}).get("device_id")
-            if isinstance(device, str):
-                out[role].add(device)
+@dataclass(frozen=True, slots=True)
+class Period:
+    role: str  # respondent | victim
+    device_id: str
+    start: datetime
+    end: datetime | None  # None: still this order's
+
+
+def device_periods(conn: Connection, order_ids: Iterable[str] | None = None) -> dict[str, list[Period]]:
+    """When each device stood for a party of each order: from the order's issue (or the version that
+    enrolled it) to the version that replaced it (extended to the new device's first report: the old
+    one kept reporting meanwhile), or to the order's end. A device's reports outside these periods are
+    not the order's (a tracker reissued to someone else, a phone before the order existed)."""
+    v = t.order_versions.c
+    q = sa.select(v.order_id, v.version, v.body, sa.func.coalesce(v.effective_from, v.recorded_at).label("eff")) \
+        .order_by(v.order_id, v.version)
+    o = sa.select(t.orders.c.order_id, t.orders.c.issued_at, t.orders.c.ended_at)
+    if order_ids is not None:
+        ids = list(order_ids)
+        q, o = q.where(v.order_id.in_(ids)), o.where(t.orders.c.order_id.in_(ids))
+    orders = {r.order_id: r for r in conn.execute(o)}
+    versions: dict[str, list[Any]] = {}
+    for r in conn.execute(q):
+        versions.setdefault(r.order_id, []).append(r)
+    out: dict[str, list[Period]] = {}
+    for order_id, rows in versions.items():
+        order = orders.get(order_id)
+        if order is None:
+            continue
+        periods: list[Period] = []
+        for i, r in enumerate(rows):
+            start = order.issued_at if i == 0 else _utc(r.eff)
+            end = _utc(rows[i + 1].eff) if i + 1 < len(rows) else order.ended_at
+            for role in ("respondent", "victim"):
+                device = ((r.body or {}).get(role) or {}).get("device_id")
+                if not isinstance(device, str):
+                    continue
+                last = next((p for p in reversed(periods) if p.role == role), None)
+                if last is not None and last.device_id == device and last.end == start:
+                    periods[periods.index(last)] = Period(role, device, last.start, end)  # the same device goes on
+                else:
+                    if last is not None and last.end == start and last.device_id != device:  # replaced: handover
+                        first = _first_report(conn, device, start)
+                        periods[periods.index(last)] = Period(role, last.device_id, last.start,
+                                                              first if first is not None else end)
+                    periods.append(Period(role, device, start, end))
+        out[order_id] = periods
     return out
+
+
+def _first_report(conn: Connection, device_id: str, since: datetime) -> datetime | None:
+    c = t.location_reports.c
+    return _utc(conn.execute(sa.select(sa.func.min(c.device_ts)).where(c.device_id == device_id,
+                                                                      c.device_ts >= since)).scalar())
+
+
+def _utc(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def track_in(conn: Connection, periods: Iterable[Period], role: str, since: datetime, until: datetime
+             ) -> list[dict[str, Any]]:
+    """A party's reports in [since, until), each from the device that stood for it at its time."""
+    points: list[dict[str, Any]] = []
+    for p in periods:
+        if p.role != role:
+            continue
+        a, b = max(p.start, since), min(p.end, until) if p.end is not None else until
+        if a < b:
+            points += track(conn, [p.device_id], a, b)
+    return sorted(points, key=lambda x: (x["device_ts"], x["seq"]))[:MAX_POINTS]
 
 
 def track(conn: Connection, devices: Iterable[str], since: datetime, until: datetime) -> list[dict[str, Any]]:
