@@ -9,9 +9,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-import pytest
 
-from simulators import SimDevice
 from simulators.walk import offset
 from tests.support import builders
 

@@ -6,7 +6,6 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-import pytest
 
 from simulators import SimDevice
 from simulators.walk import offset

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from alerts import EventType, JurisdictionIndex, Kind
+from alerts import EventType, JurisdictionIndex
 from geofence import FrameCache
 from geofence.datum import from_wgs84
 from service.domain.monitor import Changes, Monitor
