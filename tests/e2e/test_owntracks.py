@@ -35,12 +35,14 @@ def test_her_owntracks_fix_is_her_phone_s_and_moves_the_zone_around_her(broker, 
     tracker, _ = devices()
     now = datetime.now(UTC)
     her = offset(*builders.HOME, 0, 3000)  # 3 km east of home: away from the fixed zones
-    publish(broker, topic, {"_type": "location", "lat": her[0], "lon": her[1], "acc": 8, "tst": int(now.timestamp()),
-                            "batt": 80, "tid": "AL"}, retain=True)  # the app retains its last location
-    publish(broker, topic, {"_type": "lwt", "tst": int(now.timestamp())})
-    publish(broker, "owntracks/nobody/phone", {"_type": "location", "lat": 1, "lon": 2, "tst": 3})
-    time.sleep(1.0)
-    publish(broker, topic, None, retain=True)  # the broker may be shared with other tests: leave nothing retained
+    try:
+        publish(broker, topic, {"_type": "location", "lat": her[0], "lon": her[1], "acc": 8,
+                                "tst": int(now.timestamp()), "batt": 80, "tid": "AL"}, retain=True)  # as the app does
+        publish(broker, topic, {"_type": "lwt", "tst": int(now.timestamp())})
+        publish(broker, "owntracks/nobody/phone", {"_type": "location", "lat": 1, "lon": 2, "tst": 3})
+        time.sleep(1.0)
+    finally:
+        publish(broker, topic, None, retain=True)  # the broker may be shared with other tests: leave nothing retained
     tracker.location(*offset(*her, 150, 0), acc=5.0, ts=now + timedelta(seconds=2))  # 150 m from her
     assert console.wait_for(lambda: len(console.where(kind="proximity", event="raised")) == 2)
     police = console.where(kind="proximity", event="raised", agency_id="police-east")
