@@ -215,6 +215,12 @@ class Auth:
             self._audit(conn, principal.subject if principal else "anonymous", principal.role.value if principal else None,
                         action, object_type, object_id, from_addr, reason, outcome, details)
 
+    def audit_as(self, actor: str, role: str | None, action: str, object_type: str | None, object_id: str | None,
+                 details: dict[str, Any] | None = None) -> None:
+        """An audit record for an actor who is not a signed-in principal (the command line)."""
+        with self.engine.begin() as conn:
+            self._audit(conn, actor, role, action, object_type, object_id, None, None, "ok", details)
+
     def _audit(self, conn: Connection, actor: str, role: str | None, action: str, object_type: str | None,
                object_id: str | None, from_addr: str | None, reason: str | None, outcome: str,
                details: dict[str, Any] | None) -> None:

@@ -149,6 +149,70 @@ def mqtt_credentials(out_dir: Path, service_user: str, rotate: tuple[str, ...], 
 
 
 @main.group()
+def evidence() -> None:
+    """Court evidence bundles: export an order's records, signed; verify a bundle on its own."""
+
+
+def _evidence_key(s: Settings) -> Any:
+    from service.evidence.bundle import load_or_create_key
+
+    return load_or_create_key(Path(s.evidence_key).expanduser() if s.evidence_key else s.data_path() / "evidence-key.pem")
+
+
+@evidence.command("export")
+@click.argument("order_id")
+@click.option("--out", "out_file", required=True, type=click.Path(path_type=Path), help="The zip file to write.")
+@click.option("--db", "database_url", help="SQLAlchemy URL (default: STAYAWAY_DATABASE_URL or SQLite).")
+def evidence_export(order_id: str, out_file: Path, database_url: str | None) -> None:
+    """Write ORDER_ID's evidence bundle (records, timeline as JSON, GeoJSON and CSV, a PDF report, hashes,
+    Merkle root and the server's signature). The export is an access-audit record."""
+    import getpass
+    import hashlib
+
+    from service.auth import Auth
+    from service.bootstrap import utc_now
+    from service.evidence.bundle import export, key_id
+
+    s = _settings(database_url=database_url)
+    engine = _migrated_engine(s)
+    key = _evidence_key(s)
+    who = f"cli:{getpass.getuser()}"[:64]
+    data = export(engine, order_id, key, utc_now, who)
+    out_file.write_bytes(data)
+    Auth(engine, utc_now).audit_as(who, None, "export", "order", order_id,
+                                   {"file": out_file.name, "sha256": hashlib.sha256(data).hexdigest()})
+    click.echo(f"wrote {out_file} ({len(data):,} bytes), signed with key {key_id(key.public_key())}")
+
+
+@evidence.command("verify")
+@click.argument("file", type=click.Path(path_type=Path, exists=True))
+@click.option("--key-id", help="Fail unless the bundle is signed with this key (`stayaway evidence key`).")
+def evidence_verify(file: Path, key_id: str | None) -> None:
+    """Check a bundle with nothing but the file: signature, file hashes, every record, Merkle root, chain."""
+    from service.evidence.bundle import verify
+
+    v = verify(file.read_bytes(), key_id)
+    if v.ok:
+        click.echo(f"OK: order {v.order_id}, {v.records} records, signed with key {v.key_id}")
+        return
+    for problem in v.problems:
+        click.echo(f"FAIL: {problem}", err=True)
+    sys.exit(1)
+
+
+@evidence.command("key")
+def evidence_key() -> None:
+    """The id and public key of this server's evidence key (publish them for verifiers)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from service.evidence.bundle import key_id
+
+    public = _evidence_key(_settings()).public_key()
+    click.echo(f"key id {key_id(public)}")
+    click.echo(public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode())
+
+
+@main.group()
 def retention() -> None:
     """The retention policy (docs/operations.md)."""
 

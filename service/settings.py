@@ -36,6 +36,7 @@ class Settings:
     # STAYAWAY_ESCALATION: JSON, steps per alert kind or severity, e.g.
     # {"critical": [[60, "renotify"], [120, "supervisor"], [300, "next_agency"]]}; unset: the defaults
     escalation: str = ""
+    evidence_key: str = ""  # STAYAWAY_EVIDENCE_KEY: the Ed25519 key (PEM) that signs evidence; unset: made in data_dir
     retention_days: int = 1825  # STAYAWAY_RETENTION_DAYS: an ended order's case data is kept this long
     audit_retention_days: int = 1825  # STAYAWAY_AUDIT_RETENTION_DAYS: the access audit (never under 365)
     health_close_after_s: float = 60.0  # STAYAWAY_HEALTH_CLOSE_AFTER_S: an ended safe device condition closes after

@@ -1,0 +1,1 @@
+"""Court evidence bundles: export an order's records as one signed zip, verify it without the database."""
