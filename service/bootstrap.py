@@ -148,11 +148,17 @@ class Runtime:
             port = free_port(host)
         if self.settings.log_level.upper() != "DEBUG":
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+        from pathlib import Path
+
         from service.auth import Auth
+        from service.evidence.bundle import load_or_create_key
         from service.order_admin import OrderAdmin
 
+        s = self.settings
+        key = load_or_create_key(Path(s.evidence_key).expanduser() if s.evidence_key
+                                 else s.data_path() / "evidence-key.pem")
         app = create_app(WebDeps(self.reader, self.health, self.act, Auth(self.engine, self.clock),
-                                 OrderAdmin(self.engine, self.clock)))
+                                 OrderAdmin(self.engine, self.clock), key))
         self.http: BaseWSGIServer = make_server(host, port, app, threaded=True)
         thread = threading.Thread(target=self.http.serve_forever, name="stayaway-web", daemon=True)
         thread.start()

@@ -162,8 +162,9 @@ def _evidence_key(s: Settings) -> Any:
 @evidence.command("export")
 @click.argument("order_id")
 @click.option("--out", "out_file", required=True, type=click.Path(path_type=Path), help="The zip file to write.")
+@click.option("--reason", required=True, help="Why (it holds the victim's positions): recorded in the access audit.")
 @click.option("--db", "database_url", help="SQLAlchemy URL (default: STAYAWAY_DATABASE_URL or SQLite).")
-def evidence_export(order_id: str, out_file: Path, database_url: str | None) -> None:
+def evidence_export(order_id: str, out_file: Path, reason: str, database_url: str | None) -> None:
     """Write ORDER_ID's evidence bundle (records, timeline as JSON, GeoJSON and CSV, a PDF report, hashes,
     Merkle root and the server's signature). The export is an access-audit record."""
     import getpass
@@ -180,7 +181,7 @@ def evidence_export(order_id: str, out_file: Path, database_url: str | None) -> 
     data = export(engine, order_id, key, utc_now, who)
     out_file.write_bytes(data)
     Auth(engine, utc_now).audit_as(who, None, "export", "order", order_id,
-                                   {"file": out_file.name, "sha256": hashlib.sha256(data).hexdigest()})
+                                   {"file": out_file.name, "sha256": hashlib.sha256(data).hexdigest(), "reason": reason})
     click.echo(f"wrote {out_file} ({len(data):,} bytes), signed with key {key_id(key.public_key())}")
 
 

@@ -174,6 +174,12 @@ PATHS: dict[str, Any] = {
                    "need to know",
         "parameters": [ORDER_ID, *({"name": n, "in": "query", "required": False, "schema": STR} for n in ("from", "to"))],
         "responses": answers(ref("Timeline"), 400, 401, 403, 404)}},
+    "/api/v1/orders/{order_id}/evidence": {"post": {
+        "summary": "the order's signed evidence bundle (its court, with a stated reason)", "parameters": [ORDER_ID],
+        "requestBody": body(ref("Reason")),
+        "responses": {"200": {"description": "a zip (stayaway evidence verify checks it)",
+                              "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+                      **answers(None, 400, 401, 403, 404, 503)}}},
     "/api/v1/agencies": {
         "get": {"summary": "agencies (officers, admins)", "responses": answers(obj({"agencies": {
             "type": "array", "items": obj({"agency_id": STR, "name": STR, "kind": STR})}}), 401, 403)},

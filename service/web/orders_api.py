@@ -164,6 +164,34 @@ def history(order_id: str):  # type: ignore[no-untyped-def]
          "version": r["version"], "details": r["details"]} for r in rows])
 
 
+@bp.post("/<order_id>/evidence")
+def evidence(order_id: str):  # type: ignore[no-untyped-def]
+    """The order's evidence bundle (a signed zip: ``stayaway evidence verify`` checks it): its court's officers
+    and supervisors, with ``{"reason"}`` (it holds the victim's positions: a stated reason, at least 10
+    characters, recorded in the access audit with the file's SHA-256)."""
+    import hashlib
+
+    from flask import Response
+
+    from service.evidence.bundle import export
+
+    p = principal()
+    scope = _scope(order_id)
+    if not access.may_change_order(p, scope):  # the court's: the bundle holds every record of the case
+        audit("export", "order", order_id, None, "denied")
+        return error(403, "forbidden", "evidence bundles are exported by the order's court")
+    body = request.get_json(silent=True)
+    reason = body.get("reason") if isinstance(body, dict) else None
+    if not isinstance(reason, str) or len(reason.strip()) < access.MIN_REASON_CHARS:
+        raise FieldError(f"state the reason for this export (at least {access.MIN_REASON_CHARS} characters)", "reason")
+    if deps().evidence_key is None:
+        abort(503, description="no evidence key configured")
+    data = export(deps().engine, order_id, deps().evidence_key, lambda: datetime.now(UTC), p.subject)
+    audit("export", "order", order_id, reason, "ok", {"sha256": hashlib.sha256(data).hexdigest()})
+    return Response(data, mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{order_id}-evidence.zip"'})
+
+
 @bp.post("/<order_id>/victim-location")
 def victim_location(order_id: str):  # type: ignore[no-untyped-def]
     """Where the victim's phone last was: police and court in scope, while an alert that needs it (panic,

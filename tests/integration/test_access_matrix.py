@@ -16,6 +16,7 @@ import orjson
 import pyotp
 import pytest
 from argon2 import PasswordHasher
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from alerts import JurisdictionIndex
 from geofence import FrameCache
@@ -99,7 +100,7 @@ def world(engine, tmp_path):  # type: ignore[no-untyped-def]
     }
     reader = make_engine(engine.url.render_as_string(hide_password=False), writer=False)  # as serve has it
     app = create_app(WebDeps(reader, lambda: {"ready": True, "counters": {}}, None, auth,
-                             OrderAdmin(engine, lambda: NOW)), {"TESTING": True})
+                             OrderAdmin(engine, lambda: NOW), Ed25519PrivateKey.generate()), {"TESTING": True})
     yield app.test_client(), headers, alerts
     reader.dispose()
 
@@ -126,6 +127,7 @@ def operations(alerts: dict[str, str]) -> list[tuple[str, str, str, dict | None]
                 ("GET", f"/api/v1/orders/{order_id}/versions", whose, None),
                 ("GET", f"/api/v1/orders/{order_id}/history", whose, None),
                 ("GET", f"/api/v1/orders/{order_id}/service", whose, None),
+                ("POST", f"/api/v1/orders/{order_id}/evidence", whose, {"reason": "hearing on 3 December"}),
                 ("GET", f"/api/v1/orders/{order_id}/timeline?from=2026-11-21T00:00:00Z", whose, None),
                 ("POST", f"/api/v1/orders/{order_id}/victim-location", whose, {"reason": "a reason long enough"}),
                 ("POST", f"/api/v1/orders/{order_id}/service", whose, {"party": "victim", "served_at": "2026-11-21T09:00:00Z"}),
@@ -194,7 +196,7 @@ def test_no_caller_gets_what_is_not_theirs(world) -> None:  # type: ignore[no-un
                 assert _allowed(who, key), (who, key, r.status_code, r.get_data(as_text=True)[:200])
             if whose == "guess":
                 assert r.status_code in (400, 403, 404), (who, key, r.status_code)
-            text = r.get_data(as_text=True)
+            text = r.get_data().decode("utf-8", "replace")  # a zip (evidence) is bytes
             assert not _coordinates_in(text), (who, key)  # none of these may ever see where she is
             if who == "respondent" and r.status_code == 200 and key != "GET /api/v1/auth/me":
                 assert json.loads(text) in ({"orders": []}, {"alerts": []}), (key, text[:200])
@@ -253,3 +255,24 @@ def test_a_silent_panic_shows_nothing_on_her_phone_but_reaches_the_police(world,
     police = {a["kind"] for a in client.get("/api/v1/alerts", headers=headers["police"]).get_json()["alerts"]}
     assert "panic" in police
     assert client.get("/api/v1/alerts?status=all", headers=headers["victim"]).get_json() == {"alerts": []}
+
+
+def test_the_court_downloads_a_bundle_that_verifies_and_the_download_is_audited(world, engine) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from service.adapters.db import schema as t
+    from service.evidence.bundle import verify
+
+    client, headers, _ = world
+    no_reason = client.post(f"/api/v1/orders/{A}/evidence", headers=headers["court"], json={})
+    assert no_reason.status_code == 400 and no_reason.get_json()["error"]["field"] == "reason"
+    r = client.post(f"/api/v1/orders/{A}/evidence", headers=headers["court"], json={"reason": "hearing on 3 December"})
+    assert r.status_code == 200 and r.mimetype == "application/zip"
+    v = verify(r.data)
+    assert v.ok and v.order_id == A and v.records > 0, v.problems
+    assert client.post(f"/api/v1/orders/{A}/evidence", headers=headers["police"],
+                       json={"reason": "hearing on 3 December"}).status_code == 403
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t.access_audit.c.actor, t.access_audit.c.outcome)
+                            .where(t.access_audit.c.action == "export")).all()
+    assert [tuple(x) for x in rows] == [("court-xinjin-desk", "ok"), ("west-desk", "denied")]

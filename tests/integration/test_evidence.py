@@ -140,7 +140,7 @@ def test_the_command_line_exports_audits_and_verifies(tmp_path, sqlite_url) -> N
     run_cli(["agencies", "import", str(tmp_path / "a.json")], env)
     run_cli(["orders", "import", str(tmp_path / "o.json")], env)
     out = tmp_path / "PSO-2026-0001.zip"
-    made = run_cli(["evidence", "export", "PSO-2026-0001", "--out", str(out)], env)
+    made = run_cli(["evidence", "export", "PSO-2026-0001", "--out", str(out), "--reason", "hearing on 3 Dec"], env)
     key = run_cli(["evidence", "key"], env).stdout.split()[2]
     assert f"signed with key {key}" in made.stdout
     assert oct((tmp_path / "keys" / "evidence.pem").stat().st_mode & 0o777) == "0o600"
