@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -219,6 +219,7 @@ class Monitor:
         self.escalation_policies: dict[str, object] = {}  # kind or severity -> steps (settings); else defaults
         self.health_close_after_s = HEALTH_CLOSE_AFTER_S
         self.owntracks: dict[str, str] = {}  # owntracks/{user}/{device} -> the enrolled device id it stands for
+        self._order_clock_due: datetime | None = None  # nothing in the orders' clock before this; None: unknown
         self.agencies: dict[str, Agency] = {}  # by id: kinds, own escalation policies, escalate_to
 
     # -- loading -------------------------------------------------------------
@@ -241,6 +242,7 @@ class Monitor:
         tz = ZoneInfo(spec.timezone) if spec.timezone else None
         state = OrderState(spec, frame, zones, rules, reach, ring, tz, monitoring_since=now, versions=versions,
                            effective_from=effective_from)
+        self._order_clock_due = None  # an order came: the next deadline is looked for again
         self.orders[spec.order_id] = state
         for party in spec.parties():
             if party.device_id:
@@ -385,7 +387,10 @@ class Monitor:
 
     def _order_clock(self, now: datetime, changes: Changes) -> None:
         """An order whose time is up stops being monitored and releases its devices (its unresolved alerts
-        stay open and handled); an order unserved 24 h after issue is reported to its court, once."""
+        stay open and handled); an order unserved 24 h after issue is reported to its court, once. The
+        orders are scanned only when the earliest such deadline has come (not every second)."""
+        if self._order_clock_due is not None and now < self._order_clock_due:
+            return
         for order in list(self.orders.values()):
             spec = order.spec
             standing = law.Standing(spec.order_id, spec.type, spec.court_id, spec.issued_at, spec.expires_at)
@@ -405,6 +410,19 @@ class Monitor:
                 changes.agency_notices.append(AgencyNotice(spec.court_id, spec.order_id, "service_overdue", {
                     "kind": "service_overdue", "order_id": spec.order_id, "unserved": missing,
                     "due_at": spec.issued_at + law.SERVICE_DUE, "at": now}))
+        self._order_clock_due = self._next_order_deadline(now)
+
+    def _next_order_deadline(self, now: datetime) -> datetime | None:
+        """The earliest expiry, or service deadline not yet reported, after ``now`` (None: none at all).
+        Served records change only through a reload, which resets it."""
+        deadlines = []
+        for order in self.orders.values():
+            if order.spec.expires_at is not None:
+                deadlines.append(order.spec.expires_at)
+            due = order.spec.issued_at + law.SERVICE_DUE
+            if not order.overdue_noticed and due > now:
+                deadlines.append(due)
+        return min(deadlines, default=now + timedelta(days=3650))
 
     def on_panic(self, press: PanicPress, now: datetime, changes: Changes) -> None:
         self._seen(press.device_id, press.received_at, press.ts, now, changes)
