@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, abort, jsonify
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -24,9 +24,9 @@ from service.adapters.db import schema as t
 from service.domain import access
 from service.domain.access import Role
 from service.web import deps
-from service.web.errors import FieldError
+from service.web.errors import FieldError, time_arg
 from service.web.security import principal
-from service.wire.rfc3339 import format_ts, parse_ts
+from service.wire.rfc3339 import format_ts
 
 bp = Blueprint("accountability", __name__)
 WINDOW = timedelta(hours=24)
@@ -39,8 +39,8 @@ def figures():  # type: ignore[no-untyped-def]
     unacknowledged, escalated, and time to acknowledge / dispatch / arrive / resolve (p50, p90).
     A supervisor gets her own agency's figures; an admin every agency's; anyone else 403."""
     agencies = _visible_agencies()
-    until = _time_arg("to") or datetime.now(UTC)
-    since = _time_arg("from") or until - WINDOW
+    until = time_arg("to") or datetime.now(UTC)
+    since = time_arg("from") or until - WINDOW
     if not since < until or until - since > MAX_PERIOD:
         raise FieldError("from must be before to, at most 400 days apart", "from")
     with deps().engine.connect() as conn:
@@ -121,11 +121,3 @@ class _Collector(Collector):
         yield counters
 
 
-def _time_arg(name: str) -> datetime | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    value = parse_ts(raw)
-    if value is None:
-        raise FieldError(f"{name} must be an RFC 3339 time, e.g. 2026-11-21T08:00:00Z", name)
-    return value

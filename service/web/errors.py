@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import jsonify
@@ -20,3 +21,18 @@ class FieldError(Exception):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message, self.field = message, field
+
+
+def time_arg(name: str) -> datetime | None:
+    """The query parameter ``name`` as an RFC 3339 time; None when absent; FieldError when malformed."""
+    from flask import request
+
+    from service.wire.rfc3339 import parse_ts
+
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    value = parse_ts(raw)
+    if value is None:
+        raise FieldError(f"{name} must be an RFC 3339 time, e.g. 2026-11-21T08:00:00Z", name)
+    return value

@@ -22,7 +22,7 @@ from service.domain import access
 from service.domain.law import LegalError
 from service.errors import InvalidInput, NotFound
 from service.web import deps
-from service.web.errors import FieldError, error
+from service.web.errors import FieldError, error, time_arg
 from service.web.security import audit, principal
 from service.wire.rfc3339 import format_ts, parse_ts
 
@@ -227,8 +227,8 @@ def timeline(order_id: str):  # type: ignore[no-untyped-def]
     exits, updates, escalations, officers' steps). The victim's track and positions only while an alert
     that needs them (panic, proximity) is open: otherwise omitted. Officers in scope; an audited read."""
     p = principal()
-    until = _time_arg("to") or datetime.now(UTC)
-    since = _time_arg("from") or until - timedelta(hours=24)
+    until = time_arg("to") or datetime.now(UTC)
+    since = time_arg("from") or until - timedelta(hours=24)
     if not since < until or until - since > timedelta(days=31):
         return error(400, "validation", "from must be before to, at most 31 days apart", "from")
     scope = _details(order_id)
@@ -269,14 +269,6 @@ def _event(e: dict[str, Any], agency_id: str | None, with_victim: bool) -> dict[
     return out
 
 
-def _time_arg(name: str) -> datetime | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    value = parse_ts(raw)
-    if value is None:
-        raise FieldError(f"{name} must be an RFC 3339 time", name)
-    return value
 
 
 # -- helpers -------------------------------------------------------------------------------------------
