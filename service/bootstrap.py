@@ -39,6 +39,7 @@ from service.dispatcher import Dispatcher
 from service.domain.monitor import Monitor
 from service.errors import ConfigError
 from service.ingest import IngestLoop
+from service.live import AlertFeed
 from service.metrics import Metrics
 from service.pipeline import Inbound, Pipeline
 from service.settings import Settings
@@ -87,6 +88,7 @@ class Runtime:
         self._sent_lock = threading.Lock()
         self._sent_ids: list[int] = []  # acknowledged by the broker, not yet marked sent in the outbox
         self._sent_write_queued = False
+        self.feed = AlertFeed()  # alert messages for the web app's live board (server-sent events)
 
     def start(self) -> None:
         s = self.settings
@@ -158,7 +160,7 @@ class Runtime:
         key = load_or_create_key(Path(s.evidence_key).expanduser() if s.evidence_key
                                  else s.data_path() / "evidence-key.pem")
         app = create_app(WebDeps(self.reader, self.health, self.act, Auth(self.engine, self.clock),
-                                 OrderAdmin(self.engine, self.clock), key))
+                                 OrderAdmin(self.engine, self.clock), key, self.feed))
         self.http: BaseWSGIServer = make_server(host, port, app, threaded=True)
         thread = threading.Thread(target=self.http.serve_forever, name="stayaway-web", daemon=True)
         thread.start()
@@ -224,6 +226,7 @@ class Runtime:
         """After a commit (on the ingest thread): MQTT messages to the dispatcher, webhooks to their sender."""
         if outbox:
             self.dispatcher.notify(outbox)
+            self.feed.publish(outbox)
         deliveries = self.pipeline.take_deliveries()
         if deliveries:
             self._submit_webhooks(deliveries)

@@ -28,6 +28,7 @@ class WebDeps:
     auth: Auth | None = None  # sign-in, sessions, tokens, the access audit; None: every API call is 401
     orders: OrderAdmin | None = None  # the court's steps on orders (a writer engine)
     evidence_key: Any = None  # the Ed25519 private key that signs evidence bundles; None: no downloads
+    feed: Any = None  # service.live.AlertFeed: alert messages as they are published; None: no live stream
 
 
 def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flask:

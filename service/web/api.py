@@ -78,6 +78,59 @@ def list_alerts():  # type: ignore[no-untyped-def]
     return jsonify(alerts=[_alert(a) for a in rows])
 
 
+STREAM_KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
+STREAM_RECHECK_S = 60.0  # the signed-in session is checked again this often: a stream ends with it
+
+
+@bp.get("/alerts/stream")
+def alert_stream():  # type: ignore[no-untyped-def]
+    """Server-sent events for the live alert board: every alert message addressed to the caller's agency
+    as it is published (``event: alert``, the message as on the agency's MQTT topic), keep-alive comments,
+    and ``event: signed_out`` / ``event: reset`` (fell too far behind: reload) before the stream ends.
+    Officers of an agency."""
+    import queue as queue_mod
+    import time
+
+    from flask import Response
+
+    from service.live import RESET
+
+    p = principal()
+    if p.role not in access.OFFICER_ROLES or not p.agency_id:
+        return error(403, "forbidden", "the live board is for officers of an agency")
+    feed, auth = deps().feed, deps().auth
+    if feed is None or auth is None:
+        return error(503, "unavailable", "the live stream needs the running service")
+    bearer = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    sub = feed.subscribe(p.agency_id)
+
+    def events():  # type: ignore[no-untyped-def]
+        try:
+            yield b"retry: 3000\n: stayaway alert stream\n\n"
+            checked = time.monotonic()
+            while True:
+                try:
+                    payload = sub.queue.get(timeout=STREAM_KEEPALIVE_S)
+                except queue_mod.Empty:
+                    payload = None
+                    yield b": keepalive\n\n"
+                if payload == RESET:
+                    yield b"event: reset\ndata: {}\n\n"
+                    return
+                if payload:
+                    yield b"event: alert\ndata: " + payload + b"\n\n"
+                if time.monotonic() - checked >= STREAM_RECHECK_S:
+                    checked = time.monotonic()
+                    if auth.authenticate(bearer) is None:
+                        yield b"event: signed_out\ndata: {}\n\n"
+                        return
+        finally:
+            feed.unsubscribe(sub)
+
+    return Response(events(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
 @bp.get("/notices")
 def my_notices():  # type: ignore[no-untyped-def]
     """The victim's app (signed in as her phone): the notices sent to it, newest first (the same bodies

@@ -203,6 +203,11 @@ PATHS: dict[str, Any] = {
             "type": "string", "enum": ["acknowledge", "dispatch", "on_scene", "resolve", "refer"]}}],
         "requestBody": body(ref("Step")),
         "responses": answers(ref("AlertAfterStep"), *SIGNED_IN, 409, 503)}},
+    "/api/v1/alerts/stream": {"get": {
+        "summary": "server-sent events: the caller's agency's alert messages as they are published (officers)",
+        "responses": {"200": {"description": "text/event-stream: events alert, reset, signed_out; keep-alive comments",
+                              "content": {"text/event-stream": {"schema": STR}}},
+                      **answers(None, 401, 403, 503)}}},
     "/api/v1/notices": {"get": {"summary": "the victim's notices (her phone signed in)", "responses": answers(
         obj({"notices": {"type": "array", "items": ref("Notice")}}), 401, 403)}},
     "/api/v1/accountability": {"get": {

@@ -119,7 +119,7 @@ def operations(alerts: dict[str, str]) -> list[tuple[str, str, str, dict | None]
         ("GET", "/api/v1/orders", "none", None), ("GET", "/api/v1/alerts?status=all", "none", None),
         ("GET", "/api/v1/notices", "none", None), ("GET", "/api/v1/accountability", "none", None),
         ("GET", "/metrics", "none", None), ("GET", "/api/v1/auth/me", "none", None),
-        ("GET", "/api/v1/agencies", "none", None), ("POST", "/api/v1/agencies", "none", _agencies()),
+        ("GET", "/api/v1/agencies", "none", None), ("GET", "/api/v1/alerts/stream", "none", None), ("POST", "/api/v1/agencies", "none", _agencies()),
         ("POST", "/api/v1/orders", "other", _order_b() | {"order_id": "PSO-NEW-1"}),
     ]
     for whose, order_id in (("own", A), ("other", B), ("guess", GUESS)):

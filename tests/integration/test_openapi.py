@@ -49,6 +49,8 @@ def test_the_server_does_what_the_document_says(world, who) -> None:  # type: ig
     tried = 0
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path == "/api/v1/alerts/stream":  # never ends by design: tests/e2e/test_live.py covers it
+            continue
 
         @hypothesis.given(case=operation.as_strategy())
         @hypothesis.settings(max_examples=15, deadline=None, derandomize=True, database=None,
@@ -58,5 +60,5 @@ def test_the_server_does_what_the_document_says(world, who) -> None:  # type: ig
 
         run()
         tried += 1
-    # every operation but the document itself (schemathesis leaves out the schema's own URL)
-    assert tried == sum(len(item) for item in DOCUMENT["paths"].values()) - 1
+    # every operation but the document itself (schemathesis leaves out the schema's own URL) and the stream
+    assert tried == sum(len(item) for item in DOCUMENT["paths"].values()) - 2
