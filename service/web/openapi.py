@@ -195,7 +195,9 @@ PATHS: dict[str, Any] = {
     "/api/v1/alerts": {"get": {
         "summary": "alerts the caller may see",
         "parameters": [{"name": "status", "in": "query", "required": False, "schema": {
-            "type": "string", "enum": ["open", "acknowledged", "dispatched", "on_scene", "resolved", "all"]}}],
+            "type": "string", "enum": ["open", "acknowledged", "dispatched", "on_scene", "resolved", "all"]}},
+                       {"name": "limit", "in": "query", "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
         "responses": answers(obj({"alerts": {"type": "array", "items": ref("Alert")}}), 400, 401)}},
     "/api/v1/alerts/{alert_id}/{action}": {"post": {
         "summary": "a step on an alert (an agency that received it)",

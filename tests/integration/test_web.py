@@ -98,3 +98,31 @@ def test_an_order_outside_the_principal_s_scope_is_as_unknown(client) -> None:  
     assert c.as_("east").get("/api/v1/orders/PSO-T-0002").status_code == 404
     assert c.as_("east").get("/api/v1/orders/PSO-T-0002").get_json() == c.as_("east").get("/api/v1/orders/NOPE").get_json() | {
         "error": {"code": "not_found", "message": "no order PSO-T-0002"}}
+
+
+def test_an_agency_sees_its_alerts_however_many_other_agencies_have(client, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from alerts import Alert, Kind, Severity, Status
+    from service.adapters.db import alerts_repo
+    from service.adapters.db import schema as t
+
+    c, _ = client
+
+    def alert(i: int, agency: str) -> dict:
+        at = T0 + timedelta(seconds=i)
+        a = Alert(f"alert-{agency}-{i:05d}", "PSO-2026-0001", Kind.BATTERY_LOW, Severity.WARNING, Status.OPEN, at, at,
+                  last_event_at=at)
+        return alerts_repo._alert_row(a, [agency, "court-xinjin"])
+
+    engine = make_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(t.alerts), [alert(0, "police-west")] + [alert(i, "police-east") for i in range(1, 1300)])
+    engine.dispose()
+    west = c.as_("police").get("/api/v1/alerts?status=all").get_json()["alerts"]
+    assert [a["alert_id"] for a in west] == ["alert-police-west-00000"]  # behind 1,299 newer alerts of the east
+    court = c.as_("court").get("/api/v1/alerts?status=all&limit=1000").get_json()["alerts"]
+    assert len(court) == 1000 and court[0]["alert_id"] == "alert-police-east-01299"
+    assert c.as_("court").get("/api/v1/alerts?limit=0").get_json()["error"]["field"] == "limit"

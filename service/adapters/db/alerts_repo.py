@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -236,6 +237,12 @@ def accountability_rows(conn: Connection, since: datetime, until: datetime) -> t
 
 
 def alert_rows(conn: Connection, status: str | None = None, order_id: str | None = None) -> list[dict[str, Any]]:
+    return list(itertools.islice(iter_alert_rows(conn, status, order_id), 1000))
+
+
+def iter_alert_rows(conn: Connection, status: str | None = None, order_id: str | None = None,
+                    page: int = 1000) -> Iterator[dict[str, Any]]:
+    """Alerts newest first, read a page at a time (the caller filters by scope and stops when it has enough)."""
     q = sa.select(t.alerts.c.alert_id, t.alerts.c.order_id, t.alerts.c.kind, t.alerts.c.severity, t.alerts.c.status,
                   t.alerts.c.zone_id, t.alerts.c.condition_active, t.alerts.c.retroactive, t.alerts.c.event_seq,
                   t.alerts.c.recipients, t.alerts.c.occurred_at, t.alerts.c.raised_at, t.alerts.c.last_event_at)
@@ -245,5 +252,12 @@ def alert_rows(conn: Connection, status: str | None = None, order_id: str | None
         q = q.where(t.alerts.c.status == status)
     if order_id is not None:
         q = q.where(t.alerts.c.order_id == order_id)
-    return [dict(r) for r in conn.execute(q.order_by(t.alerts.c.raised_at.desc()).limit(1000)).mappings()]
+    q = q.order_by(t.alerts.c.raised_at.desc(), t.alerts.c.alert_id)
+    offset = 0
+    while True:
+        rows = [dict(r) for r in conn.execute(q.limit(page).offset(offset)).mappings()]
+        yield from rows
+        if len(rows) < page:
+            return
+        offset += page
 
