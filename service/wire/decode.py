@@ -119,13 +119,10 @@ def decode_detailed(topic: str, payload: bytes, received_at: datetime,
             InvalidMessage(topic, payload, received_at, reason, detail, device_id, field_name, index)
         )
 
-    if len(payload) > max_payload_bytes:
-        reject(Reason.PAYLOAD_TOO_LARGE, f"payload of {len(payload)} bytes exceeds {max_payload_bytes}")
-        return out
     try:
-        body = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        reject(Reason.INVALID_JSON, f"not UTF-8 JSON ({_json_error_kind(exc)})")
+        body = load_payload(payload, max_payload_bytes)
+    except _Bad as bad:
+        reject(bad.reason, bad.detail)
         return out
 
     if kind == "location" and isinstance(body, list):
@@ -144,6 +141,16 @@ def decode_detailed(topic: str, payload: bytes, received_at: datetime,
     decoder = {"location": _location, "status": _status, "panic": _panic}[kind]
     _one(out, reject, decoder, device_id, body, payload, received_at, None)
     return out
+
+
+def load_payload(payload: bytes, max_payload_bytes: int) -> Any:
+    """The payload's JSON, or ``_Bad`` (``payload_too_large``, ``invalid_json``) quoting no byte of it."""
+    if len(payload) > max_payload_bytes:
+        raise _Bad(Reason.PAYLOAD_TOO_LARGE, None, f"payload of {len(payload)} bytes exceeds {max_payload_bytes}")
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise _Bad(Reason.INVALID_JSON, None, f"not UTF-8 JSON ({_json_error_kind(exc)})") from None
 
 
 def _one(out: Decoded, reject: Any, decoder: Any, device_id: str, item: Any, raw: bytes,

@@ -24,9 +24,9 @@ from service.wire.decode import (
     Decoded,
     _Bad,
     _integer,
-    _json_error_kind,
     _number,
     _ts_flags,
+    load_payload,
 )
 from service.wire.messages import InvalidMessage, LocationReport, Reason
 
@@ -50,13 +50,10 @@ def decode_owntracks(topic: str, payload: bytes, received_at: datetime, device_i
     if not payload:
         reject(Reason.NOT_A_REPORT, "empty: a retained message being cleared")
         return out
-    if len(payload) > max_payload_bytes:
-        reject(Reason.PAYLOAD_TOO_LARGE, f"payload of {len(payload)} bytes exceeds {max_payload_bytes}")
-        return out
     try:
-        body = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        reject(Reason.INVALID_JSON, f"not UTF-8 JSON ({_json_error_kind(exc)})")
+        body = load_payload(payload, max_payload_bytes)
+    except _Bad as bad:
+        reject(bad.reason, bad.detail)
         return out
     items = body if isinstance(body, list) else [body]
     if len(items) > MAX_ITEMS:
