@@ -158,6 +158,17 @@ class Auth:
             self._audit(conn, row["account_id"], None, "sign_out", "account", row["account_id"], from_addr, None, "ok",
                         None)
 
+    # -- the account's own settings --------------------------------------------------------------------
+    def locale(self, account_id: str) -> str | None:
+        """The web app's language the account chose (``zh-CN`` | ``en``), None when it chose none."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.accounts.c.locale)  # type: ignore[no-any-return]
+                                .where(t.accounts.c.account_id == account_id)).scalar()
+
+    def set_locale(self, account_id: str, locale: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(t.accounts).where(t.accounts.c.account_id == account_id).values(locale=locale))
+
     def authenticate_device(self, device_id: str, password: str) -> Principal | None:
         """A device signing in with its broker account (``stayaway mqtt credentials``): the victim's
         companion app is her phone. Its role comes from the orders in force that enrol it: ``victim``

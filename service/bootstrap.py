@@ -160,7 +160,7 @@ class Runtime:
         key = load_or_create_key(Path(s.evidence_key).expanduser() if s.evidence_key
                                  else s.data_path() / "evidence-key.pem")
         app = create_app(WebDeps(self.reader, self.health, self.act, Auth(self.engine, self.clock),
-                                 OrderAdmin(self.engine, self.clock), key, self.feed))
+                                 OrderAdmin(self.engine, self.clock), key, self.feed, s.timezone, s.map_tiles))
         self.http: BaseWSGIServer = make_server(host, port, app, threaded=True)
         thread = threading.Thread(target=self.http.serve_forever, name="stayaway-web", daemon=True)
         thread.start()

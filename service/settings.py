@@ -44,6 +44,10 @@ class Settings:
     # agency ids; every alert message for such an agency also goes there. Unset: no Apprise deliveries.
     apprise_config: str = ""
     webhook_secret: str = ""  # STAYAWAY_WEBHOOK_SECRET: signs webhooks (HMAC-SHA256); unset: deliveries wait
+    timezone: str = "Asia/Shanghai"  # STAYAWAY_TIMEZONE: the web app shows times in this zone (IANA name)
+    # STAYAWAY_MAP_TILES: a tile URL template for the web app's maps, e.g. https://tiles.example/{z}/{x}/{y}.png;
+    # unset: zones, tracks and precincts are drawn on a plain background (no tile server needed)
+    map_tiles: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -71,6 +75,15 @@ class Settings:
             raise ConfigError("STAYAWAY_HEALTH_CLOSE_AFTER_S must be 0 or more")
         self.http_address()
         self.escalation_policies()
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.timezone)
+        except (ValueError, KeyError, OSError) as exc:
+            raise ConfigError(f"STAYAWAY_TIMEZONE: no time zone {self.timezone!r}") from exc
+        if self.map_tiles and not (self.map_tiles.startswith(("http://", "https://", "/"))
+                                   and "{z}" in self.map_tiles and "{x}" in self.map_tiles and "{y}" in self.map_tiles):
+            raise ConfigError("STAYAWAY_MAP_TILES must be an http(s) URL template with {z}, {x} and {y}")
 
     def escalation_policies(self) -> dict[str, Any]:
         """STAYAWAY_ESCALATION parsed and checked (alerts.escalation.parse_steps)."""

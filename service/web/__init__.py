@@ -1,4 +1,5 @@
-"""The Flask app: health (open), and the JSON API (signed in: service.web.security).
+"""The Flask app: health (open), the JSON API (signed in: service.web.security), and the officers' web
+pages (service.web.pages: signed in with the session cookie).
 
 ``create_app`` takes its collaborators; it builds no adapter itself, so tests
 hand it a real SQLite engine and the composition root hands it the live ones.
@@ -29,6 +30,8 @@ class WebDeps:
     orders: OrderAdmin | None = None  # the court's steps on orders (a writer engine)
     evidence_key: Any = None  # the Ed25519 private key that signs evidence bundles; None: no downloads
     feed: Any = None  # service.live.AlertFeed: alert messages as they are published; None: no live stream
+    timezone: str = "Asia/Shanghai"  # the web pages show times in this zone
+    map_tiles: str = ""  # a tile URL template for the maps; "": a plain background
 
 
 def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flask:
@@ -46,7 +49,9 @@ def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flas
         health,
         openapi,
         orders_api,
+        pages,
     )
+    from service.web.i18n import install
     from service.web.security import authenticate
 
     protected = {b.name for b in (api.bp, orders_api.bp, accountability.bp, auth_api.bp, agencies_api.bp)}
@@ -62,6 +67,8 @@ def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flas
     app.register_blueprint(orders_api.bp)
     app.register_blueprint(agencies_api.bp)
     app.register_blueprint(accountability.bp)
+    app.register_blueprint(pages.bp)
+    install(app, deps.timezone)
 
     from service.web.errors import FieldError, error
 
@@ -71,6 +78,10 @@ def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flas
 
     @app.errorhandler(HTTPException)
     def json_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        if request.blueprint == "pages":  # a page: a page, in the reader's language
+            from flask import render_template
+
+            return render_template("error.html", code=exc.code, description=exc.description), exc.code
         return jsonify(error={"code": exc.name.lower().replace(" ", "_"), "message": exc.description}), exc.code
 
     return app

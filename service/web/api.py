@@ -40,6 +40,11 @@ def list_orders():  # type: ignore[no-untyped-def]
 def get_order(order_id: str):  # type: ignore[no-untyped-def]
     """One order: its status for the victim; for officers in scope also its parties' ids, zone names and
     its alerts (an audited read of victim data). 404 if unknown or out of scope."""
+    return jsonify(order_body(order_id))
+
+
+def order_body(order_id: str) -> dict[str, Any]:
+    """The order as the principal may see it (the API's body; the web app's order page). Aborts 404."""
     p = principal()
     with deps().engine.connect() as conn:
         scope = scope_repo.order_scopes(conn, [order_id]).get(order_id)
@@ -50,7 +55,7 @@ def get_order(order_id: str):  # type: ignore[no-untyped-def]
         alerts = alerts_repo.alert_rows(conn, order_id=order_id)
     body = _order(rows[0])
     if not access.may_read_order_details(p, scope):
-        return jsonify(body)
+        return body
     if spec:
         s = spec[0]
         body["parties"] = [{"role": x.role, "person_id": x.person_id, "device_id": x.device_id,
@@ -59,7 +64,7 @@ def get_order(order_id: str):  # type: ignore[no-untyped-def]
         body["min_distance_m"] = s.min_distance_m
     body["alerts"] = [_alert(a) for a in alerts if access.may_read_alert(p, a["recipients"], order_id, a["kind"])]
     audit("read_victim_data", "order", order_id, details={"what": "order details"})
-    return jsonify(body)
+    return body
 
 
 @bp.get("/alerts")
@@ -106,7 +111,9 @@ def alert_stream():  # type: ignore[no-untyped-def]
     feed, auth = deps().feed, deps().auth
     if feed is None or auth is None:
         return error(503, "unavailable", "the live stream needs the running service")
-    bearer = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    from flask import g
+
+    bearer = g.get("token")  # the session or API token it was opened with (Bearer or the web app's cookie)
     sub = feed.subscribe(p.agency_id)
 
     def events():  # type: ignore[no-untyped-def]
@@ -196,4 +203,7 @@ def _alert(a: dict[str, Any]) -> dict[str, Any]:
             "condition": "active" if a["condition_active"] else "ended", "retroactive": a["retroactive"],
             "event_seq": a["event_seq"], "recipients": a["recipients"],
             "occurred_at": format_ts(a["occurred_at"]), "raised_at": format_ts(a["raised_at"]),
-            "last_event_at": format_ts(a["last_event_at"])}
+            "last_event_at": format_ts(a["last_event_at"]),
+            "acknowledged_at": format_ts(a["acknowledged_at"]) if a["acknowledged_at"] else None,
+            "escalation_level": a["escalation_level"],
+            "next_escalation_at": format_ts(a["next_escalation_at"]) if a["next_escalation_at"] else None}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from service.auth import ABSOLUTE, IDLE, AuthError
 from service.web import deps
@@ -34,9 +34,9 @@ def sign_in():  # type: ignore[no-untyped-def]
 
 @bp.post("/sign-out")
 def sign_out():  # type: ignore[no-untyped-def]
-    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    token = g.get("token")  # the session it was signed in with (Bearer or the web app's cookie)
     auth = deps().auth
-    if auth is not None:
+    if auth is not None and token:
         auth.sign_out(token, client_addr())
     return jsonify(signed_out=True)
 

@@ -62,7 +62,8 @@ SCHEMAS: dict[str, Any] = {
     "Alert": obj({"alert_id": STR, "order_id": STR, "kind": STR, "severity": STR, "status": STR, "zone_id": STR_NULL,
                   "condition": STR, "retroactive": {"type": "boolean"}, "event_seq": INT,
                   "recipients": {"type": "array", "items": STR}, "occurred_at": TS, "raised_at": TS,
-                  "last_event_at": TS}),
+                  "last_event_at": TS, "acknowledged_at": TS_NULL, "escalation_level": INT,
+                  "next_escalation_at": TS_NULL}),
     "AlertAfterStep": obj({"alert": obj({
         "alert_id": STR, "order_id": STR, "kind": STR, "severity": STR, "status": STR, "event_seq": INT,
         "condition": STR, "acknowledged_at": TS_NULL, "acknowledged_by": STR_NULL, "dispatched_at": TS_NULL,
@@ -231,13 +232,18 @@ DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {"title": "stayaway", "version": "1",
              "description": "Protection-order enforcement: orders, alerts, accountability. Signed in: Bearer "
-                            "session or API token; a victim's phone with Basic (device id, broker password)."},
+                            "session or API token; a victim's phone with Basic (device id, broker password); the web "
+                            "app's pages with their session cookie, and X-CSRF-Token on every change."},
     "servers": [{"url": "/"}],
-    "security": [{"bearer": []}, {"device": []}],
+    "security": [{"bearer": []}, {"device": []}, {"cookie": []}],
     "paths": PATHS,
     "components": {"schemas": SCHEMAS, "responses": RESPONSES,
                    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
-                                       "device": {"type": "http", "scheme": "basic"}}},
+                                       "device": {"type": "http", "scheme": "basic"},
+                                       "cookie": {"type": "apiKey", "in": "cookie", "name": "stayaway_session",
+                                                  "description": "the web app's session (sign in at /signin); "
+                                                                 "changes also need the X-CSRF-Token header "
+                                                                 "the page holds"}}},
 }
 
 

@@ -123,12 +123,16 @@ def record_service(order_id: str):  # type: ignore[no-untyped-def]
 @bp.get("/<order_id>/service")
 def service_status(order_id: str):  # type: ignore[no-untyped-def]
     _details(order_id)
-    with deps().engine.connect() as conn:
-        served = config_repo.service_records(conn, [order_id]).get(order_id, {})
+    return jsonify(service_body(order_id))
+
+
+def service_body(order_id: str) -> dict[str, Any]:
     from service.domain.law import SERVICE_PARTIES
 
-    return jsonify(order_id=order_id, served={k: format_ts(v) for k, v in served.items()},
-                   unserved=[x for x in SERVICE_PARTIES if x not in served])
+    with deps().engine.connect() as conn:
+        served = config_repo.service_records(conn, [order_id]).get(order_id, {})
+    return {"order_id": order_id, "served": {k: format_ts(v) for k, v in served.items()},
+            "unserved": [x for x in SERVICE_PARTIES if x not in served]}
 
 
 @bp.get("/<order_id>/versions")
@@ -136,6 +140,10 @@ def versions(order_id: str):  # type: ignore[no-untyped-def]
     """Every version: when recorded and in effect, who made it and why, and what it changed (zone names,
     never geometry)."""
     _details(order_id)
+    return jsonify(order_id=order_id, versions=versions_body(order_id))
+
+
+def versions_body(order_id: str) -> list[dict[str, Any]]:
     with deps().engine.connect() as conn:
         rows = config_repo.order_versions(conn, order_id)
     out, before = [], None
@@ -149,7 +157,7 @@ def versions(order_id: str):  # type: ignore[no-untyped-def]
                     "zones": [f.get("properties", {}).get("name") for f in (body.get("zones") or {}).get("features", [])],
                     "expires_at": body.get("expires_at")})
         before = body
-    return jsonify(order_id=order_id, versions=out)
+    return out
 
 
 @bp.get("/<order_id>/history")
@@ -157,11 +165,14 @@ def history(order_id: str):  # type: ignore[no-untyped-def]
     """The order's legal history: issued, modified, extended, served, cancelled, superseded, ... with who,
     when and why."""
     _details(order_id)
+    return jsonify(order_id=order_id, history=history_body(order_id))
+
+
+def history_body(order_id: str) -> list[dict[str, Any]]:
     with deps().engine.connect() as conn:
         rows = config_repo.order_history(conn, order_id)
-    return jsonify(order_id=order_id, history=[
-        {"event": r["event"], "at": format_ts(r["at"]), "by": r["actor_id"], "role": r["role"], "reason": r["reason"],
-         "version": r["version"], "details": r["details"]} for r in rows])
+    return [{"event": r["event"], "at": format_ts(r["at"]), "by": r["actor_id"], "role": r["role"],
+             "reason": r["reason"], "version": r["version"], "details": r["details"]} for r in rows]
 
 
 @bp.post("/<order_id>/evidence")
@@ -226,26 +237,38 @@ def timeline(order_id: str):  # type: ignore[no-untyped-def]
     respondent's track, and every alert event of the order with who did it and when (zone entries and
     exits, updates, escalations, officers' steps). The victim's track and positions only while an alert
     that needs them (panic, proximity) is open: otherwise omitted. Officers in scope; an audited read."""
-    p = principal()
     until = time_arg("to") or datetime.now(UTC)
     since = time_arg("from") or until - timedelta(hours=24)
-    if not since < until or until - since > timedelta(days=31):
+    if not since < until or until - since > MAX_TIMELINE:
         return error(400, "validation", "from must be before to, at most 31 days apart", "from")
+    return jsonify(timeline_body(order_id, since, until))
+
+
+MAX_TIMELINE = timedelta(days=31)
+
+
+def timeline_body(order_id: str, since: datetime, until: datetime, reason: str | None = None) -> dict[str, Any]:
+    """The timeline as the principal may see it (the API's body; the web app's order page). The victim's
+    track while an alert that needs it is open, or with a ``reason`` (break-glass, recorded); the read is
+    audited either way. 404 / 403 (aborts) as ``_details``."""
+    p = principal()
     scope = _details(order_id)
     with deps().engine.connect() as conn:
         open_alerts = [(a["kind"], a["recipients"]) for a in alerts_repo.alert_rows(conn, "open", order_id)]
-        decision = access.victim_position_access(p, scope, open_alerts, None)
+        decision = access.victim_position_access(p, scope, open_alerts, reason)
         periods = timeline_repo.device_periods(conn, [order_id]).get(order_id, [])
         his = timeline_repo.track_in(conn, periods, "respondent", since, until)
         hers = timeline_repo.track_in(conn, periods, "victim", since, until) if decision.allowed else None
         events = timeline_repo.alert_events(conn, order_id, since, until)
-    audit("read_victim_data", "order", order_id, None, "ok",
-          {"what": "timeline", "victim_positions": "included" if decision.allowed else "omitted"})
-    return jsonify(order_id=order_id, period={"from": format_ts(since), "to": format_ts(until)},
-                   victim_positions="included" if decision.allowed else "omitted",
-                   respondent_track=[_point(x) for x in his],
-                   victim_track=None if hers is None else [_point(x) for x in hers],
-                   events=[_event(e, p.agency_id, decision.allowed) for e in events])
+    details = {"what": "timeline", "victim_positions": "included" if decision.allowed else "omitted"}
+    if reason is not None:
+        details["basis"] = decision.basis
+    audit("read_victim_data", "order", order_id, reason, "ok", details)
+    return {"order_id": order_id, "period": {"from": format_ts(since), "to": format_ts(until)},
+            "victim_positions": "included" if decision.allowed else "omitted",
+            "respondent_track": [_point(x) for x in his],
+            "victim_track": None if hers is None else [_point(x) for x in hers],
+            "events": [_event(e, p.agency_id, decision.allowed) for e in events]}
 
 
 def _point(r: dict[str, Any]) -> dict[str, Any]:

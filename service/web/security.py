@@ -1,5 +1,11 @@
-"""Who is asking: Bearer tokens (sessions and API tokens), or a device's Basic credentials (the
-victim's companion app signs in as her phone), on every API request; and the audit.
+"""Who is asking: Bearer tokens (sessions and API tokens), a device's Basic credentials (the
+victim's companion app signs in as her phone), or the web app's session cookie, on every API request;
+and the audit.
+
+The cookie (``stayaway_session``: HttpOnly, SameSite=Strict) holds a session token, never an API token.
+A request that changes something with it must also carry ``X-CSRF-Token``, a value derived from the
+session token that only the web app's own pages are given (``csrf_token``): another site can make a
+browser send the cookie, never the header.
 
 ``authenticate`` runs before every request of the protected blueprints; a request without a valid
 token gets 401 and reaches no handler. Out-of-scope objects answer 404, exactly as unknown ones
@@ -8,6 +14,8 @@ do (a guessed id tells nothing); a role that may never do something gets 403.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 from flask import abort, g, request
@@ -16,6 +24,23 @@ from service.domain.access import Principal
 from service.web import deps
 
 PUBLIC_ENDPOINTS = frozenset({"auth.sign_in"})  # and the openapi and health blueprints, not protected
+SESSION_COOKIE = "stayaway_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def csrf_token(session_token: str) -> str:
+    """The value a page sends in ``X-CSRF-Token`` with the cookie: derived from the session token, so only
+    a page that the session's own server rendered knows it."""
+    return hashlib.sha256(b"stayaway csrf\0" + session_token.encode()).hexdigest()
+
+
+def cookie_session() -> str | None:
+    """The session token in the web app's cookie (sessions only: an API token never lives in a browser)."""
+    from service.auth import SESSION_PREFIX
+
+    token = request.cookies.get(SESSION_COOKIE, "")
+    return token if token.startswith(SESSION_PREFIX) and len(token) <= 100 else None
 
 
 def authenticate() -> None:
@@ -27,6 +52,13 @@ def authenticate() -> None:
     principal = None
     if auth is not None and scheme.lower() == "bearer":
         principal = auth.authenticate(token.strip())
+        g.token = token.strip()
+    elif auth is not None and not header and (cookie := cookie_session()) is not None:
+        if request.method not in SAFE_METHODS and not hmac.compare_digest(
+                request.headers.get(CSRF_HEADER, ""), csrf_token(cookie)):
+            abort(403, description=f"a change signed in by cookie needs the page's {CSRF_HEADER} header")
+        principal = auth.authenticate(cookie)
+        g.token = cookie
     elif auth is not None and scheme.lower() == "basic" and request.authorization is not None:
         creds = request.authorization  # a device: its id and broker password (the victim's app)
         if creds.username and creds.password:

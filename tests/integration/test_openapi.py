@@ -29,14 +29,21 @@ def test_the_document_is_valid_openapi_3() -> None:
 
 def test_the_document_names_exactly_the_app_s_routes(world) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     client, _, _ = world
-    routes = set()
+    routes, pages = set(), set()
     for rule in client.application.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
-        routes |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
+        methods = {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
+        if rule.endpoint.startswith("pages."):  # the web app's HTML pages: tests/integration/test_pages.py
+            pages |= methods
+        else:
+            routes |= methods
     documented = {(path, method) for path, item in DOCUMENT["paths"].items() for method in item}
     assert routes == documented
+    assert pages == {("/", "get"), ("/signin", "get"), ("/signin", "post"), ("/signout", "post"), ("/language", "post"),
+                     ("/board", "get"), ("/orders", "get"), ("/orders/{order_id}", "get"), ("/orders/{order_id}", "post"),
+                     ("/accountability", "get"), ("/static/leaflet/{name}", "get"), ("/static/app/{filename}", "get")}
 
 
 @pytest.mark.parametrize("who", ["court", "police", "victim", "anonymous"])

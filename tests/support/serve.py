@@ -52,6 +52,17 @@ class Serve:
         self.token = self.token or token
         return token
 
+    def add_account(self, name: str, role: str, agency: str | None, password: str) -> str:
+        """A person's account made with the real CLI (``stayaway accounts add``); returns its TOTP secret."""
+        import re
+
+        args = ["accounts", "add", name, "--role", role, "--password-stdin"] + (["--agency", agency] if agency else [])
+        done = subprocess.run(STAYAWAY + args, env=self.env, input=password + "\n", capture_output=True, text=True,
+                              timeout=120, check=True)
+        found = re.search(r"TOTP secret \(shown once\): (\S+)", done.stdout)
+        assert found, done.stdout
+        return found.group(1)
+
     def _headers(self, token: str | None) -> dict[str, str]:
         chosen = token if token is not None else self.token
         return {"Authorization": f"Bearer {chosen}"} if chosen else {}

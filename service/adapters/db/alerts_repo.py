@@ -245,7 +245,8 @@ def iter_alert_rows(conn: Connection, status: str | None = None, order_id: str |
     """Alerts newest first, read a page at a time (the caller filters by scope and stops when it has enough)."""
     q = sa.select(t.alerts.c.alert_id, t.alerts.c.order_id, t.alerts.c.kind, t.alerts.c.severity, t.alerts.c.status,
                   t.alerts.c.zone_id, t.alerts.c.condition_active, t.alerts.c.retroactive, t.alerts.c.event_seq,
-                  t.alerts.c.recipients, t.alerts.c.occurred_at, t.alerts.c.raised_at, t.alerts.c.last_event_at)
+                  t.alerts.c.recipients, t.alerts.c.occurred_at, t.alerts.c.raised_at, t.alerts.c.last_event_at,
+                  t.alerts.c.acknowledged_at, t.alerts.c.escalation_level, t.alerts.c.next_escalation_at)
     if status == "open":  # everything not yet resolved: open, acknowledged, dispatched, on scene
         q = q.where(t.alerts.c.status != Status.RESOLVED.value)
     elif status is not None:

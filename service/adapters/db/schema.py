@@ -309,6 +309,7 @@ accounts = Table(  # officers and admins; they sign in with a password (Argon2) 
     Column("totp_last_step", sa.BigInteger, nullable=False, server_default="0"),  # a code is used once
     ts("created_at"),
     ts("disabled_at", nullable=True),
+    Column("locale", sa.String(16)),  # the web app's language (zh-CN | en); None: the browser's choice
 )
 
 sessions = Table(

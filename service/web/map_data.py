@@ -1,0 +1,104 @@
+"""What the order page's map and distance chart draw, computed from a timeline the principal may see.
+
+- ``zones``: the order's fixed zones in force (WGS-84; circles as centre and radius).
+- ``precincts``: the police stations' areas (names and outlines: no one's position).
+- ``respondent`` / ``victim``: the tracks in the window (the victim's only when the timeline holds it).
+- ``alerts``: where the respondent was at each alert event that carries it.
+- ``distance``: over time, the respondent's distance to the nearest fixed zone (negative: inside) and, when
+  the victim's track is shown, the distance between the parties, with the order's ``min_distance_m``.
+
+The geometry is the monitor's own (``geofence``): the chart says what the breach checks saw.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime, timedelta
+from typing import Any
+
+from geofence import FrameCache, compile_zone
+from geofence.engine import GEOD
+from service.adapters.db import config_repo
+from service.domain.orders import parse_order
+from service.errors import InvalidInput
+from service.web import deps
+from service.wire.rfc3339 import parse_ts
+
+PAIR_WITHIN = timedelta(minutes=5)  # her fix is paired with his when it is at most this much older
+MAX_POINTS = 5000  # a track longer than this is thinned for the browser (every n-th fix, the last kept)
+
+
+def map_layers(order_id: str, timeline: dict[str, Any]) -> dict[str, Any]:
+    with deps().engine.connect() as conn:
+        versions = config_repo.order_versions(conn, order_id)
+        agencies = config_repo.load_agencies(conn)
+    spec = None
+    for row in reversed(versions):  # the latest version that parses (an order that ended keeps its zones)
+        try:
+            spec = parse_order(row["body"])
+            break
+        except (InvalidInput, ValueError, TypeError, KeyError):
+            continue
+    zones = [] if spec is None else [
+        {"zone_id": z.zone_id, "kind": z.kind, "name": z.name, "geometry": z.geometry, "radius_m": z.radius_m}
+        for z in spec.zones]
+    his = timeline["respondent_track"]
+    hers = timeline.get("victim_track")
+    return {
+        "zones": zones,
+        "precincts": [{"agency_id": a.agency_id, "name": a.name, "geometry": a.jurisdiction}
+                      for a in agencies if a.kind == "police" and a.jurisdiction],
+        "respondent": _thin([[p["lat"], p["lon"], p["ts"]] for p in his]),
+        "victim": None if hers is None else _thin([[p["lat"], p["lon"], p["ts"]] for p in hers]),
+        "alerts": [{"lat": e["respondent"]["lat"], "lon": e["respondent"]["lon"], "at": e["at"], "kind": e["kind"],
+                    "event": e["event"]} for e in timeline["events"]
+                   if isinstance(e.get("respondent"), dict) and "lat" in e["respondent"]],
+        "distance": distance_series(spec, his, hers),
+        "min_distance_m": None if spec is None else spec.min_distance_m,
+    }
+
+
+def distance_series(spec: Any, his: list[dict[str, Any]], hers: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """``{"t": [...], "to_zone_m": [...], "between_m": [...] | None}``: one value per fix of his (thinned)."""
+    his = _thin(his)
+    frames = FrameCache()
+    compiled = []
+    if spec is not None and spec.zones:
+        anchor = spec.zones[0].geometry
+        lon, lat = _first_position(anchor)
+        frame = frames.frame_for(lat, lon)
+        compiled = [compile_zone(z.zone_id, z.kind, z.name, z.geometry, z.radius_m, frame) for z in spec.zones]
+    out: dict[str, Any] = {"t": [], "to_zone_m": [], "between_m": None if hers is None else []}
+    her_times = [parse_ts(p["ts"]) for p in hers] if hers else []
+    for p in his:
+        out["t"].append(p["ts"])
+        if compiled:
+            pos = frame.position(p["lat"], p["lon"])
+            out["to_zone_m"].append(round(min(z.signed_distance_m(pos) for z in compiled), 1))
+        else:
+            out["to_zone_m"].append(None)
+        if hers is not None:
+            out["between_m"].append(_between(p, parse_ts(p["ts"]), hers, her_times))
+    return out
+
+
+def _between(p: dict[str, Any], t: datetime, hers: list[dict[str, Any]], her_times: list[datetime]) -> float | None:
+    i = bisect.bisect_right(her_times, t) - 1
+    if i < 0 or t - her_times[i] > PAIR_WITHIN:
+        return None
+    q = hers[i]
+    return round(float(GEOD.inv(p["lon"], p["lat"], q["lon"], q["lat"])[2]), 1)
+
+
+def _first_position(geometry: dict[str, Any]) -> tuple[float, float]:
+    c: Any = geometry["coordinates"]
+    while isinstance(c[0], list | tuple):
+        c = c[0]
+    return float(c[0]), float(c[1])
+
+
+def _thin(points: list[Any]) -> list[Any]:
+    if len(points) <= MAX_POINTS:
+        return points
+    step = -(-len(points) // MAX_POINTS)
+    return points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
