@@ -88,6 +88,10 @@ class AlertConsole:
 
 DEMO_TOKENS = (("police-west", "police", "police-xinjin-west"), ("court", "court", "court-xinjin"),
                ("supervisor-west", "supervisor", "police-xinjin-west"))
+# people who sign in to the web app (password + authenticator code), in this throwaway database only
+DEMO_ACCOUNTS = (("officer-west", "police", "police-xinjin-west"), ("judge", "court", "court-xinjin"),
+                 ("supervisor-west", "supervisor", "police-xinjin-west"))
+DEMO_PASSWORD = "stayaway demo only"
 
 # the kinds this version raises from a scenario's reports (signal_lost, the silence watchdog, is not built yet)
 SCENARIO_KINDS = frozenset({"zone_breach", "proximity", "pre_alert", "victim_signal_lost"})
@@ -101,7 +105,7 @@ def run_demo(settings: Settings, step_s: float, once: bool, scenario: str | None
         demo_db.with_name(demo_db.name + suffix).unlink(missing_ok=True)
     host, port = settings.http_address()
     settings = settings.with_(database_url=f"sqlite:///{demo_db}", http=f"{host}:{free_port(host, port or None)}")
-    tokens = _load_demo_data(settings)
+    tokens, accounts = _load_demo_data(settings)
     runtime = Runtime(settings)
     runtime.start()
     try:
@@ -112,6 +116,11 @@ def run_demo(settings: Settings, step_s: float, once: bool, scenario: str | None
         console.print("  the API is signed in; this demo's tokens (a throwaway database): "
                       + ", ".join(f"{name} {token}" for name, token in tokens.items()))
         console.print(f"  try: curl -H 'Authorization: Bearer {tokens['police-west']}' {runtime.http_url}/api/v1/alerts")
+        console.print(f"  the web app: sign in at {runtime.http_url}/signin with password '{DEMO_PASSWORD}' and the "
+                      "code of the account's authenticator secret (add it to any TOTP app, or run "
+                      ".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"):")
+        for name, secret in accounts.items():
+            console.print(f"    {name:<16} secret {secret}")
         alerts = AlertConsole(runtime.mqtt_url or "")
         if scenario is None:
             ok = _drive(console, alerts, runtime.mqtt_url or "", step_s, once)
@@ -124,8 +133,9 @@ def run_demo(settings: Settings, step_s: float, once: bool, scenario: str | None
         runtime.stop()
 
 
-def _load_demo_data(settings: Settings) -> dict[str, str]:
-    """The demo's agencies and order in a fresh database, and API tokens to try the API with."""
+def _load_demo_data(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
+    """The demo's agencies and order in a fresh database, API tokens to try the API with, and the web
+    app's accounts (name: TOTP secret)."""
     from service.auth import Auth
 
     engine = make_engine(settings.effective_database_url())
@@ -136,8 +146,10 @@ def _load_demo_data(settings: Settings) -> dict[str, str]:
     auth = Auth(engine, utc_now)
     tokens = {name: auth.create_token(f"demo-{name}", role, agency, by="demo")
               for name, role, agency in DEMO_TOKENS}
+    accounts = {name: auth.create_account(name, DEMO_PASSWORD, role, agency, by="demo").totp_secret
+                for name, role, agency in DEMO_ACCOUNTS}
     engine.dispose()
-    return tokens
+    return tokens, accounts
 
 
 @contextmanager

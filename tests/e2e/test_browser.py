@@ -122,6 +122,16 @@ def test_an_officer_sees_a_breach_live_acknowledges_it_and_the_court_exports_ver
     assert page.locator("#chart path.series.his").count() == 1
     assert page.locator("#map img.leaflet-tile").count() == 0  # no tile server: a plain background
     page.screenshot(path=str(shots / "order-en.png"), full_page=True)
+
+    # her track only with a reason on record (break-glass): then her track and the distance between them
+    page.fill("#glass-reason", "checking whether he followed her home")
+    page.click("#glass-form button")
+    page.wait_for_selector("#victim-shown")
+    assert "checking" not in page.url  # the reason went in the POST body, never the URL
+    page.wait_for_selector("#map path.victim-last")
+    assert page.locator("#chart path.series.between").count() == 1
+    page.locator("#map").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "order-victim-track-en.png"))
     assert errors == []
     officer.close()
 
@@ -142,6 +152,7 @@ def test_an_officer_sees_a_breach_live_acknowledges_it_and_the_court_exports_ver
     cli = serve.cli("evidence", "verify", str(saved))
     assert cli.returncode == 0 and "OK" in cli.stdout.upper(), cli.stdout
     page.wait_for_selector("#export-status:has-text('Downloaded')")
+    page.locator("#export-form").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "evidence-en.png"))
     court.close()
 

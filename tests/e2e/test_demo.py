@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -19,4 +20,6 @@ def test_demo_runs_the_scenario_and_every_expected_alert_arrives(tmp_path) -> No
     for agency in ("police-xinjin-west", "police-xinjin-east", "court-xinjin"):
         assert agency in out
     assert "panic" in out and "zone_breach" in out
+    for account in ("officer-west", "judge", "supervisor-west"):  # the web app's people, with their TOTP secrets
+        assert re.search(rf"{account}\s+secret [A-Z2-7]{{32}}", out), out[-2000:]
     assert (tmp_path / "demo.sqlite").exists()

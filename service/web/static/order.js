@@ -41,6 +41,11 @@
   }
   if (layers.victim) {
     line(layers.victim, "#6a1b9a", "track victim");
+    if (layers.victim.length) {  // her last fix (a track of one fix draws no line)
+      const last = layers.victim[layers.victim.length - 1];
+      L.circleMarker([last[0], last[1]], {radius: 6, color: "#6a1b9a", fillOpacity: 1, className: "victim-last"}).addTo(map)
+        .bindTooltip(t("hers") + " " + SA.fmtTime(last[2], page.locale, page.timezone));
+    }
     if (layers.victim.length && layers.min_distance_m) {
       const last = layers.victim[layers.victim.length - 1];
       L.circle([last[0], last[1]], {radius: layers.min_distance_m, color: "#6a1b9a", dashArray: "6 4", fillOpacity: 0.05,
