@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -144,3 +145,22 @@ def _to_frame(geo: Any, frame: LocalFrame) -> Any:
         return np.column_stack([x, y])
 
     return shapely.transform(geo, project)
+
+
+def signed_distances_m(zones: Sequence[CircleZone | PolygonZone], frame: LocalFrame, lats: Any, lons: Any) -> np.ndarray:
+    """For many points at once, the signed distance to the nearest of ``zones`` (negative inside), exactly as
+    each zone's ``signed_distance_m`` computes it one point at a time (inf with no zone): for charts."""
+    lat = np.asarray(lats, dtype=float)
+    lon = np.asarray(lons, dtype=float)
+    best = np.full(lat.shape, np.inf)
+    xy = None
+    for z in zones:
+        if isinstance(z, CircleZone):
+            d = np.asarray(GEOD.inv(np.full_like(lon, z.lon), np.full_like(lat, z.lat), lon, lat)[2]) - z.radius_m
+        else:
+            if xy is None:
+                xy = frame.to_xy_many(lat, lon)
+            edge = shapely.distance(z.boundary, shapely.points(xy[0], xy[1]))
+            d = np.where(shapely.intersects_xy(z.area, xy[0], xy[1]), -edge, edge)
+        best = np.minimum(best, d)
+    return best

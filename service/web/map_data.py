@@ -3,6 +3,7 @@
 - ``zones``: the order's fixed zones in force (WGS-84; circles as centre and radius).
 - ``precincts``: the police stations' areas (names and outlines: no one's position).
 - ``respondent`` / ``victim``: the tracks in the window (the victim's only when the timeline holds it).
+- ``reports``: his reports in the window, for the page's list (time, device, accuracy, flags).
 - ``alerts``: where the respondent was at each alert event that carries it.
 - ``distance``: over time, the respondent's distance to the nearest fixed zone (negative: inside) and, when
   the victim's track is shown, the distance between the parties, with the order's ``min_distance_m``.
@@ -18,6 +19,7 @@ from typing import Any
 
 from geofence import FrameCache, compile_zone
 from geofence.engine import GEOD
+from geofence.zones import signed_distances_m
 from service.adapters.db import config_repo
 from service.domain.orders import parse_order
 from service.errors import InvalidInput
@@ -49,6 +51,7 @@ def map_layers(order_id: str, timeline: dict[str, Any]) -> dict[str, Any]:
         "precincts": [{"agency_id": a.agency_id, "name": a.name, "geometry": a.jurisdiction}
                       for a in agencies if a.kind == "police" and a.jurisdiction],
         "respondent": _thin([[p["lat"], p["lon"], p["ts"]] for p in his]),
+        "reports": [[p["ts"], p["device_id"], p["acc"], ",".join(p["flags"])] for p in his],  # the page's list
         "victim": None if hers is None else _thin([[p["lat"], p["lon"], p["ts"]] for p in hers]),
         "alerts": [{"lat": e["respondent"]["lat"], "lon": e["respondent"]["lon"], "at": e["at"], "kind": e["kind"],
                     "event": e["event"]} for e in timeline["events"]
@@ -61,24 +64,18 @@ def map_layers(order_id: str, timeline: dict[str, Any]) -> dict[str, Any]:
 def distance_series(spec: Any, his: list[dict[str, Any]], hers: list[dict[str, Any]] | None) -> dict[str, Any]:
     """``{"t": [...], "to_zone_m": [...], "between_m": [...] | None}``: one value per fix of his (thinned)."""
     his = _thin(his)
-    frames = FrameCache()
-    compiled = []
-    if spec is not None and spec.zones:
-        anchor = spec.zones[0].geometry
-        lon, lat = _first_position(anchor)
-        frame = frames.frame_for(lat, lon)
+    to_zone: list[float | None] = [None] * len(his)
+    if spec is not None and spec.zones and his:
+        lon, lat = _first_position(spec.zones[0].geometry)
+        frame = FrameCache().frame_for(lat, lon)
         compiled = [compile_zone(z.zone_id, z.kind, z.name, z.geometry, z.radius_m, frame) for z in spec.zones]
-    out: dict[str, Any] = {"t": [], "to_zone_m": [], "between_m": None if hers is None else []}
-    her_times = [parse_ts(p["ts"]) for p in hers] if hers else []
-    for p in his:
-        out["t"].append(p["ts"])
-        if compiled:
-            pos = frame.position(p["lat"], p["lon"])
-            out["to_zone_m"].append(round(min(z.signed_distance_m(pos) for z in compiled), 1))
-        else:
-            out["to_zone_m"].append(None)
-        if hers is not None:
-            out["between_m"].append(_between(p, parse_ts(p["ts"]), hers, her_times))
+        d = signed_distances_m(compiled, frame, [p["lat"] for p in his], [p["lon"] for p in his])
+        to_zone = [round(float(v), 1) for v in d]
+    out: dict[str, Any] = {"t": [p["ts"] for p in his], "to_zone_m": to_zone,
+                           "between_m": None if hers is None else []}
+    if hers is not None:
+        her_times = [parse_ts(p["ts"]) for p in hers]
+        out["between_m"] = [_between(p, parse_ts(p["ts"]), hers, her_times) for p in his]
     return out
 
 

@@ -35,6 +35,7 @@ from flask import (
 )
 
 from alerts.model import Outcome
+from service.adapters.db.timeline_repo import MAX_POINTS
 from service.auth import AuthError
 from service.domain import access
 from service.domain.access import Role
@@ -203,7 +204,7 @@ def order(order_id: str) -> str:
         window={"from": since.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
                 "to": until.astimezone(zone).strftime("%Y-%m-%dT%H:%M")},
         may_export=access.may_change_order(p, scope), min_reason=access.MIN_REASON_CHARS,
-        map_tiles=deps().map_tiles)
+        map_tiles=deps().map_tiles, max_points=MAX_POINTS)
 
 
 # -- accountability ----------------------------------------------------------------------------------------

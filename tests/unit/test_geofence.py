@@ -224,3 +224,24 @@ def test_a_geometry_error_never_quotes_coordinates() -> None:
         assert "103.86" not in str(exc) and "30.43" not in str(exc)
     else:
         raise AssertionError("a polygon with a non-numeric coordinate must be refused")
+
+
+def test_many_points_at_once_get_the_same_signed_distances_as_one_at_a_time() -> None:
+    """``signed_distances_m`` (the order page's chart) agrees with each zone's own ``signed_distance_m``."""
+    import random
+
+    from geofence import FrameCache, compile_zone
+    from geofence.zones import signed_distances_m
+
+    frame = FrameCache().frame_for(30.4310, 103.8615)
+    square = [[103.870, 30.440], [103.876, 30.440], [103.876, 30.445], [103.870, 30.445], [103.870, 30.440]]
+    zones = [compile_zone("home", "home", "Home", {"type": "Point", "coordinates": [103.8615, 30.4310]}, 300, frame),
+             compile_zone("work", "work", "Work", {"type": "Polygon", "coordinates": [square]}, None, frame)]
+    rng = random.Random(7)
+    lats = [rng.uniform(30.42, 30.45) for _ in range(500)]
+    lons = [rng.uniform(103.85, 103.88) for _ in range(500)]
+    many = signed_distances_m(zones, frame, lats, lons)
+    one = [min(z.signed_distance_m(frame.position(a, b)) for z in zones) for a, b in zip(lats, lons, strict=True)]
+    assert many.tolist() == pytest.approx(one, abs=1e-6)
+    assert (many < 0).any() and (many > 0).any()  # points inside and outside both zones were tried
+    assert signed_distances_m([], frame, lats[:3], lons[:3]).tolist() == [float("inf")] * 3

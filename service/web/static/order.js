@@ -96,6 +96,19 @@
     }
   }
 
+  // -- the window's reports: listed when the officer opens the list (thousands of rows: not before) ---------
+  const reports = document.getElementById("reports");
+  reports.addEventListener("toggle", () => {
+    const body = reports.querySelector("tbody");
+    if (!reports.open || body.childElementCount) return;
+    const zone = new Intl.DateTimeFormat("sv-SE", {timeZone: page.timezone, year: "numeric", month: "2-digit",
+      day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false});
+    const rows = layers.reports.map(([ts, device, acc, flags]) => el("tr", {},
+      el("td", {}, zone.format(new Date(ts))), el("td", {}, device),
+      el("td", {}, acc === null ? "—" : Math.round(acc) + " " + t("meters")), el("td", {}, flags)));
+    body.append(...rows);
+  });
+
   // -- evidence download (the order's court) ---------------------------------------------------------------
   const form = document.getElementById("export-form");
   if (form) form.addEventListener("submit", async (ev) => {
