@@ -81,9 +81,11 @@ class Settings:
             ZoneInfo(self.timezone)
         except (ValueError, KeyError, OSError) as exc:
             raise ConfigError(f"STAYAWAY_TIMEZONE: no time zone {self.timezone!r}") from exc
-        if self.map_tiles and not (self.map_tiles.startswith(("http://", "https://", "/"))
+        loopback = self.map_tiles.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))
+        if self.map_tiles and not ((self.map_tiles.startswith(("https://", "/")) or loopback)
                                    and "{z}" in self.map_tiles and "{x}" in self.map_tiles and "{y}" in self.map_tiles):
-            raise ConfigError("STAYAWAY_MAP_TILES must be an http(s) URL template with {z}, {x} and {y}")
+            raise ConfigError("STAYAWAY_MAP_TILES must be an https URL template (or a path on this site, or a "
+                              "loopback http one) with {z}, {x} and {y}: the tile server sees which areas are viewed")
 
     def escalation_policies(self) -> dict[str, Any]:
         """STAYAWAY_ESCALATION parsed and checked (alerts.escalation.parse_steps)."""

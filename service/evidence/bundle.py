@@ -162,7 +162,8 @@ def _views(order: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, by
         rows.append({"at": format_ts(e["at"]), "alert_id": e["alert_id"], "event_seq": e["event_seq"],
                      "kind": message.get("kind"), "event": e["event"], "status": e["status"], "by": e["actor"],
                      "source": e["source"], "zone_id": (message.get("zone") or {}).get("zone_id"),
-                     "distance_m": message.get("distance_m"), "respondent": message.get("respondent")})
+                     "distance_m": message.get("distance_m"), "respondent": message.get("respondent"),
+                     "note": e.get("note")})
     timeline = {"order": {k: order[k] for k in ("order_id", "type", "court_id", "issued_at", "expires_at", "status",
                                                  "version")},
                 "history": [{k: r[k] for k in ("event", "at", "actor_id", "role", "reason")}
@@ -185,10 +186,10 @@ def _views(order: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, by
                 "properties": {"layer": "alert_event", **{k: row[k] for k in ("at", "alert_id", "kind", "event")}}})
     table = io.StringIO()
     writer = csv.writer(table)
-    writer.writerow(["at", "alert_id", "event_seq", "kind", "event", "status", "by", "source", "zone_id", "distance_m"])
+    columns = ("at", "alert_id", "event_seq", "kind", "event", "status", "by", "source", "zone_id", "distance_m", "note")
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow([row[k] for k in ("at", "alert_id", "event_seq", "kind", "event", "status", "by", "source",
-                                          "zone_id", "distance_m")])
+        writer.writerow([row[k] for k in columns])
     return {"timeline.json": orjson.dumps(timeline, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2, default=_plain),
             "timeline.geojson": orjson.dumps({"type": "FeatureCollection", "features": features},
                                              option=orjson.OPT_SORT_KEYS),
@@ -225,8 +226,9 @@ def _pdf(order: dict[str, Any], timeline: dict[str, Any], n_records: int, n_poin
     for e in timeline["events"]:
         where = f" zone {e['zone_id']}" if e["zone_id"] else ""
         dist = f", {e['distance_m']:.0f} m" if isinstance(e["distance_m"], (int, float)) else ""
-        pdf.multi_cell(0, 4, _latin(f"{e['at']}  {e['kind']} {e['event']} -> {e['status']}{where}{dist}  by {e['by']}"),
-                       new_x="LMARGIN", new_y="NEXT")
+        note = f'  "{e["note"]}"' if e.get("note") else ""
+        pdf.multi_cell(0, 4, _latin(f"{e['at']}  {e['kind']} {e['event']} -> {e['status']}{where}{dist}  by {e['by']}"
+                                    f"{note}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     pdf.multi_cell(0, 4, "Every record behind this report is in records.jsonl; manifest.json holds their hashes, "
                          "Merkle root and chain head, signed by the server (manifest.sig). "

@@ -115,6 +115,9 @@ def alert_stream():  # type: ignore[no-untyped-def]
 
     bearer = g.get("token")  # the session or API token it was opened with (Bearer or the web app's cookie)
     sub = feed.subscribe(p.agency_id)
+    # her position goes only to the roles that may read it (police and court); a supervisor's stream has it
+    # taken out of every message: the agency's MQTT message holds it for the officers who answer
+    strip_victim = p.role not in access.VICTIM_POSITION_ROLES
 
     def events():  # type: ignore[no-untyped-def]
         try:
@@ -130,6 +133,8 @@ def alert_stream():  # type: ignore[no-untyped-def]
                     yield b"event: reset\ndata: {}\n\n"
                     return
                 if payload:
+                    if strip_victim and b'"victim"' in payload:
+                        payload = _without_victim(payload)
                     yield b"event: alert\ndata: " + payload + b"\n\n"
                 if time.monotonic() - checked >= STREAM_RECHECK_S:
                     checked = time.monotonic()
@@ -188,6 +193,14 @@ def act_on_alert(alert_id: str, action: str):  # type: ignore[no-untyped-def]
     except LifecycleError as exc:
         return error(409, exc.code, str(exc))
     return jsonify(alert=alert)
+
+
+def _without_victim(payload: bytes) -> bytes:
+    import orjson
+
+    message = orjson.loads(payload)
+    message.pop("victim", None)
+    return orjson.dumps(message)
 
 
 def _order(r: dict[str, Any]) -> dict[str, Any]:

@@ -1,12 +1,12 @@
 """What the order page's map and distance chart draw, computed from a timeline the principal may see.
 
-- ``zones``: the order's fixed zones in force (WGS-84; circles as centre and radius).
+- ``zones``: the order's fixed zones in force (WGS-84; circles as centre and radius), only with her track.
 - ``precincts``: the police stations' areas (names and outlines: no one's position).
 - ``respondent`` / ``victim``: the tracks in the window (the victim's only when the timeline holds it).
 - ``reports``: his reports in the window, for the page's list (time, device, accuracy, flags).
 - ``alerts``: where the respondent was at each alert event that carries it.
-- ``distance``: over time, the respondent's distance to the nearest fixed zone (negative: inside) and, when
-  the victim's track is shown, the distance between the parties, with the order's ``min_distance_m``.
+- ``distance``: over time, the respondent's distance to the nearest fixed zone (negative: inside) and the
+  distance between the parties, both only when her places and track are shown, with ``min_distance_m``.
 
 The geometry is the monitor's own (``geofence``): the chart says what the breach checks saw.
 """
@@ -31,6 +31,11 @@ MAX_POINTS = 5000  # a track longer than this is thinned for the browser (every 
 
 
 def map_layers(order_id: str, timeline: dict[str, Any]) -> dict[str, Any]:
+    """The zones and the distances to them mark where she lives and works: they come with her track, under
+    the same rule (``timeline["victim_positions"] == "included"``: an open alert that needs them, or a
+    stated reason, recorded with the timeline's read). Without it: his track, the alerts and the police
+    areas only."""
+    places = timeline.get("victim_positions") == "included"
     with deps().engine.connect() as conn:
         versions = config_repo.order_versions(conn, order_id)
         agencies = config_repo.load_agencies(conn)
@@ -41,7 +46,7 @@ def map_layers(order_id: str, timeline: dict[str, Any]) -> dict[str, Any]:
             break
         except (InvalidInput, ValueError, TypeError, KeyError):
             continue
-    zones = [] if spec is None else [
+    zones = [] if spec is None or not places else [
         {"zone_id": z.zone_id, "kind": z.kind, "name": z.name, "geometry": z.geometry, "radius_m": z.radius_m}
         for z in spec.zones]
     his = timeline["respondent_track"]
@@ -56,7 +61,7 @@ def map_layers(order_id: str, timeline: dict[str, Any]) -> dict[str, Any]:
         "alerts": [{"lat": e["respondent"]["lat"], "lon": e["respondent"]["lon"], "at": e["at"], "kind": e["kind"],
                     "event": e["event"]} for e in timeline["events"]
                    if isinstance(e.get("respondent"), dict) and "lat" in e["respondent"]],
-        "distance": distance_series(spec, his, hers),
+        "distance": distance_series(spec if places else None, his, hers),
         "min_distance_m": None if spec is None else spec.min_distance_m,
     }
 

@@ -97,7 +97,7 @@ SCHEMAS: dict[str, Any] = {
                                         "action": STR, "unit": STR, "outcome": STR, "referred_to": STR,
                                         "device_id": STR, "ended_at": STR, "silent": {"type": "boolean"},
                                         "flips": INT, "respondent": {"type": "object"}, "zone": {"type": "object"},
-                                        "victim": {"type": "object"}}}}}),
+                                        "victim": {"type": "object"}, "note": STR}}}}),
     "Figures": {"type": "object", "required": ["agency_id", "kind", "raised", "unacknowledged", "escalated"],
                 "properties": {"agency_id": STR, "kind": STR, "raised": INT, "unacknowledged": INT, "escalated": INT},
                 "additionalProperties": obj({"n": INT, "p50_s": NUM_NULL, "p90_s": NUM_NULL})},

@@ -287,6 +287,8 @@ def _event(e: dict[str, Any], agency_id: str | None, with_victim: bool) -> dict[
            "severity": e["severity"], "event": e["event"], "status": e["status"], "zone_id": e["zone_id"],
            "by": e["actor"], "source": e["source"], "recipients": list(e["recipients"] or ())}
     out.update({k: message[k] for k in TIMELINE_FIELDS if k in message})
+    if e.get("note"):
+        out["note"] = e["note"]
     if with_victim and "victim" in message:
         out["victim"] = message["victim"]
     return out

@@ -100,14 +100,14 @@ def sign_in():  # type: ignore[no-untyped-def]
                 problem = "locked" if exc.code == "locked" else "bad_credentials"
             else:
                 response = redirect(_local(request.args.get("next")) or url_for("pages.board"))
-                response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure,
+                response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", secure=_secure(),
                                     path="/")
                 response.delete_cookie(SIGNIN_COOKIE, path="/signin")
                 return response
     value = secrets.token_urlsafe(24)
     response = Response(render_template("signin.html", problem=problem, signin_csrf=value),
                         status=401 if problem else 200)
-    response.set_cookie(SIGNIN_COOKIE, value, httponly=True, samesite="Strict", secure=request.is_secure,
+    response.set_cookie(SIGNIN_COOKIE, value, httponly=True, samesite="Strict", secure=_secure(),
                         path="/signin")
     return response
 
@@ -201,8 +201,7 @@ def order(order_id: str) -> str:
     return render_template(
         "order.html", order=body, timeline=tl, service=service, versions=versions, history=history,
         layers=layers, window_error=window_error, reason_error=reason_error,
-        window={"from": since.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
-                "to": until.astimezone(zone).strftime("%Y-%m-%dT%H:%M")},
+        window=_window_fields(since, until, zone),
         may_export=access.may_change_order(p, scope), min_reason=access.MIN_REASON_CHARS,
         map_tiles=deps().map_tiles, max_points=MAX_POINTS)
 
@@ -231,15 +230,45 @@ def accountability_page() -> str:
     figures = [{"agency_id": agency, "kind": kind, **f.summary()}
                for (agency, kind), f in sorted(accountability(rows, escalated).items())
                if shown is None or agency in shown]
-    unanswered = [a for a in open_now if shown is None or shown & set(a["recipients"])]
+    # the list names orders: only alerts the person may read (an admin sees the figures, not the cases)
+    unanswered = [a for a in open_now if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])]
     return render_template("accountability.html", figures=figures, unanswered=unanswered[:200],
                            window_error=window_error,
-                           window={"from": since.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
-                                   "to": until.astimezone(zone).strftime("%Y-%m-%dT%H:%M")},
+                           window=_window_fields(since, until, zone),
                            slowest=max((f["time_to_acknowledge"]["p90_s"] or 0 for f in figures), default=0) or 1)
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def _secure() -> bool:
+    """Cookies are ``Secure`` everywhere but on this machine's loopback (the demo, tests): behind a TLS
+    proxy that does not say so (no ProxyFix), the request looks like plain HTTP but the browser is on HTTPS."""
+    return request.is_secure or request.host.rsplit(":", 1)[0] not in LOOPBACK_HOSTS
+
+
+@bp.after_request
+def page_headers(response: Response) -> Response:
+    """A strict content security policy: scripts only from this site (no inline script runs, so an injected
+    name cannot act as the officer), no framing, no referrer; pages are not cached (they hold case data)."""
+    tiles = deps().map_tiles
+    tile_origin = ""
+    if tiles.startswith(("https://", "http://")):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(tiles.replace("{", "").replace("}", ""))
+        tile_origin = f" {parts.scheme}://{parts.netloc}"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data:{tile_origin}; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    if request.endpoint not in ("pages.static", "pages.leaflet"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 def _scope(order_id: str) -> access.OrderScope:
     from service.adapters.db import scope_repo
@@ -252,10 +281,24 @@ def _scope(order_id: str) -> access.OrderScope:
 
 
 def _local(path: str | None) -> str | None:
-    """Only a path on this site (never ``//host`` or a scheme): where to go back to after a form."""
-    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+    """Only a path on this site: where to go back to after a form. Never ``//host``, a scheme, a backslash
+    or a control or space character (browsers drop tabs and newlines: "/<tab>/evil" would be "//evil")."""
+    from urllib.parse import urlsplit
+
+    if not path or not path.startswith("/") or any(ord(c) < 0x21 or c in "\\\x7f" for c in path):
+        return None
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc or path.startswith("//"):
         return None
     return path.rstrip("?")
+
+
+def _window_fields(since: datetime, until: datetime, zone: ZoneInfo) -> dict[str, str]:
+    """The window as the form's minute fields: the start rounded down, the end up, so sending the form back
+    (a new window, a break-glass reason) never loses the reports of the last minute."""
+    end = until if until == until.replace(second=0, microsecond=0) else \
+        until.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return {"from": since.astimezone(zone).strftime("%Y-%m-%dT%H:%M"), "to": end.astimezone(zone).strftime("%Y-%m-%dT%H:%M")}
 
 
 def _local_time(value: str | None, zone: ZoneInfo) -> datetime | None:
@@ -264,6 +307,8 @@ def _local_time(value: str | None, zone: ZoneInfo) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        at = (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).astimezone(UTC)
+        (at - timedelta(days=400)).astimezone(zone)  # a window from it stays within the calendar
+    except (ValueError, OverflowError):
         return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).astimezone(UTC)
+    return at

@@ -25,6 +25,7 @@ from tests.conftest import skip_or_fail
 from tests.support import builders
 
 PASSWORD = "a long enough password"
+XSS_NAME = "Home <img src=x onerror=\"window.__xss=1\">"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
@@ -73,6 +74,7 @@ def test_an_officer_sees_a_breach_live_acknowledges_it_and_the_court_exports_ver
     secrets = {name: serve.add_account(name, role, agency, PASSWORD) for name, role, agency in (
         ("officer-li", "police", "police-west"), ("judge-wang", "court", "court-xinjin"),
         ("supervisor-chen", "supervisor", "police-west"))}
+    court_token = serve.add_token("court-desk", "court", "court-xinjin")
     serve.start()
     base = f"http://127.0.0.1:{serve.port}"
 
@@ -106,20 +108,38 @@ def test_an_officer_sees_a_breach_live_acknowledges_it_and_the_court_exports_ver
     [acked] = [a for a in body["alerts"] if a["alert_id"] == alert_id]
     assert acked["status"] == "acknowledged" and acked["acknowledged_at"]
 
+    # a unit goes, then she closes it with what happened (the dialogs of the board)
+    page.click(f"tr[data-alert='{alert_id}'] button[data-action='dispatch']")
+    page.fill("#dispatch-unit", "Xinjin West patrol 3")
+    page.click("#dispatch-ok")
+    page.wait_for_selector(f"tr[data-alert='{alert_id}'][data-status='dispatched']", timeout=15000)
+    page.click(f"tr[data-alert='{alert_id}'] button[data-action='resolve']")
+    page.select_option("#resolve-outcome", "respondent_warned")
+    page.fill("#resolve-note", "found him at the gate, warned and escorted away")
+    page.click("#resolve-ok")
+    page.wait_for_selector(f"tr[data-alert='{alert_id}']", state="detached", timeout=15000)
+    assert page.locator("#empty").is_visible()
+    _, body = serve.get("/api/v1/alerts?status=all", serve.tokens["west-dispatch"])
+    [done] = [a for a in body["alerts"] if a["alert_id"] == alert_id]
+    assert done["status"] == "resolved"
+
     # she switches to English: her choice, kept with her account
     page.select_option("select[name='locale']", "en")
     page.wait_for_selector("text=Alert board")
-    assert page.locator(f"tr[data-alert='{alert_id}']").inner_text().count("Zone breach") == 1
+    assert "No unresolved alerts." in page.inner_text("main")
 
-    # the order page: the timeline with who acknowledged, the map, the distance chart
-    page.click(f"tr[data-alert='{alert_id}'] a")
+    # the order page: the timeline with who did what, the map, the distance chart
+    page.click("nav a[href='/orders']")
+    page.click(f"a[href='/orders/{builders.order()['order_id']}']")
     page.wait_for_selector("#map .leaflet-overlay-pane path")
     timeline = page.locator("#timeline").inner_text()
-    assert "officer-li" in timeline and "Acknowledged" in timeline and "Zone breach" in timeline
-    assert page.locator("#map path.zone").count() == 2  # home and workplace
+    assert "officer-li" in timeline and "Zone breach" in timeline
+    for step in ("Acknowledged", "Dispatched", "Resolved", "Xinjin West patrol 3", "Respondent warned"):
+        assert step in timeline, step
+    assert page.locator("#map path.zone").count() == 0  # her places need a reason, like her track
     assert page.locator("#map path.track.respondent").count() == 1
     assert page.locator("#map path.track.victim").count() == 0  # a breach alone does not show her track
-    assert page.locator("#chart path.series.his").count() == 1
+    assert page.locator("#chart path.series.his").count() == 0  # distances to her places: hidden too
     assert page.locator("#map img.leaflet-tile").count() == 0  # no tile server: a plain background
     page.screenshot(path=str(shots / "order-en.png"), full_page=True)
 
@@ -129,9 +149,26 @@ def test_an_officer_sees_a_breach_live_acknowledges_it_and_the_court_exports_ver
     page.wait_for_selector("#victim-shown")
     assert "checking" not in page.url  # the reason went in the POST body, never the URL
     page.wait_for_selector("#map path.victim-last")
+    assert page.locator("#map path.zone").count() == 2  # home and workplace
     assert page.locator("#chart path.series.between").count() == 1
+    assert page.locator("#chart path.series.his").count() == 1
     page.locator("#map").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "order-victim-track-en.png"))
+
+    # a zone name with markup in it (names are data: they stay text wherever they are shown)
+    order = builders.order(**builders.ZONES_ONLY)
+    order["zones"]["features"][0]["properties"]["name"] = XSS_NAME
+    status, body = serve.post(f"/api/v1/orders/{order['order_id']}/modify",
+                              {"order": order, "reason": "the home's name as the victim gave it"}, court_token)
+    assert status == 200, body
+    page.goto(f"{base}/orders/{order['order_id']}")
+    page.fill("#glass-reason", "checking the zones after the court's change")
+    page.click("#glass-form button")
+    home = page.wait_for_selector("#map path.zone")  # the home; hovered at its left edge, away from the markers
+    home.hover(position={"x": 4, "y": home.bounding_box()["height"] / 2}, force=True)
+    tooltip = page.wait_for_selector(".leaflet-tooltip")
+    assert XSS_NAME in tooltip.inner_text() and page.evaluate("window.__xss") is None  # shown as text, never run
+    assert XSS_NAME in page.inner_text("ul.zones")
     assert errors == []
     officer.close()
 

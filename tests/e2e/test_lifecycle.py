@@ -62,6 +62,10 @@ def test_an_officer_acknowledges_dispatches_and_resolves_and_everyone_is_told(de
     assert (status, body["error"]["field"]) == (400, "unit")
     status, listed = serve.get("/api/v1/alerts?status=resolved")
     assert [a["alert_id"] for a in listed["alerts"]] == [alert_id]
+    # what the officer wrote is on the record, with the step it came with
+    status, timeline = serve.get(f"/api/v1/orders/{builders.order()['order_id']}/timeline")
+    steps = {e["event"]: e for e in timeline["events"] if e["alert_id"] == alert_id}
+    assert status == 200 and steps["resolved"]["note"] == "warned at the gate" and "note" not in steps["raised"]
 
     # accountability: who answered how fast, as JSON and as Prometheus metrics
     assert serve.get("/api/v1/accountability")[0] == 403  # an officer's token: not a supervisor

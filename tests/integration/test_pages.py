@@ -135,16 +135,26 @@ def _map_data(html: str) -> dict:
     return json.loads(re.search(r'<script type="application/json" id="map-data">(.*?)</script>', html, re.DOTALL).group(1))
 
 
-def test_the_order_page_maps_his_track_and_its_distance_to_the_zones(site) -> None:  # type: ignore[no-untyped-def]
+HOME_LON_LAT = f"{builders.HOME[1]}, {builders.HOME[0]}"  # the home zone's centre, as GeoJSON writes it
+
+
+def test_the_order_page_maps_his_track_and_her_places_only_with_a_reason(site) -> None:  # type: ignore[no-untyped-def]
     _, clients, _, _ = site
     html = clients["xinjin-judge"].get(f"/orders/{A}?{WINDOW}").get_data(as_text=True)
     layers = _map_data(html)
-    assert [z["zone_id"] for z in layers["zones"]] == ["home", "work"]
     assert len(layers["respondent"]) == 5 and layers["victim"] is None
+    # her places are hidden like her track: no zone shapes, no distances to them (his track would give them away)
+    assert layers["zones"] == [] and set(layers["distance"]["to_zone_m"]) == {None}
+    assert layers["distance"]["between_m"] is None and HOME_LON_LAT not in html.replace("[", "").replace("]", "")
+    assert {p["agency_id"] for p in layers["precincts"]} >= {"police-west", "police-east"}
+    shown = clients["xinjin-judge"].post(f"/orders/{A}", data={
+        "csrf": page_csrf(clients["xinjin-judge"]), "reason": "hearing on 3 December: the breach",
+        "from": "2026-11-21T09:00:00Z", "to": "2026-11-21T11:00:00Z"}).get_data(as_text=True)
+    layers = _map_data(shown)
+    assert [z["zone_id"] for z in layers["zones"]] == ["home", "work"]
+    assert HOME_LON_LAT in shown.replace("[", "").replace("]", "")  # the check above would have seen it
     # he walked 900, 400, 200, 100 and 50 m north of her home, whose circle has a 300 m radius
     assert layers["distance"]["to_zone_m"] == pytest.approx([600, 100, -100, -200, -250], abs=1.5)
-    assert layers["distance"]["between_m"] is None  # her track is not shown: no distances to her either
-    assert {p["agency_id"] for p in layers["precincts"]} >= {"police-west", "police-east"}
     assert "Victim&#39;s home" in html or "Victim's home" in html
     assert 'id="export-form"' in html  # the order's court exports evidence
     assert 'id="export-form"' not in clients["west-officer"].get(f"/orders/{A}?{WINDOW}").get_data(as_text=True)
@@ -209,7 +219,7 @@ def test_leaflet_and_every_script_come_from_the_app_itself(site) -> None:  # typ
     for path in ("/board", "/orders", f"/orders/{A}?{WINDOW}", "/signin"):
         html = c.get(path).get_data(as_text=True)
         for src in re.findall(r'(?:src|href)="([^"]+)"', html):
-            assert src.startswith(("/", "#", "?")), (path, src)
+            assert src.startswith(("/", "#", "?")) or src == "data:,", (path, src)  # data:, the empty icon
             if src.startswith("/static/"):
                 with c.get(src) as r:
                     assert r.status_code == 200, src
@@ -237,3 +247,90 @@ def test_no_page_opens_without_a_signed_in_person(world) -> None:  # type: ignor
     c = client.application.test_client()
     c.set_cookie("stayaway_session", "ss_" + "A" * 43)
     assert c.get("/board").status_code == 302 and c.get("/api/v1/orders").status_code == 401
+
+
+def test_where_to_go_after_a_form_is_always_this_site(world, engine) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    client, _, _ = world
+    secret = Auth(engine, lambda: NOW, PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)).create_account(
+        "officer-r", PASSWORD, "police", "police-west").totp_secret
+    c = client.application.test_client()
+    form = c.get("/signin?next=/%09/evil.example/phish")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.get_data(as_text=True)).group(1)
+    r = c.post("/signin?next=/%09/evil.example/phish", data={"csrf": token, "account": "officer-r",
+                                                              "password": PASSWORD, "code": pyotp.TOTP(secret).at(NOW)})
+    assert r.status_code == 302 and r.headers["Location"] == "/board"
+    for back in ("//evil.example/", "/\\evil.example", "/\t/evil.example", "https://evil.example/", "/\n/x", ""):
+        r = c.post("/language", data={"locale": "en", "csrf": page_csrf(c), "back": back})
+        assert r.headers["Location"] == "/board", back
+    assert c.post("/language", data={"locale": "en", "csrf": page_csrf(c), "back": "/orders?x=1"}).headers[
+        "Location"] == "/orders?x=1"
+
+
+def test_pages_carry_a_strict_content_security_policy_and_no_script_of_their_own(site) -> None:  # type: ignore[no-untyped-def]
+    _, clients, _, _ = site
+    c = clients["xinjin-judge"]
+    for path in ("/board", "/orders", f"/orders/{A}?{WINDOW}", "/signin"):
+        r = c.get(path)
+        policy = r.headers["Content-Security-Policy"]
+        assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy, path
+        assert r.headers["Cache-Control"] == "no-store" and r.headers["Referrer-Policy"] == "no-referrer"
+        html = r.get_data(as_text=True)
+        inline = [m for m in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+                  if "src=" not in m[0] and 'type="application/json"' not in m[0]]
+        assert inline == [] and not re.search(r"\son[a-z]+=", html), path  # nothing inline the policy would block
+
+
+def test_odd_times_in_a_window_are_refused_not_a_server_error(site) -> None:  # type: ignore[no-untyped-def]
+    _, clients, _, _ = site
+    for window in ("to=0001-01-01T00:00", "from=9999-12-31T23:59&to=0001-01-01T00:00", "from=2026-13-01T00:00"):
+        assert clients["xinjin-judge"].get(f"/orders/{A}?{window}").status_code == 200, window
+        assert clients["west-sup"].get(f"/accountability?{window}").status_code == 200, window
+
+
+def test_an_admin_sees_the_figures_not_the_cases(site) -> None:  # type: ignore[no-untyped-def]
+    _, clients, alerts, _ = site
+    admin = clients["root2"].get("/accountability").get_data(as_text=True)
+    assert A not in admin and B not in admin and alerts[A] not in admin
+    assert A in clients["west-sup"].get("/accountability").get_data(as_text=True)  # her agency's unanswered alert
+
+
+def test_a_supervisor_s_live_stream_never_carries_her_position(engine) -> None:  # type: ignore[no-untyped-def]
+    """The board's stream gives police and court officers the agency's messages as published (a panic's
+    ``victim`` included: they answer it); a supervisor's stream leaves ``victim`` out."""
+    import orjson
+
+    from service.adapters.db.alerts_repo import OutboxItem
+    from service.live import AlertFeed
+    from service.web import WebDeps, create_app
+
+    auth = Auth(engine, lambda: NOW, PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+    feed = AlertFeed()
+    app = create_app(WebDeps(engine, lambda: {"ready": True}, None, auth, None, None, feed), {"TESTING": True})
+    panic = {"alert_id": "a-1", "kind": "panic", "event": "raised", "agency_id": "police-west",
+             "victim": {"lat": HER[0], "lon": HER[1], "acc": 10.0}, "respondent": {"lat": 30.5, "lon": 104.0}}
+    seen = {}
+    for role in ("police", "supervisor"):
+        token = auth.create_token(f"west-{role}", role, "police-west")
+        r = app.test_client().get("/api/v1/alerts/stream", headers={"Authorization": f"Bearer {token}"},
+                                  buffered=False)
+        events = iter(r.response)
+        assert next(events).startswith(b"retry:")
+        feed.publish([OutboxItem(1, 0, "stayaway/v1/agencies/police-west/alerts", orjson.dumps(panic))])
+        chunk = next(events)
+        r.close()
+        seen[role] = orjson.loads(chunk.split(b"data: ", 1)[1])
+    assert seen["police"] == panic
+    assert seen["supervisor"] == {k: v for k, v in panic.items() if k != "victim"}
+
+
+def test_sending_the_window_back_keeps_the_last_minute(site) -> None:  # type: ignore[no-untyped-def]
+    """The window's fields hold minutes: the end is rounded up, so the form sent back as it came (a new
+    window, a break-glass reason) still holds the reports of the minute the page was made in."""
+    _, clients, _, _ = site
+    c = clients["west-officer"]
+    html = c.get(f"/orders/{A}?from=2026-11-21T09:00:00Z&to=2026-11-21T09:59:59Z").get_data(as_text=True)
+    assert len(_map_data(html)["respondent"]) == 5  # his fixes are from 09:59:30 to 09:59:50
+    end = re.search(r'name="to" id="to" value="([^"]+)"', html).group(1)
+    assert end == "2026-11-21T18:00"  # 10:00 UTC in Asia/Shanghai
+    again = c.get(f"/orders/{A}?from=2026-11-21T17:00&to={end}").get_data(as_text=True)
+    assert len(_map_data(again)["respondent"]) == 5

@@ -83,7 +83,7 @@ def save_events(conn: Connection, events: Sequence[RoutedEvent], agency_kinds: d
         }
         log_rows.append({"alert_id": alert.alert_id, "event_seq": alert.event_seq, "event": ev.event.event.value,
                          "status": alert.status.value, "actor": actor, "source": source, "at": ev.event.at,
-                         "message": messages})
+                         "message": messages, "note": ev.event.details.get("note")})
         priority = PRIORITY[Kind.PANIC] if alert.kind == Kind.PANIC else PRIORITY[alert.severity]
         for agency, msg in messages.items():
             outbox_rows.append({

@@ -278,6 +278,7 @@ alert_log = Table(
     Column("source", sa.String(32), nullable=False),
     ts("at"),
     Column("message", sa.JSON, nullable=False),  # the full message as published (may hold coordinates)
+    Column("note", sa.Text),  # what the officer wrote with the step (a resolution says what happened)
     sa.UniqueConstraint("alert_id", "event_seq", name="uq_alert_log_alert_event"),
 )
 

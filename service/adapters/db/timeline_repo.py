@@ -104,7 +104,7 @@ def track(conn: Connection, devices: Iterable[str], since: datetime, until: date
 def alert_events(conn: Connection, order_id: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
     a, log = t.alerts.c, t.alert_log.c
     q = sa.select(log.alert_id, log.event_seq, log.event, log.status, log.actor, log.source, log.at, log.message,
-                  a.kind, a.zone_id, a.severity, a.recipients) \
+                  log.note, a.kind, a.zone_id, a.severity, a.recipients) \
         .join(t.alerts, t.alerts.c.alert_id == log.alert_id) \
         .where(a.order_id == order_id, log.at >= since, log.at < until).order_by(log.at, log.id)
     return [dict(r) for r in conn.execute(q).mappings()]

@@ -3,7 +3,9 @@
 const SA = (() => {
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const json = (id) => JSON.parse(document.getElementById(id).textContent);
-  const T = json("i18n");
+  const T = document.getElementById("i18n") ? json("i18n") : {};
+  const locale = document.getElementById("locale");  // the language picker: a choice sends its form
+  if (locale) locale.addEventListener("change", () => locale.form.submit());
   // a translated string; "%(name)s" placeholders filled from vars
   const t = (key, vars) => (T[key] || key).replace(/%\((\w+)\)s/g, (_, k) => (vars && k in vars ? vars[k] : ""));
   // the API, signed in by the page's cookie; every change carries the page's CSRF token

@@ -5,6 +5,7 @@
 (() => {
   const layers = SA.json("map-data"), page = SA.json("page-data");
   const {t, el} = SA;
+  const text = (s) => document.createTextNode(s);  // a tooltip is text, never HTML (names come from data)
 
   // -- map ------------------------------------------------------------------------------------------------
   const map = L.map("map", {preferCanvas: false, attributionControl: !!page.tiles});
@@ -22,14 +23,14 @@
 
   for (const p of layers.precincts) {
     L.geoJSON(p.geometry, {style: {color: "#7a869a", weight: 1, dashArray: "4 4", fill: false, className: "precinct"}})
-      .bindTooltip(p.name, {sticky: true}).addTo(map);
+      .bindTooltip(text(p.name), {sticky: true}).addTo(map);
   }
   for (const z of layers.zones) {
     const style = {color: "#c62828", weight: 2, fillOpacity: 0.15, className: "zone"};
     const layer = z.geometry.type === "Point"
       ? L.circle([z.geometry.coordinates[1], z.geometry.coordinates[0]], {radius: z.radius_m, ...style})
       : L.geoJSON(z.geometry, {style});
-    layer.addTo(map).bindTooltip(z.name + " (" + t(z.kind) + ")");
+    layer.addTo(map).bindTooltip(text(z.name + " (" + t(z.kind) + ")"));
   }
   const line = (points, color, cls) => points.length
     ? L.polyline(points.map(p => [p[0], p[1]]), {color, weight: 3, className: cls}).addTo(map) : null;
@@ -37,14 +38,14 @@
   if (layers.respondent.length) {
     const last = layers.respondent[layers.respondent.length - 1];
     L.circleMarker([last[0], last[1]], {radius: 6, color: "#0d47a1", fillOpacity: 1, className: "respondent-last"}).addTo(map)
-      .bindTooltip(t("his") + " " + SA.fmtTime(last[2], page.locale, page.timezone));
+      .bindTooltip(text(t("his") + " " + SA.fmtTime(last[2], page.locale, page.timezone)));
   }
   if (layers.victim) {
     line(layers.victim, "#6a1b9a", "track victim");
     if (layers.victim.length) {  // her last fix (a track of one fix draws no line)
       const last = layers.victim[layers.victim.length - 1];
       L.circleMarker([last[0], last[1]], {radius: 6, color: "#6a1b9a", fillOpacity: 1, className: "victim-last"}).addTo(map)
-        .bindTooltip(t("hers") + " " + SA.fmtTime(last[2], page.locale, page.timezone));
+        .bindTooltip(text(t("hers") + " " + SA.fmtTime(last[2], page.locale, page.timezone)));
     }
     if (layers.victim.length && layers.min_distance_m) {
       const last = layers.victim[layers.victim.length - 1];
@@ -54,7 +55,7 @@
   }
   for (const a of layers.alerts) {
     L.circleMarker([a.lat, a.lon], {radius: 5, color: "#e65100", fillOpacity: 0.9, className: "alert-point"}).addTo(map)
-      .bindTooltip(t(a.kind) + " · " + t(a.event) + " · " + SA.fmtTime(a.at, page.locale, page.timezone));
+      .bindTooltip(text(t(a.kind) + " · " + t(a.event) + " · " + SA.fmtTime(a.at, page.locale, page.timezone)));
   }
 
   // -- distance chart ---------------------------------------------------------------------------------------
@@ -68,7 +69,8 @@
   if (layers.min_distance_m && d.between_m) values.push(layers.min_distance_m);
   const s = (tag, attrs, text) => { const e = document.createElementNS(NS, tag); for (const k in attrs) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; svg.append(e); return e; };
   if (!times.length || !values.length) {
-    s("text", {x: W / 2, y: H / 2, "text-anchor": "middle", class: "axis"}, t("no_data"));
+    const why = times.length && !layers.zones.length ? "hidden" : "no_data";
+    s("text", {x: W / 2, y: H / 2, "text-anchor": "middle", class: "axis", id: "chart-empty"}, t(why));
   } else {
     const t0 = Math.min(...times), t1 = Math.max(...times) || t0 + 1;
     // round ticks: a step of 1, 2 or 5 times a power of ten, about four of them
