@@ -275,7 +275,7 @@ def test_pages_carry_a_strict_content_security_policy_and_no_script_of_their_own
         assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy, path
         assert r.headers["Cache-Control"] == "no-store" and r.headers["Referrer-Policy"] == "no-referrer"
         html = r.get_data(as_text=True)
-        inline = [m for m in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+        inline = [m for m in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
                   if "src=" not in m[0] and 'type="application/json"' not in m[0]]
         assert inline == [] and not re.search(r"\son[a-z]+=", html), path  # nothing inline the policy would block
 
