@@ -9,7 +9,9 @@ the respondent's fixes every 30 s and the victim's every 60 s, written as ingest
 is ``create_app`` in werkzeug's threaded server, as ``serve`` runs it; requests go over loopback with the
 signed-in session cookie, one after the other (latency), then from 8 threads at once (throughput).
 
-Measured per page: p50 / p99 / max latency, response size, and the process's peak RSS. No target is
+Measured per page: p50 / p99 / max latency, response size, and the process's peak RSS. The order page is
+measured as opened (her places and track hidden) and with a break-glass reason (POSTed as the page's
+form does: her track, the zones and the distance chart computed and drawn). No target is
 enforced (issue 6 sets none): the figures go to docs/performance.md.
 """
 
@@ -107,10 +109,20 @@ def build(url: str, orders: int, breaches: int, days: int) -> tuple[Any, dict[st
     return engine, cookies, now
 
 
-def get(port: int, path: str, cookie: str) -> tuple[int, int, float]:
+def get(port: int, path: str, cookie: str, form: dict[str, str] | None = None) -> tuple[int, int, float]:
+    """GET ``path``, or POST ``form`` to it (the page's own form, with its CSRF field)."""
+    from urllib.parse import urlencode
+
+    from service.web.security import csrf_token
+
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    headers = {"Cookie": f"stayaway_session={cookie}", "Accept-Language": "zh-CN"}
+    body = None
+    if form is not None:
+        body = urlencode({**form, "csrf": csrf_token(cookie)})
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
     t0 = time.perf_counter()
-    conn.request("GET", path, headers={"Cookie": f"stayaway_session={cookie}", "Accept-Language": "zh-CN"})
+    conn.request("GET" if form is None else "POST", path, body=body, headers=headers)
     r = conn.getresponse()
     body = r.read()
     elapsed = time.perf_counter() - t0
@@ -145,26 +157,31 @@ def main() -> int:
         o0 = order_id(0)
         day = f"from={format_ts(now - timedelta(hours=24))}&to={format_ts(now)}"
         month = f"from={format_ts(now - timedelta(days=args.days))}&to={format_ts(now)}"
+        reason = {"reason": "benchmark: a hearing's review of the case"}
         pages = [
-            ("board (court: every open alert)", "/board", "judge"),
-            ("board (one police square)", "/board", "officer"),
-            ("orders list", "/orders", "judge"),
-            ("order page, 24 h window", f"/orders/{o0}?{day}", "judge"),
-            (f"order page, {args.days} d window", f"/orders/{o0}?{month}", "judge"),
-            ("timeline API, 24 h", f"/api/v1/orders/{o0}/timeline?{day}", "judge"),
-            ("accountability (admin, 7 d)", "/accountability", "root"),
-            ("GET /api/v1/alerts (court)", "/api/v1/alerts?status=open&limit=500", "judge"),
+            ("board (court: every open alert)", "/board", "judge", None),
+            ("board (one police square)", "/board", "officer", None),
+            ("orders list", "/orders", "judge", None),
+            ("order page, 24 h window", f"/orders/{o0}?{day}", "judge", None),
+            ("order page, 24 h, with a reason", f"/orders/{o0}",
+             "judge", {**reason, "from": format_ts(now - timedelta(hours=24)), "to": format_ts(now)}),
+            (f"order page, {args.days} d window", f"/orders/{o0}?{month}", "judge", None),
+            (f"order page, {args.days} d, with a reason", f"/orders/{o0}",
+             "judge", {**reason, "from": format_ts(now - timedelta(days=args.days)), "to": format_ts(now)}),
+            ("timeline API, 24 h", f"/api/v1/orders/{o0}/timeline?{day}", "judge", None),
+            ("accountability (admin, 7 d)", "/accountability", "root", None),
+            ("GET /api/v1/alerts (court)", "/api/v1/alerts?status=open&limit=500", "judge", None),
         ]
         proc = psutil.Process()
         results = []
         peak = proc.memory_info().rss
-        for name, path, who in pages:
+        for name, path, who, form in pages:
             for _ in range(3):
-                status, size, _ = get(port, path, cookies[who])
+                status, size, _ = get(port, path, cookies[who], form)
                 assert status == 200, (name, status)
             times = []
             for _ in range(args.requests):
-                _, size, elapsed = get(port, path, cookies[who])
+                _, size, elapsed = get(port, path, cookies[who], form)
                 times.append(elapsed * 1000)
                 peak = max(peak, proc.memory_info().rss)
             results.append({"page": name, "p50_ms": round(statistics.median(times), 1),

@@ -95,14 +95,15 @@ def test_an_officer_sees_a_breach_live_acknowledges_it_and_the_court_exports_ver
     walk = [900, 600, 350, 200, 120]
     for i, north in enumerate(walk):
         tracker.location(*offset(*builders.HOME, north, 0), acc=5.0, ts=now - timedelta(seconds=10 - 2 * i))
-    row = page.wait_for_selector("#alerts tbody tr[data-status='open']", timeout=20000)
+    page.wait_for_selector("#alerts tbody tr[data-status='open']", timeout=20000)
     assert page.evaluate("window.__not_reloaded") is True  # it came over the live stream, not a reload
-    alert_id = row.get_attribute("data-alert")
+    alert_id = page.locator("#alerts tbody tr").first.get_attribute("data-alert")
+    row = page.locator(f"tr[data-alert='{alert_id}']")  # a locator: found again whenever the board redraws
     assert "进入禁止区域" in row.inner_text()  # zone breach, in Chinese
-    assert row.query_selector("button[data-action='acknowledge']") is not None
+    assert row.locator("button[data-action='acknowledge']").count() == 1
     page.screenshot(path=str(shots / "board-zh.png"))
 
-    row.query_selector("button[data-action='acknowledge']").click()
+    row.locator("button[data-action='acknowledge']").click()
     page.wait_for_selector(f"tr[data-alert='{alert_id}'][data-status='acknowledged']", timeout=15000)
     _, body = serve.get("/api/v1/alerts?status=all", serve.tokens["west-dispatch"])
     [acked] = [a for a in body["alerts"] if a["alert_id"] == alert_id]

@@ -36,10 +36,25 @@
     box.append(button("resolve", t("resolve")));
     return box;
   }
+  // what a row shows (ages and countdowns aside, which tick() updates in place)
+  const shown = (a) => [a.status, a.severity, a.kind, a.condition, a.order_id, a.raised_at, a.next_escalation_at,
+                        a.escalation_level].join("|");
   function render() {
-    const now = Date.now();
-    tbody.replaceChildren(...order(alerts).map(a => el("tr", {
-        id: "alert-" + a.alert_id, "data-alert": a.alert_id, "data-status": a.status,
+    // rows are kept while what they show is unchanged, and only moved when the order changes: an officer
+    // about to press a button never has it swapped under the pointer by an update to another alert
+    const now = Date.now(), kept = new Map([...tbody.rows].map(r => [r.dataset.alert, r]));
+    const rows = order(alerts).map(a => {
+      const row = kept.get(a.alert_id);
+      return row && row.dataset.shown === shown(a) ? row : makeRow(a, now);
+    });
+    rows.forEach((row, i) => { if (tbody.rows[i] !== row) tbody.insertBefore(row, tbody.rows[i] || null); });
+    while (tbody.rows.length > rows.length) tbody.deleteRow(rows.length);
+    fresh.clear();
+    document.getElementById("empty").hidden = alerts.length > 0;
+  }
+  function makeRow(a, now) {
+    return el("tr", {
+        id: "alert-" + a.alert_id, "data-alert": a.alert_id, "data-status": a.status, "data-shown": shown(a),
         class: "sev-" + a.severity + (fresh.has(a.alert_id) ? " fresh" : "")},
       el("td", {}, el("span", {class: "badge sev-" + a.severity}, t(a.severity))),
       el("td", {}, t(a.kind), a.condition === "ended" ? el("span", {class: "muted"}, " (" + t("ended") + ")") : null),
@@ -48,8 +63,7 @@
       el("td", {}, SA.fmtTime(a.raised_at, data.locale, data.timezone)),
       el("td", {class: "age"}, SA.fmtSpan((now - Date.parse(a.raised_at)) / 1000)),
       el("td", {class: "esc"}, escalationCell(a, now)),
-      el("td", {}, actions(a)))));
-    document.getElementById("empty").hidden = alerts.length > 0;
+      el("td", {}, actions(a)));
   }
   async function reload() {
     const r = await SA.api("GET", "/api/v1/alerts?status=open&limit=500");
@@ -79,7 +93,6 @@
     }
     const r = await SA.api("POST", "/api/v1/alerts/" + encodeURIComponent(a.alert_id) + "/" + action, body);
     if (!r.ok) { alert(t("failed", {why: await SA.problem(r)})); }
-    fresh.delete(a.alert_id);
     reload();
   }
 
