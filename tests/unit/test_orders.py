@@ -128,14 +128,21 @@ def test_police_needs_a_polygon_jurisdiction(geometry):
     assert info.value.field == "features[1].geometry"
 
 
-@pytest.mark.parametrize("key, value, field", [
-    ("kind", "army", "features[2].properties.kind"),
-    ("agency_id", "police-west", "features[2].properties.agency_id"),
-    ("name", "", "features[2].properties.name"),
+@pytest.mark.parametrize("feature, key, value, field", [
+    (2, "kind", "army", "features[2].properties.kind"),
+    (2, "agency_id", "police-west", "features[2].properties.agency_id"),
+    (2, "name", "", "features[2].properties.name"),
+    (0, "escalation", {"zone_breach": [[30, "shout"]]}, "features[0].properties.escalation.zone_breach"),
+    (0, "escalation", {"parking": [[30, "renotify"]]}, "features[0].properties.escalation.parking"),
+    (0, "escalation", [[30, "renotify"]], "features[0].properties.escalation"),
+    (0, "escalate_to", ["bureau-nowhere"], "features[0].properties.escalate_to"),
+    (0, "escalate_to", ["police-west"], "features[0].properties.escalate_to"),
+    (0, "escalate_to", "court-xinjin", "features[0].properties.escalate_to"),
 ])
-def test_agency_property_defects_name_their_field(key, value, field):
+def test_agency_property_defects_name_their_field(feature, key, value, field):
+    """Names, kinds, ids, and the escalation settings an agency may carry: each defect names its field."""
     fc = agencies_collection()
-    fc["features"][2]["properties"][key] = value
+    fc["features"][feature]["properties"][key] = value
     with pytest.raises(InvalidInput) as info:
         parse_agencies(fc)
     assert info.value.field == field
@@ -148,19 +155,3 @@ def test_an_agency_may_carry_its_escalation_policy_and_whom_it_escalates_to():
     props["escalate_to"] = ["court-xinjin", "court-xinjin"]
     west = parse_agencies(fc)[0]
     assert west.escalation == props["escalation"] and west.escalate_to == ("court-xinjin",)
-
-
-@pytest.mark.parametrize("key, value, field", [
-    ("escalation", {"zone_breach": [[30, "shout"]]}, "features[0].properties.escalation.zone_breach"),
-    ("escalation", {"parking": [[30, "renotify"]]}, "features[0].properties.escalation.parking"),
-    ("escalation", [[30, "renotify"]], "features[0].properties.escalation"),
-    ("escalate_to", ["bureau-nowhere"], "features[0].properties.escalate_to"),
-    ("escalate_to", ["police-west"], "features[0].properties.escalate_to"),
-    ("escalate_to", "court-xinjin", "features[0].properties.escalate_to"),
-])
-def test_escalation_settings_of_an_agency_are_checked_and_name_their_field(key, value, field):
-    fc = agencies_collection()
-    fc["features"][0]["properties"][key] = value
-    with pytest.raises(InvalidInput) as info:
-        parse_agencies(fc)
-    assert info.value.field == field
