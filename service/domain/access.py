@@ -15,7 +15,9 @@ Scopes:
 
 The victim's coordinates (:func:`victim_position_access`) go only to police and court officers in
 scope, and only while an alert that needs them (a panic, a proximity) is open, or with a reason
-stated and recorded (break-glass). Every read of victim data is audited by the caller.
+stated and recorded (break-glass). Every read of victim data is audited by the caller. What is computed
+from her positions or her places (distances to her or to her zones, ETAs, depths) goes with them: it is
+cut from everything else a caller reads by :func:`service.domain.her_data.without_her_data`.
 """
 
 from __future__ import annotations
@@ -120,6 +122,13 @@ class VictimPositionAccess:
     why: str
 
 
+def open_alert_needs_her(p: Principal, open_alerts: Iterable[tuple[str, Iterable[str]]]) -> bool:
+    """An open alert that needs where she is (a panic, a proximity) was routed to ``p``'s agency: the
+    need-to-know basis of :func:`victim_position_access` (which also asks for the role and the scope)."""
+    return p.agency_id is not None and any(kind in NEED_TO_KNOW_KINDS and p.agency_id in set(recipients)
+                                           for kind, recipients in open_alerts)
+
+
 def victim_position_access(p: Principal, o: OrderScope, open_alerts: Iterable[tuple[str, Iterable[str]]],
                            reason: str | None) -> VictimPositionAccess:
     """Whether ``p`` may read where the victim is now (or was): police and court in scope, while an
@@ -127,7 +136,7 @@ def victim_position_access(p: Principal, o: OrderScope, open_alerts: Iterable[tu
     reason that the caller records (break-glass). ``open_alerts``: (kind, recipients) of the order's."""
     if p.role not in VICTIM_POSITION_ROLES or not may_read_order(p, o):
         return VictimPositionAccess(False, "denied", "only police and court officers in scope")
-    if any(kind in NEED_TO_KNOW_KINDS and p.agency_id in set(recipients) for kind, recipients in open_alerts):
+    if open_alert_needs_her(p, open_alerts):
         return VictimPositionAccess(True, "open_alert", "an open alert to your agency needs it")
     if reason is not None and len(reason.strip()) >= MIN_REASON_CHARS:
         return VictimPositionAccess(True, "break_glass", "reason stated and recorded")

@@ -8,13 +8,16 @@ The victim's position has its own endpoint, on a need-to-know basis (``orders_ap
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from flask import Blueprint, abort, jsonify, request
 
 from alerts.lifecycle import LifecycleError
-from service.adapters.db import alerts_repo, config_repo, scope_repo
+from service.adapters.db import alerts_repo, config_repo, scope_repo, timeline_repo
 from service.domain import access
+from service.domain.her_data import without_her_data
 from service.web import deps
 from service.web.errors import FieldError, error
 from service.web.security import audit, principal
@@ -53,6 +56,7 @@ def order_body(order_id: str) -> dict[str, Any]:
         rows = [r for r in config_repo.order_rows(conn) if r["order_id"] == order_id]
         spec = config_repo.load_orders(conn, [order_id])
         alerts = alerts_repo.alert_rows(conn, order_id=order_id)
+        sees_her = her_data_rights(conn, p, [order_id]).get(order_id, False)
     body = _order(rows[0])
     if not access.may_read_order_details(p, scope):
         return body
@@ -62,7 +66,8 @@ def order_body(order_id: str) -> dict[str, Any]:
                             "report_interval_s": x.report_interval_s} for x in s.parties()]
         body["zones"] = [{"zone_id": z.zone_id, "kind": z.kind, "name": z.name} for z in s.zones]
         body["min_distance_m"] = s.min_distance_m
-    body["alerts"] = [_alert(a) for a in alerts if access.may_read_alert(p, a["recipients"], order_id, a["kind"])]
+    body["alerts"] = [without_her_data(_alert(a), sees_her) for a in alerts
+                      if access.may_read_alert(p, a["recipients"], order_id, a["kind"])]
     audit("read_victim_data", "order", order_id, details={"what": "order details"})
     return body
 
@@ -85,7 +90,20 @@ def list_alerts():  # type: ignore[no-untyped-def]
         if p.role == access.Role.VICTIM:  # a silent panic shows nothing on her phone: he may be holding it
             silent = alerts_repo.silent_panics(conn, [a["alert_id"] for a in rows])
             rows = [a for a in rows if a["alert_id"] not in silent]
-    return jsonify(alerts=[_alert(a) for a in rows])
+        rights = her_data_rights(conn, p, {a["order_id"] for a in rows})
+    return jsonify(alerts=[without_her_data(_alert(a), rights.get(a["order_id"], False)) for a in rows])
+
+
+def her_data_rights(conn: Any, p: access.Principal, order_ids: Iterable[str]) -> dict[str, bool]:
+    """Per order (absent: no), whether ``p`` may see her data now, positions and places and what is computed
+    from them (``her_data.without_her_data``): the need-to-know rule, ``access.victim_position_access``, on
+    the order's open alerts (a read that states no reason: break-glass is the timeline's)."""
+    if p.role not in access.VICTIM_POSITION_ROLES:
+        return {}
+    open_alerts = timeline_repo.open_alerts(conn, order_ids)
+    wanted = [o for o, kinds in open_alerts.items() if access.open_alert_needs_her(p, kinds)]
+    scopes = scope_repo.order_scopes(conn, wanted) if wanted else {}
+    return {o: access.victim_position_access(p, scope, open_alerts[o], None).allowed for o, scope in scopes.items()}
 
 
 STREAM_KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
@@ -115,9 +133,10 @@ def alert_stream():  # type: ignore[no-untyped-def]
 
     bearer = g.get("token")  # the session or API token it was opened with (Bearer or the web app's cookie)
     sub = feed.subscribe(p.agency_id)
-    # her position goes only to the roles that may read it (police and court); a supervisor's stream has it
-    # taken out of every message: the agency's MQTT message holds it for the officers who answer
-    strip_victim = p.role not in access.VICTIM_POSITION_ROLES
+    # police and court get their agency's messages as published on its MQTT topic: they answer its alerts
+    # (a panic's or a proximity's ``victim`` included). A supervisor never sees her data: her position and
+    # everything computed from it or from her zones (distances, ETA, confidence) is cut from every message
+    sees_her = p.role in access.VICTIM_POSITION_ROLES
 
     def events():  # type: ignore[no-untyped-def]
         try:
@@ -133,8 +152,8 @@ def alert_stream():  # type: ignore[no-untyped-def]
                     yield b"event: reset\ndata: {}\n\n"
                     return
                 if payload:
-                    if strip_victim and b'"victim"' in payload:
-                        payload = _without_victim(payload)
+                    if not sees_her:
+                        payload = orjson.dumps(without_her_data(orjson.loads(payload), False))
                     yield b"event: alert\ndata: " + payload + b"\n\n"
                 if time.monotonic() - checked >= STREAM_RECHECK_S:
                     checked = time.monotonic()
@@ -192,15 +211,9 @@ def act_on_alert(alert_id: str, action: str):  # type: ignore[no-untyped-def]
         return error(404, "not_found", f"no unresolved alert {alert_id}")
     except LifecycleError as exc:
         return error(409, exc.code, str(exc))
-    return jsonify(alert=alert)
-
-
-def _without_victim(payload: bytes) -> bytes:
-    import orjson
-
-    message = orjson.loads(payload)
-    message.pop("victim", None)
-    return orjson.dumps(message)
+    with deps().engine.connect() as conn:
+        sees_her = her_data_rights(conn, p, [found[0]]).get(found[0], False)
+    return jsonify(alert=without_her_data(alert, sees_her))
 
 
 def _order(r: dict[str, Any]) -> dict[str, Any]:

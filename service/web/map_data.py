@@ -8,6 +8,9 @@
 - ``distance``: over time, the respondent's distance to the nearest fixed zone (negative: inside) and the
   distance between the parties, both only when her places and track are shown, with ``min_distance_m``.
 
+Without her places and track the layers are cut by ``her_data.without_her_data`` (``MAP_FIELDS``): no
+``zones``, no ``victim``, and ``distance`` holds only the times of his fixes.
+
 The geometry is the monitor's own (``geofence``): the chart says what the breach checks saw.
 """
 
@@ -21,6 +24,7 @@ from geofence import FrameCache, compile_zone
 from geofence.engine import GEOD
 from geofence.zones import signed_distances_m
 from service.adapters.db import config_repo
+from service.domain.her_data import MAP_FIELDS, without_her_data
 from service.domain.orders import parse_order
 from service.errors import InvalidInput
 from service.web import deps
@@ -34,7 +38,7 @@ def map_layers(order_id: str, timeline: dict[str, Any]) -> dict[str, Any]:
     """The zones and the distances to them mark where she lives and works: they come with her track, under
     the same rule (``timeline["victim_positions"] == "included"``: an open alert that needs them, or a
     stated reason, recorded with the timeline's read). Without it: his track, the alerts and the police
-    areas only."""
+    areas only (the layers go through ``without_her_data`` with the timeline's decision)."""
     places = timeline.get("victim_positions") == "included"
     with deps().engine.connect() as conn:
         versions = config_repo.order_versions(conn, order_id)
@@ -51,7 +55,7 @@ def map_layers(order_id: str, timeline: dict[str, Any]) -> dict[str, Any]:
         for z in spec.zones]
     his = timeline["respondent_track"]
     hers = timeline.get("victim_track")
-    return {
+    return without_her_data({
         "zones": zones,
         "precincts": [{"agency_id": a.agency_id, "name": a.name, "geometry": a.jurisdiction}
                       for a in agencies if a.kind == "police" and a.jurisdiction],
@@ -63,7 +67,7 @@ def map_layers(order_id: str, timeline: dict[str, Any]) -> dict[str, Any]:
                    if isinstance(e.get("respondent"), dict) and "lat" in e["respondent"]],
         "distance": distance_series(spec if places else None, his, hers),
         "min_distance_m": None if spec is None else spec.min_distance_m,
-    }
+    }, places, MAP_FIELDS)
 
 
 def distance_series(spec: Any, his: list[dict[str, Any]], hers: list[dict[str, Any]] | None) -> dict[str, Any]:

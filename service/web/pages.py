@@ -39,6 +39,7 @@ from service.adapters.db.timeline_repo import MAX_POINTS
 from service.auth import AuthError
 from service.domain import access
 from service.domain.access import Role
+from service.domain.her_data import without_her_data
 from service.web import deps
 from service.web.i18n import LOCALES, negotiate
 from service.web.security import SESSION_COOKIE, client_addr, cookie_session, csrf_token
@@ -141,14 +142,16 @@ def leaflet(name: str) -> Response:
 @bp.get("/board")
 def board() -> str:
     from service.adapters.db import alerts_repo
-    from service.web.api import _alert
+    from service.web.api import _alert, her_data_rights
 
     p = g.principal
     alerts: list[dict[str, Any]] = []
     if p.agency_id:
         with deps().engine.connect() as conn:
-            alerts = [_alert(a) for a in alerts_repo.iter_alert_rows(conn, "open")
-                      if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])][:500]
+            rows = [a for a in alerts_repo.iter_alert_rows(conn, "open")
+                    if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])][:500]
+            rights = her_data_rights(conn, p, {a["order_id"] for a in rows})
+        alerts = [without_her_data(_alert(a), rights.get(a["order_id"], False)) for a in rows]
     return render_template("board.html", alerts=alerts, outcomes=OUTCOMES,
                            may_act=p.role in access.OFFICER_ROLES and bool(p.agency_id))
 
@@ -212,6 +215,7 @@ def order(order_id: str) -> str:
 def accountability_page() -> str:
     from alerts.accountability import accountability
     from service.adapters.db import alerts_repo
+    from service.web.api import _alert, her_data_rights
 
     p = g.principal
     if not access.may_read_accountability(p, p.agency_id):
@@ -227,12 +231,14 @@ def accountability_page() -> str:
     with deps().engine.connect() as conn:
         rows, escalated = alerts_repo.accountability_rows(conn, since, until)
         open_now = [a for a in alerts_repo.iter_alert_rows(conn, "open") if a["status"] == "open"]
+        # the list names orders: only alerts the person may read (an admin sees the figures, not the cases)
+        unanswered = [a for a in open_now if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])][:200]
+        rights = her_data_rights(conn, p, {a["order_id"] for a in unanswered})
+    unanswered = [without_her_data(_alert(a), rights.get(a["order_id"], False)) for a in unanswered]
     figures = [{"agency_id": agency, "kind": kind, **f.summary()}
                for (agency, kind), f in sorted(accountability(rows, escalated).items())
                if shown is None or agency in shown]
-    # the list names orders: only alerts the person may read (an admin sees the figures, not the cases)
-    unanswered = [a for a in open_now if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])]
-    return render_template("accountability.html", figures=figures, unanswered=unanswered[:200],
+    return render_template("accountability.html", figures=figures, unanswered=unanswered,
                            window_error=window_error,
                            window=_window_fields(since, until, zone),
                            slowest=max((f["time_to_acknowledge"]["p90_s"] or 0 for f in figures), default=0) or 1)

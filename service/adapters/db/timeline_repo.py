@@ -108,3 +108,19 @@ def alert_events(conn: Connection, order_id: str, since: datetime, until: dateti
         .join(t.alerts, t.alerts.c.alert_id == log.alert_id) \
         .where(a.order_id == order_id, log.at >= since, log.at < until).order_by(log.at, log.id)
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def open_alerts(conn: Connection, order_ids: Iterable[str]) -> dict[str, list[tuple[str, list[str]]]]:
+    """(kind, recipients) of each order's alerts not yet resolved: what the need-to-know rule reads
+    (``access.victim_position_access``), for many orders in one query."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return {}
+    a = t.alerts.c
+    out: dict[str, list[tuple[str, list[str]]]] = {}
+    for chunk in range(0, len(ids), 500):
+        q = sa.select(a.order_id, a.kind, a.recipients).where(a.order_id.in_(ids[chunk:chunk + 500]),
+                                                              a.status != "resolved")
+        for order_id, kind, recipients in conn.execute(q):
+            out.setdefault(order_id, []).append((kind, list(recipients or ())))
+    return out

@@ -4,6 +4,8 @@
 "use strict";
 (() => {
   const layers = SA.json("map-data"), page = SA.json("page-data");
+  // without her places and track the server leaves them out: no zones, no victim, no distance series
+  const zones = layers.zones || [];
   const {t, el} = SA;
   const text = (s) => document.createTextNode(s);  // a tooltip is text, never HTML (names come from data)
 
@@ -14,7 +16,7 @@
   // the view first (a circle needs a map with a view before it is drawn), from the data itself
   const bounds = L.latLngBounds([]);
   const circleBounds = (lat, lon, r) => L.latLng(lat, lon).toBounds(2 * r);
-  for (const z of layers.zones) {
+  for (const z of zones) {
     bounds.extend(z.geometry.type === "Point" ? circleBounds(z.geometry.coordinates[1], z.geometry.coordinates[0], z.radius_m)
                                               : L.geoJSON(z.geometry).getBounds());
   }
@@ -25,7 +27,7 @@
     L.geoJSON(p.geometry, {style: {color: "#7a869a", weight: 1, dashArray: "4 4", fill: false, className: "precinct"}})
       .bindTooltip(text(p.name), {sticky: true}).addTo(map);
   }
-  for (const z of layers.zones) {
+  for (const z of zones) {
     const style = {color: "#c62828", weight: 2, fillOpacity: 0.15, className: "zone"};
     const layer = z.geometry.type === "Point"
       ? L.circle([z.geometry.coordinates[1], z.geometry.coordinates[0]], {radius: z.radius_m, ...style})
@@ -64,12 +66,12 @@
   const W = 640, H = 260, L0 = 56, R0 = 12, T0 = 12, B0 = 28;
   const d = layers.distance;
   const times = d.t.map(x => Date.parse(x));
-  const series = [["his", d.to_zone_m]].concat(d.between_m ? [["between", d.between_m]] : []);
+  const series = [["his", d.to_zone_m || []]].concat(d.between_m ? [["between", d.between_m]] : []);
   const values = series.flatMap(([, v]) => v).filter(v => v !== null);
   if (layers.min_distance_m && d.between_m) values.push(layers.min_distance_m);
   const s = (tag, attrs, text) => { const e = document.createElementNS(NS, tag); for (const k in attrs) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; svg.append(e); return e; };
   if (!times.length || !values.length) {
-    const why = times.length && !layers.zones.length ? "hidden" : "no_data";
+    const why = times.length && !zones.length ? "hidden" : "no_data";
     s("text", {x: W / 2, y: H / 2, "text-anchor": "middle", class: "axis", id: "chart-empty"}, t(why));
   } else {
     const t0 = Math.min(...times), t1 = Math.max(...times) || t0 + 1;
