@@ -32,11 +32,11 @@ from service.wire.messages import (
     Reason,
     StatusReport,
 )
-from service.wire.rfc3339 import parse_ts
+from service.wire.rfc3339 import WINDOW, outside_window, parse_ts
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_ARRAY_ITEMS = 1000
-FUTURE_TOLERANCE = timedelta(minutes=5)
+FUTURE_TOLERANCE = timedelta(seconds=30)  # a device clock further ahead of the server's: flagged ts_future
 EARLIEST_PLAUSIBLE = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
 
 _TOPIC = re.compile(r"stayaway/v1/devices/([A-Za-z0-9._-]{1,64})/(location|status|panic)")
@@ -143,6 +143,29 @@ def decode_detailed(topic: str, payload: bytes, received_at: datetime,
     return out
 
 
+def device_of_topic(topic: str) -> str | None:
+    """The device id of a v1 device topic, else None."""
+    m = _TOPIC.fullmatch(topic)
+    return m.group(1) if m else None
+
+
+def fallback_panic(topic: str, payload: bytes, received_at: datetime,
+                   max_payload_bytes: int = MAX_PAYLOAD_BYTES) -> PanicPress | None:
+    """A press at the receive time, silent, flagged ``decode_failed``, for a JSON object on a v1 panic topic
+    (naming no other device); else None. The pipeline raises it when the decoder itself failed on a panic (a
+    bug): a panic press is never lost to a defect in reading its fields."""
+    m = _TOPIC.fullmatch(topic)
+    if m is None or m.group(2) != "panic":
+        return None
+    try:
+        body = load_payload(payload, max_payload_bytes)
+    except _Bad:
+        return None
+    if not isinstance(body, dict) or body.get("device_id", m.group(1)) != m.group(1):
+        return None
+    return PanicPress(m.group(1), None, received_at, received_at, payload, silent=True, flags=("decode_failed",))
+
+
 def load_payload(payload: bytes, max_payload_bytes: int) -> Any:
     """The payload's JSON, or ``_Bad`` (``payload_too_large``, ``invalid_json``) quoting no byte of it."""
     if len(payload) > max_payload_bytes:
@@ -240,6 +263,8 @@ def _ts(o: dict[str, Any], received_at: datetime, flags: list[str]) -> datetime:
         raise _Bad(Reason.WRONG_TYPE, "ts", "ts must be an RFC 3339 string")
     ts = parse_ts(value)
     if ts is None:
+        if outside_window(value):
+            raise _Bad(Reason.TS_INVALID, "ts", f"ts lies outside {WINDOW}")
         raise _Bad(Reason.TS_INVALID, "ts", "ts is not an RFC 3339 date-time with a UTC offset")
     _ts_flags(ts, received_at, flags)
     return ts

@@ -6,6 +6,8 @@ topic (the order's party names it: ``owntracks_topic``). Pure, like ``decode``.
   OwnTracks has no sequence number: ``tst`` is the report's ``seq`` (a repeat of the same fix is a
   duplicate). A fix without ``acc`` (or with ``acc`` ≤ 0, as some trackers send -1) is taken as
   1,000 m (it never confirms a breach alone) and flagged ``acc_missing``.
+- ``tst`` lies in the years 1970-2199 (``rfc3339.END``), like every time the service reads; a later one is
+  ``out_of_range``, so no arithmetic on it can leave the calendar.
 - ``_type: lwt`` is the broker's notice that the app disconnected: a hint, not a report (the silence
   watchdog decides), kept as evidence with reason ``not_a_report``; any other ``_type`` (waypoints,
   cards, commands, ...) likewise with ``unsupported_type``.
@@ -14,7 +16,8 @@ topic (the order's party names it: ``owntracks_topic``). Pure, like ``decode``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -29,10 +32,14 @@ from service.wire.decode import (
     load_payload,
 )
 from service.wire.messages import InvalidMessage, LocationReport, Reason
+from service.wire.rfc3339 import END
 
 TOPIC_PREFIX = "owntracks/"
 NO_ACCURACY_M = 1000.0
 MAX_ITEMS = 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_TST = int((END - EPOCH).total_seconds()) - 1  # 2199-12-31T23:59:59Z
+_TYPE_NAME = re.compile(r"[A-Za-z_]{1,20}")
 
 
 def is_owntracks_topic(topic: str) -> bool:
@@ -76,10 +83,11 @@ def _message(device_id: str, o: Any, raw: bytes, received_at: datetime) -> Locat
     if kind == "lwt":
         raise _Bad(Reason.NOT_A_REPORT, "_type", "lwt: the broker's notice that the app disconnected, not a report")
     if kind not in ("location", "transition"):
-        raise _Bad(Reason.UNSUPPORTED_TYPE, "_type", f"OwnTracks _type {str(kind)[:20]!r} carries no position report")
+        named = f" {kind!r}" if isinstance(kind, str) and _TYPE_NAME.fullmatch(kind) else ""  # a word, never a value
+        raise _Bad(Reason.UNSUPPORTED_TYPE, "_type", f"OwnTracks _type{named} carries no position report")
     lat = _number(o, "lat", -90.0, 90.0)
     lon = _number(o, "lon", -180.0, 180.0)
-    tst = _integer(o, "tst", 0, 2**40)
+    tst = _integer(o, "tst", 0, MAX_TST)
     assert lat is not None and lon is not None and tst is not None
     flags: list[str] = []
     acc = _number(o, "acc", -float("inf"), float("inf"), required=False)
@@ -89,7 +97,7 @@ def _message(device_id: str, o: Any, raw: bytes, received_at: datetime) -> Locat
     vel = _number(o, "vel", 0.0, 2000.0, required=False)
     cog = _number(o, "cog", 0.0, 360.0, required=False)
     batt = _integer(o, "batt", 0, 100, required=False)
-    ts = datetime.fromtimestamp(tst, UTC)
+    ts = EPOCH + timedelta(seconds=tst)
     _ts_flags(ts, received_at, flags)
     return LocationReport(device_id, tst, ts, lat, lon, acc, received_at, raw, vel / 3.6 if vel is not None else None,
                           cog, batt, None, tuple(flags))
