@@ -235,8 +235,9 @@ def victim_location(order_id: str):  # type: ignore[no-untyped-def]
 def timeline(order_id: str):  # type: ignore[no-untyped-def]
     """The breach timeline over ``?from=&to=`` (RFC 3339; default the last 24 h, at most 31 days): the
     respondent's track, and every alert event of the order with who did it and when (zone entries and
-    exits, updates, escalations, officers' steps). The victim's track and positions only while an alert
-    that needs them (panic, proximity) is open: otherwise omitted. Officers in scope; an audited read."""
+    exits, updates, escalations, officers' steps). The victim's track and positions, and what is computed
+    from them or from her zones (``distance_m``, ``confidence``), only while an alert that needs them (panic,
+    proximity) is open: otherwise omitted. Officers in scope; an audited read."""
     until = time_arg("to") or datetime.now(UTC)
     since = time_arg("from") or until - timedelta(hours=24)
     if not since < until or until - since > MAX_TIMELINE:
@@ -250,7 +251,11 @@ MAX_TIMELINE = timedelta(days=31)
 def timeline_body(order_id: str, since: datetime, until: datetime, reason: str | None = None) -> dict[str, Any]:
     """The timeline as the principal may see it (the API's body; the web app's order page). The victim's
     track while an alert that needs it is open, or with a ``reason`` (break-glass, recorded); the read is
-    audited either way. 404 / 403 (aborts) as ``_details``."""
+    audited either way. Every event goes through ``her_data.without_her_data`` with the same decision, so
+    what is computed from her positions or places comes with her track or not at all. 404 / 403 (aborts) as
+    ``_details``."""
+    from service.domain.her_data import without_her_data
+
     p = principal()
     scope = _details(order_id)
     with deps().engine.connect() as conn:
@@ -268,7 +273,7 @@ def timeline_body(order_id: str, since: datetime, until: datetime, reason: str |
             "victim_positions": "included" if decision.allowed else "omitted",
             "respondent_track": [_point(x) for x in his],
             "victim_track": None if hers is None else [_point(x) for x in hers],
-            "events": [_event(e, p.agency_id, decision.allowed) for e in events]}
+            "events": [without_her_data(_event(e, p.agency_id), decision.allowed) for e in events]}
 
 
 def _point(r: dict[str, Any]) -> dict[str, Any]:
@@ -276,11 +281,13 @@ def _point(r: dict[str, Any]) -> dict[str, Any]:
             "acc": r["acc_m"], "flags": [f for f in (r["flags"] or "").split(",") if f]}
 
 
+# from the alert message as the caller's agency got it; her data among them (victim, distance_m, confidence)
+# is cut by ``her_data.without_her_data`` unless the need-to-know rule lets the caller see her
 TIMELINE_FIELDS = ("distance_m", "condition", "confidence", "retroactive", "escalation", "action", "unit", "outcome",
-                   "referred_to", "device_id", "ended_at", "silent", "flips", "respondent", "zone")
+                   "referred_to", "device_id", "ended_at", "silent", "flips", "respondent", "zone", "victim")
 
 
-def _event(e: dict[str, Any], agency_id: str | None, with_victim: bool) -> dict[str, Any]:
+def _event(e: dict[str, Any], agency_id: str | None) -> dict[str, Any]:
     messages = e["message"] or {}
     message = messages.get(agency_id) or next(iter(messages.values()), {})  # as the caller's agency got it
     out = {"at": format_ts(e["at"]), "alert_id": e["alert_id"], "event_seq": e["event_seq"], "kind": e["kind"],
@@ -289,8 +296,6 @@ def _event(e: dict[str, Any], agency_id: str | None, with_victim: bool) -> dict[
     out.update({k: message[k] for k in TIMELINE_FIELDS if k in message})
     if e.get("note"):
         out["note"] = e["note"]
-    if with_victim and "victim" in message:
-        out["victim"] = message["victim"]
     return out
 
 
