@@ -16,10 +16,12 @@ Steps, in order, all in one transaction:
 from __future__ import annotations
 
 import logging
+import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -36,7 +38,7 @@ from service.wire import (
     StatusReport,
     decode,
 )
-from service.wire.decode import Decoded
+from service.wire.decode import Decoded, device_of_topic, fallback_panic
 from service.wire.owntracks import TOPIC_PREFIX, decode_owntracks, is_owntracks_topic
 
 log = logging.getLogger(__name__)
@@ -197,7 +199,7 @@ class Pipeline:
     def store_poison(self, item: Inbound, error: BaseException) -> None:
         """Keep a message that made processing fail as evidence, so it can be acknowledged."""
         rejection = InvalidMessage(item.topic, item.payload, item.received_at, Reason.INTERNAL_ERROR,
-                                   f"processing failed: {error.__class__.__name__}")
+                                   f"processing failed: {error.__class__.__name__}", device_of_topic(item.topic))
         with self.engine.begin() as conn:
             reports_repo.insert_rejections(conn, [rejection], self.clock())
         _log_rejections([rejection])
@@ -210,10 +212,7 @@ class Pipeline:
         rejections: list[InvalidMessage] = []
         enrolled = 0
         for item in items:
-            if item.topic.startswith(TOPIC_PREFIX):
-                decoded = self._owntracks(item)
-            else:
-                decoded = decode(item.topic, item.payload, item.received_at, self.max_payload_bytes)
+            decoded = self._decode_one(item)
             rejections.extend(decoded.rejections)
             for report in decoded.reports:
                 problem = self._enrolment_problem(report)
@@ -231,6 +230,35 @@ class Pipeline:
         unique_panics = _unique_panics(panics)
         repeats = enrolled - len(locations) - len(statuses) - len(unique_panics)
         return list(locations.values()), list(statuses.values()), unique_panics, rejections, repeats
+
+    def _decode_one(self, item: Inbound) -> Decoded:
+        """One message's reports and rejections. The decoders never raise on bad input; should one fail all the
+        same (a bug), that message alone becomes an ``internal_error`` rejection (raw bytes kept, logged with
+        the code's location, never the error's text, which could quote a value) and the batch goes on. A
+        panic is raised all the same, at its receive time (``fallback_panic``)."""
+        try:
+            if item.topic.startswith(TOPIC_PREFIX):
+                return self._owntracks(item)
+            return self._device_topic(item)
+        except Exception as exc:  # noqa: BLE001 - one message's defect must not fail its batch
+            where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                                for f in reversed(traceback.extract_tb(exc.__traceback__)[-3:]))
+            log.error("decoder failed on a message on %s: %s at %s; stored as internal_error",
+                      _safe_topic(item.topic), exc.__class__.__name__, where)
+            out = Decoded(rejections=[InvalidMessage(
+                item.topic, item.payload, item.received_at, Reason.INTERNAL_ERROR,
+                f"decoding failed: {exc.__class__.__name__}",
+                device_of_topic(item.topic) or self.monitor.owntracks.get(item.topic))])
+            try:
+                press = fallback_panic(item.topic, item.payload, item.received_at, self.max_payload_bytes)
+            except Exception:  # noqa: BLE001 - the rejection stands alone
+                press = None
+            if press is not None:
+                out.reports.append(press)
+            return out
+
+    def _device_topic(self, item: Inbound) -> Decoded:
+        return decode(item.topic, item.payload, item.received_at, self.max_payload_bytes)
 
     def _owntracks(self, item: Inbound) -> Decoded:
         device_id = self.monitor.owntracks.get(item.topic) if is_owntracks_topic(item.topic) else None
