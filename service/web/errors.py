@@ -24,15 +24,16 @@ class FieldError(Exception):
 
 
 def time_arg(name: str) -> datetime | None:
-    """The query parameter ``name`` as an RFC 3339 time; None when absent; FieldError when malformed."""
+    """The query parameter ``name`` as an RFC 3339 time; None when absent; FieldError (400 naming the field,
+    never quoting the value) when it is anything else, including a time outside the years 1900-2199."""
     from flask import request
 
-    from service.wire.rfc3339 import parse_ts
+    from service.wire.rfc3339 import WINDOW, parse_ts
 
     raw = request.args.get(name)
     if raw is None:
         return None
     value = parse_ts(raw)
     if value is None:
-        raise FieldError(f"{name} must be an RFC 3339 time, e.g. 2026-11-21T08:00:00Z", name)
+        raise FieldError(f"{name} must be an RFC 3339 time within {WINDOW}, e.g. 2026-11-21T08:00:00Z", name)
     return value

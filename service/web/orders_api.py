@@ -72,10 +72,9 @@ def extend_order(order_id: str):  # type: ignore[no-untyped-def]
     ``extension_too_long``)."""
     body = _body()
     _court_only(order_id)
-    try:
-        new_expiry = parse_ts(body.get("expires_at"))  # type: ignore[arg-type]
-    except (ValueError, TypeError):
-        return error(400, "validation", "expires_at must be an RFC 3339 time", "expires_at")
+    new_expiry = parse_ts(body.get("expires_at"))  # None for anything but a time within the years 1900-2199
+    if new_expiry is None:
+        return error(400, "validation", "expires_at must be an RFC 3339 time within the years 1900-2199", "expires_at")
     return _done(_run(lambda admin: admin.extend(order_id, new_expiry, principal().law_actor(), _text(body, "reason"))))
 
 
@@ -112,10 +111,9 @@ def record_service(order_id: str):  # type: ignore[no-untyped-def]
     scope = _scope(order_id)
     if not access.may_record_service(principal(), scope):
         return error(403, "forbidden", "service is recorded by the court or the police in scope")
-    try:
-        served_at = parse_ts(body.get("served_at"))  # type: ignore[arg-type]
-    except (ValueError, TypeError):
-        return error(400, "validation", "served_at must be an RFC 3339 time", "served_at")
+    served_at = parse_ts(body.get("served_at"))  # None for anything but a time within the years 1900-2199
+    if served_at is None:
+        return error(400, "validation", "served_at must be an RFC 3339 time within the years 1900-2199", "served_at")
     return _done(_run(lambda admin: admin.record_service(order_id, str(body.get("party")), served_at,
                                                          _text(body, "method"), principal().law_actor())))
 
