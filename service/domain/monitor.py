@@ -9,7 +9,7 @@ What one respondent fix can cause, per order (rules in ``geofence.engine``):
 ``zone_breach`` (raised, updated, ended) for each fixed zone in force,
 ``pre_alert`` for the warning ring, ``proximity`` for the moving zone around
 the victim's fresh fix, ``victim_signal_lost`` when her fix is too old to
-judge it, and the pursuit-mode commands to both devices. A victim fix moves the
+judge it, and pursuit mode for the victim's phone. A victim fix moves the
 moving zone, so it is checked against the respondent's fresh fix as well.
 
 Reports are evaluated in device-time order per device. A backfill report (an
@@ -68,6 +68,7 @@ from geofence import (
 from geofence.engine import distance_bounds_m
 from geofence.schedule import in_force
 from service.domain import law
+from service.domain.disclosure import may_send
 from service.domain.orders import OrderSpec, ZoneSpec
 from service.wire import LocationReport, PanicPress, StatusReport
 
@@ -77,9 +78,10 @@ MOVING_ZONE_ID = "@victim"  # the moving zone's key; fixed zone ids can't contai
 POOR_ACCURACY_M = 500.0  # a fix this vague (a cell tower) never confirms a breach on its own
 MAX_SPEED_MPS = 70.0  # faster than this between two fixes (beyond both accuracy radii) is a jump
 LATE_AFTER_MIN_S = 120.0  # a report received later than max(this, 3 x interval + 10 s) after its time is late
-PURSUIT_INTERVAL_S = 15  # reporting interval asked of both devices while a condition is active
+PURSUIT_INTERVAL_S = 15  # reporting interval asked of her phone while a condition is active (never of his tracker)
 RETRO_MERGE_S = 600.0  # late fixes inside a zone this close in time belong to one retroactive episode
 _CLOCK_FLAGS = frozenset({"ts_future", "ts_implausible"})
+LIVE_WINDOW_S = LATE_AFTER_MIN_S  # a report received within this of its (effective) time is checked live
 BATTERY_LOW_PCT = 15  # at or below this, not charging: battery_low
 BATTERY_OK_PCT = 25  # the condition ends at or above this, or when charging
 NOTICE_KINDS_LIVE = frozenset({Kind.ZONE_BREACH, Kind.PROXIMITY, Kind.PRE_ALERT})
@@ -88,6 +90,15 @@ AUTO_CLOSE_KINDS = frozenset({Kind.BATTERY_LOW, Kind.SIGNAL_LOST, Kind.LOCATION_
                               Kind.PRE_ALERT})
 HEALTH_KINDS = frozenset({Kind.STRAP_TAMPER, Kind.CASE_TAMPER, Kind.BATTERY_LOW, Kind.SIGNAL_LOST, Kind.LOCATION_LOST})
 HEALTH_CLOSE_AFTER_S = 60.0  # an ended device condition stays ended this long before the system closes it
+
+
+def effective_ts(report: LocationReport | StatusReport | PanicPress) -> datetime:
+    """When a report counts as taken for monitoring: its device time, or its receive time when the
+    decoder found the device's clock implausible (``ts_future``, ``ts_implausible``, ``ts_invalid``).
+    The stored report keeps the device's claim as evidence either way."""
+    if report.ts is None or _CLOCK_FLAGS.intersection(report.flags) or "ts_invalid" in report.flags:
+        return report.received_at
+    return report.ts
 
 
 def fresh_for_s(report_interval_s: int) -> float:
@@ -212,7 +223,8 @@ class Monitor:
         self.new_id = new_id
         self.orders: dict[str, OrderState] = {}
         self.devices: dict[str, list[tuple[str, str]]] = {}
-        self.last_ts: dict[str, datetime] = {}
+        self.last_ts: dict[str, datetime] = {}  # device -> latest effective time evaluated live (never ahead of receipt)
+        self.live_seq: dict[str, int] = {}  # device -> highest seq seen in a recent (live) report
         self.last_seen: dict[str, datetime] = {}  # device -> receive time of its latest message (watchdog)
         # every unresolved alert: (order id, its latest value, its latest routed event: recipients, fixes, zone)
         self.open_alerts: dict[str, tuple[str, Alert, RoutedEvent]] = {}
@@ -294,23 +306,42 @@ class Monitor:
 
     # -- handlers ------------------------------------------------------------
     def on_location(self, report: LocationReport, now: datetime, changes: Changes) -> bool:
-        """Fold one new report in; False when it is older than what was already evaluated (late).
+        """Fold one new report in; False when it was only checked against history (an old report).
 
-        A report whose device time is implausible (flagged ``ts_future``/``ts_implausible``: a
-        clock reset to 1901, a clock days ahead) is placed at its receive time, so a broken
-        clock can neither hide later reports as "late" nor be skipped itself."""
-        clock_broken = bool(_CLOCK_FLAGS.intersection(report.flags))
-        ts = report.received_at if clock_broken else report.ts
-        last = self.last_ts.get(report.device_id)
-        roles = self.roles_of(report.device_id)
-        if last is not None and ts < last:
+        Device time is evidence, receive time is order (docs/architecture.md, "Time"):
+
+        * a report whose device time is implausible (flagged ``ts_future``: ahead of the server's
+          clock by more than the decoder's tolerance; ``ts_implausible``: a clock reset to 1901) is
+          placed at its receive time, so a forged or broken clock can't move the device's clock;
+        * a *recent* report (received within ``LIVE_WINDOW_S`` of its time) is always checked live,
+          in the order it arrived, even when another report of the device claimed a later time: a
+          second connection dating reports ahead can't turn his real breach into history;
+        * only an *old* report behind what was evaluated (a buffer, a backlog) is checked on its own
+          against history (:meth:`_late`);
+        * a recent report whose seq is below one already seen live came from a second source
+          publishing as this device: flagged ``two_sources`` (and ``out_of_order`` when its time is
+          behind)."""
+        dev = report.device_id
+        ts = effective_ts(report)
+        last = self.last_ts.get(dev)
+        roles = self.roles_of(dev)
+        recent = (report.received_at - ts).total_seconds() <= LIVE_WINDOW_S
+        behind = last is not None and ts < last
+        if behind and not recent:
             self._flag(report, changes, "out_of_order")
             for order_id, role in roles:
                 if role == "respondent":
                     self._late(self.orders[order_id], report, now, changes)
             return False
-        self.last_ts[report.device_id] = ts
-        flags: list[str] = []
+        flags: list[str] = ["out_of_order"] if behind else []
+        if recent and "backfill" not in report.flags:
+            top = self.live_seq.get(dev)
+            if top is not None and report.seq < top:
+                flags.append("two_sources")
+            else:
+                self.live_seq[dev] = report.seq
+        if not behind:
+            self.last_ts[dev] = min(ts, report.received_at)  # a clock ahead never moves his clock forward
         poor = is_poor(report.acc_m, report.src)
         if poor:
             flags.append("poor_accuracy")
@@ -347,9 +378,7 @@ class Monitor:
 
     def on_status(self, status: StatusReport, now: datetime, changes: Changes) -> None:
         """Device health (contract section 1, status): tamper, battery, GPS without a fix."""
-        dev, ts = status.device_id, status.ts
-        if _CLOCK_FLAGS.intersection(status.flags):
-            ts = status.received_at
+        dev, ts = status.device_id, effective_ts(status)
         self._seen(dev, status.received_at, ts, now, changes)
         for field_name, kind in (("strap", Kind.STRAP_TAMPER), ("case", Kind.CASE_TAMPER)):
             value = getattr(status, field_name)
@@ -425,15 +454,17 @@ class Monitor:
         return min(deadlines, default=now + timedelta(days=3650))
 
     def on_panic(self, press: PanicPress, now: datetime, changes: Changes) -> None:
-        self._seen(press.device_id, press.received_at, press.ts, now, changes)
+        """A panic press is always raised: a bad or implausible time is replaced by its receive time."""
+        ts = effective_ts(press)
+        self._seen(press.device_id, press.received_at, ts, now, changes)
         for order_id, role in self.roles_of(press.device_id):
             if role != "victim":
                 continue
             order = self.orders[order_id]
-            here = Fix(press.lat, press.lon, press.acc_m, press.ts) if press.lat is not None else None  # type: ignore[arg-type]
+            here = Fix(press.lat, press.lon, press.acc_m, ts) if press.lat is not None else None  # type: ignore[arg-type]
             victim_fix = here or order.victim_fix
             details = {"silent": press.silent, "press_seq": press.seq, "flags": list(press.flags)}
-            event = panic_pressed(order.panic_alert, self.new_id(), order_id, press.ts, now, details)
+            event = panic_pressed(order.panic_alert, self.new_id(), order_id, ts, now, details)
             order.panic_alert = event.alert
             if event.event == EventType.RAISED:
                 order.panic_silent[event.alert.alert_id] = press.silent
@@ -665,8 +696,10 @@ class Monitor:
 
     # -- pursuit mode ----------------------------------------------------------
     def _pursuit(self, order: OrderState, changes: Changes) -> None:
-        """While a breach, proximity or pre-alert is open, both devices report every 15 s; back to their
-        order's intervals when all is clear. Sent once per change, tied to the alert that caused it."""
+        """While a breach, proximity or pre-alert is open, the victim's phone reports every 15 s; back to
+        her order's interval when all is clear. Sent once per change, tied to the alert that caused it.
+        The respondent's tracker keeps the court's interval: a rate that followed these alerts would
+        tell him where she is (``service.domain.disclosure``)."""
         active = order.open_conditions()
         if active == order.pursuit:
             return
@@ -679,8 +712,14 @@ class Monitor:
         for party in order.spec.parties():
             if party.device_id:
                 seconds = PURSUIT_INTERVAL_S if active else party.report_interval_s
-                changes.commands.append(DeviceCommand(party.device_id, {"cmd": "set_interval", "seconds": seconds},
-                                                      cause.alert_id, cause.event_seq))
+                self._send(order, DeviceCommand(party.device_id, {"cmd": "set_interval", "seconds": seconds},
+                                                cause.alert_id, cause.event_seq), changes)
+
+    def _send(self, order: OrderState, command: DeviceCommand, changes: Changes) -> None:
+        """Every message to a device goes through here and only what ``disclosure.may_send`` allows
+        leaves: nothing the respondent's device can read depends on her position or her places."""
+        if may_send(command.channel, order.spec.order_id, self.roles_of(command.device_id)):
+            changes.commands.append(command)
 
     # -- device health ---------------------------------------------------------
     def _seen(self, dev: str, received_at: datetime, ts: datetime, now: datetime, changes: Changes) -> None:
@@ -817,9 +856,9 @@ class Monitor:
             kind, text = "info", "The police have taken up the alert and are handling it."
         if kind is None or text is None:
             return
-        changes.commands.append(DeviceCommand(
+        self._send(order, DeviceCommand(
             phone, {"notice_id": f"{alert.alert_id}:{alert.event_seq}", "kind": kind, "text": text,
-                    "alert_id": alert.alert_id}, alert.alert_id, alert.event_seq, channel="notices"))
+                    "alert_id": alert.alert_id}, alert.alert_id, alert.event_seq, channel="notices"), changes)
 
     # -- helpers ---------------------------------------------------------------
     def _flag(self, report: LocationReport, changes: Changes, *flags: str) -> None:

@@ -12,7 +12,13 @@ from geofence import FrameCache
 from service.domain.monitor import Changes, Monitor, RoutedEvent
 from service.domain.orders import parse_agencies, parse_order
 from service.wire import LocationReport, PanicPress
-from tests.unit.builders import T0, agencies_collection, example_order, north_of_home, seconds
+from tests.unit.builders import (
+    T0,
+    agencies_collection,
+    example_order,
+    north_of_home,
+    seconds,
+)
 
 RESPONDENT, VICTIM = "trk-001", "phone-001"
 WEST_POLICE, EAST_POLICE, COURT = "police-west", "police-east", "court-xinjin"
@@ -84,15 +90,55 @@ def test_a_report_inside_after_30_s_updates_the_same_alert(monitor):
     assert routed.recipients == (WEST_POLICE, COURT)
 
 
-def test_a_late_report_is_refused_and_changes_nothing(monitor):
+def test_an_old_report_behind_the_live_one_is_only_checked_against_history(monitor):
     walk_into_home(monitor)
     order = monitor.orders["PSO-2026-0001"]
     before = (dict(order.membership), dict(order.breach_alerts), order.respondent_fix, dict(monitor.last_ts))
     changes = Changes()
-    late = report(9, T0 + seconds(45), *north_of_home(2000))  # older than the report at T0 + 60 s
+    taken = T0 + seconds(45)  # older than the report at T0 + 60 s, and received 10 minutes after it was taken
+    late = LocationReport(RESPONDENT, 9, taken, *north_of_home(2000), 5.0, taken + seconds(600), b"{}")
     assert monitor.on_location(late, late.received_at, changes) is False
     assert changes.events == [] and changes.membership == []
+    assert changes.flags[(RESPONDENT, 9)] == ("out_of_order",)
     assert (order.membership, order.breach_alerts, order.respondent_fix, monitor.last_ts) == before
+
+
+def forged(seq: int, ahead_s: float, received: datetime, lat: float, lon: float) -> LocationReport:
+    """A report dated ``ahead_s`` after it arrives, flagged as the decoder flags it (beyond 30 s: ts_future)."""
+    flags = ("ts_future",) if ahead_s > 30 else ()
+    return LocationReport(RESPONDENT, seq, received + seconds(ahead_s), lat, lon, 5.0, received, b"{}", flags=flags)
+
+
+@pytest.mark.parametrize("ahead_s", [20, 29, 60, 300, 86_400 * 400])
+def test_reports_dated_ahead_cannot_demote_his_real_walk_into_her_home(monitor, ahead_s):
+    """Issue 12, finding 2: a second connection dates far-away reports minutes ahead; his genuine reports
+    after it must still be checked live (raised, escalating, told to her), not as history."""
+    now = T0
+    for seq in range(1000, 1010):  # a forged report far away every 3 s, each dated ahead of its arrival
+        assert feed(monitor, forged(seq, ahead_s, now, *north_of_home(5000)))[0]
+        now += seconds(3)
+    assert monitor.last_ts[RESPONDENT] <= now  # never moved past what the server has seen
+    events = []
+    for seq, distance_m in enumerate([1000, 600, 200, 150], start=1):  # his real walk, dated honestly
+        r = LocationReport(RESPONDENT, seq, now - seconds(1), *north_of_home(distance_m), 5.0, now, b"{}")
+        changes = Changes()
+        assert monitor.on_location(r, now, changes) is True
+        events += changes.events
+        assert "two_sources" in changes.flags[(RESPONDENT, seq)]  # seqs below the forged ones: a second source
+        now += seconds(3)
+    raised = [e for e in events if e.event.event == EventType.RAISED]
+    assert [(e.event.alert.kind, e.event.alert.retroactive, e.event.alert.condition_active) for e in raised] == [
+        (Kind.ZONE_BREACH, False, True)]
+    assert raised[0].event.alert.escalation  # armed: a live alert escalates
+
+
+def test_a_panic_dated_in_the_future_is_raised_at_its_receive_time(monitor):
+    changes = Changes()
+    received = T0 + seconds(5)
+    monitor.on_panic(PanicPress(VICTIM, 1, T0 + seconds(3600), received, b"{}", *AT_WORK, 8.0, flags=("ts_future",)),
+                     received, changes)
+    [routed] = changes.events
+    assert routed.event.event == EventType.RAISED and routed.event.alert.occurred_at == received
 
 
 def press(seq: int, at: datetime, lat: float, lon: float) -> PanicPress:

@@ -310,11 +310,12 @@ def test_an_out_of_order_fix_inside_is_checked_against_history():
     run = Run(only())
     run.tracker(0, 1500)
     run.tracker(600, 1500)
-    older = run.tracker(300, 100)  # older than the fix at 600 s, and inside
+    older = run.tracker(300, 100, received_s=605)  # older than the fix at 600 s, inside, arriving 5 min late
     assert events(older) == [("zone_breach", "raised", "active"), ("zone_breach", "updated", "ended")]
     assert older.events[0].event.alert.retroactive
     assert older.flags[(TRK, 3)] == ("out_of_order",)
-    assert events(run.tracker(330, 120)) == []  # the same retroactive episode: folded in, nothing new raised
+    # the same retroactive episode: folded in, nothing new raised
+    assert events(run.tracker(330, 120, received_s=606)) == []
     assert "home" not in run.order.breach_alerts  # the live state is untouched
 
 
@@ -327,16 +328,15 @@ def test_an_out_of_order_fix_during_a_live_episode_adds_nothing():
 
 # -- pursuit mode ----------------------------------------------------------------------------------------------
 
-def test_pursuit_mode_speeds_both_devices_up_and_restores_their_intervals():
+def test_pursuit_mode_speeds_her_phone_up_and_restores_its_interval_and_never_touches_his_tracker():
     run = Run(only(pre_alert_m=300))
     warn = run.tracker(0, 500)
-    assert [(c.device_id, c.body) for c in cmds(warn)] == [
-        (TRK, {"cmd": "set_interval", "seconds": 15}), (PHONE, {"cmd": "set_interval", "seconds": 15})]
+    assert [(c.device_id, c.body) for c in cmds(warn)] == [(PHONE, {"cmd": "set_interval", "seconds": 15})]
     assert cmds(run.tracker(30, 200)) == []  # still in pursuit
     clear = run.tracker(60, 2000)
-    assert [(c.device_id, c.body) for c in cmds(clear)] == [
-        (TRK, {"cmd": "set_interval", "seconds": 30}), (PHONE, {"cmd": "set_interval", "seconds": 60})]
+    assert [(c.device_id, c.body) for c in cmds(clear)] == [(PHONE, {"cmd": "set_interval", "seconds": 60})]
     assert all(c.alert_id for c in cmds(warn) + cmds(clear))
+    assert not [c for changes in run.all for c in changes.commands if c.device_id == TRK]
 
 
 def test_the_respondent_never_gets_the_victim_s_position_in_a_command():

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from geofence import Fix, ZoneState
 from service.adapters.db import schema as t
 from service.domain.monitor import is_poor
+from service.wire.decode import FUTURE_TOLERANCE
 
 
 def load_membership(conn: Connection, order_ids: Iterable[str] | None = None) -> dict[str, dict[str, ZoneState]]:
@@ -25,15 +26,18 @@ def load_membership(conn: Connection, order_ids: Iterable[str] | None = None) ->
 
 
 def latest_fix(conn: Connection, device_id: str) -> Fix | None:
-    """The device's latest fix: its highest seq (the device's own order; unique index seek)."""
+    """The device's latest fix: its highest seq (the device's own order; unique index seek). A device
+    time ahead of the server's clock (beyond the decoder's tolerance) counts as its receive time, as it
+    did live (``monitor.effective_ts``): a forged clock can't move the device's clock after a restart."""
     c = t.location_reports.c
     row = conn.execute(
-        sa.select(c.lat, c.lon, c.acc_m, c.device_ts, c.spd_mps, c.hdg_deg, c.src)
+        sa.select(c.lat, c.lon, c.acc_m, c.device_ts, c.received_at, c.spd_mps, c.hdg_deg, c.src)
         .where(c.device_id == device_id).order_by(c.seq.desc()).limit(1)
     ).first()
     if row is None:
         return None
-    return Fix(row.lat, row.lon, row.acc_m, row.device_ts, row.spd_mps, row.hdg_deg, is_poor(row.acc_m, row.src))
+    ts = row.received_at if row.device_ts > row.received_at + FUTURE_TOLERANCE else row.device_ts
+    return Fix(row.lat, row.lon, row.acc_m, ts, row.spd_mps, row.hdg_deg, is_poor(row.acc_m, row.src))
 
 
 def last_seen(conn: Connection, device_ids: Iterable[str]) -> dict[str, datetime]:
