@@ -546,16 +546,20 @@ def listening(port: int) -> bool:
 
 
 def mosquitto_conf(tmp: Path, port: int) -> Path:
-    """deploy/mosquitto.conf with our listener, persistence location and log file."""
+    """deploy/mosquitto.conf's broker settings with our one anonymous loopback listener (no TLS, no accounts),
+    persistence location and log file."""
     mdir = tmp / "mosquitto"
     mdir.mkdir()
     keep = []
     for line in (ROOT / "deploy" / "mosquitto.conf").read_text().splitlines():
         word = line.split("#", 1)[0].split()
-        if word and word[0] in ("listener", "persistence_location", "log_dest", "log_type", "user", "pid_file"):
+        if word and word[0] in ("listener", "persistence_location", "log_dest", "log_type", "user", "pid_file",
+                                "allow_anonymous", "password_file", "acl_file", "certfile", "keyfile", "cafile",
+                                "require_certificate", "tls_version", "use_username_as_clientid"):
             continue
         keep.append(line)
-    keep += ["", "# -- benchmark overrides --", f"listener {port} {LOOPBACK}", f"persistence_location {mdir}/",
+    keep += ["", "# -- benchmark overrides --", f"listener {port} {LOOPBACK}", "allow_anonymous true",
+             f"persistence_location {mdir}/",
              f"log_dest file {mdir}/mosquitto.log", "log_type error", "log_type warning", "log_type notice",
              "log_timestamp_format %Y-%m-%dT%H:%M:%S"]
     if os.geteuid() == 0:  # mosquitto drops root privileges to its own user: let that user write here

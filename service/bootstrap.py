@@ -31,6 +31,7 @@ from service.adapters.mqtt import (
     PANIC_TOPICS,
     REPORT_TOPICS,
     IngestClient,
+    MqttUrl,
     Publisher,
     parse_mqtt_url,
 )
@@ -82,7 +83,8 @@ class Runtime:
         self.metrics = Metrics()
         self.broker: EmbeddedBroker | None = None
         self._stoppers: list[Callable[[], None]] = []
-        self.mqtt_url = settings.mqtt_url
+        self.mqtt_url = settings.mqtt_url  # holds the broker password: print ``mqtt`` (masked) instead
+        self.mqtt: MqttUrl | None = None  # the broker as connected to (its str() masks the password)
         self.http_url = ""
         self._listening_since: datetime | None = None
         self._sent_lock = threading.Lock()
@@ -108,8 +110,11 @@ class Runtime:
             self.broker.start()
             self._stoppers.append(self.broker.stop)
             self.mqtt_url, protocol = self.broker.url, "3.1.1"
-            log.info("embedded MQTT broker listening on %s", self.mqtt_url)
-        url = parse_mqtt_url(self.mqtt_url)
+            url = parse_mqtt_url(self.mqtt_url)
+            log.info("embedded MQTT broker listening on %s", url)
+        else:
+            url = s.mqtt()  # mqtts:// with the TLS files of the settings
+        self.mqtt = url
 
         self.publisher = Publisher(url, f"{s.mqtt_client_id}-alerts-{uuid.uuid4().hex[:8]}", protocol)
         self.dispatcher = Dispatcher(self.reader, self.publisher, self.clock, self.metrics, self._mark_sent,
@@ -142,7 +147,8 @@ class Runtime:
         threading.Thread(target=self._ticker, args=(ticking,), name="stayaway-watchdog", daemon=True).start()
         self._stoppers.append(ticking.set)
         self._start_web()
-        log.info("stayaway serving: mqtt %s, database %s, web %s", url, self.engine.url.render_as_string(), self.http_url)
+        log.info("stayaway serving: mqtt %s, database %s, web %s", url,
+                 self.engine.url.render_as_string(hide_password=True), self.http_url)  # passwords masked
 
     def _start_web(self) -> None:
         host, port = self.settings.http_address()

@@ -7,12 +7,14 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
 import click
 
 from service.errors import StayawayError
+from service.redact import masked_url
 from service.settings import Settings
 
 log = logging.getLogger("stayaway")
@@ -22,10 +24,19 @@ def _settings(**overrides: Any) -> Settings:
     return Settings.from_env(**overrides)
 
 
+class _MaskingFormatter(logging.Formatter):
+    """Log lines (tracebacks included) with the password of any ``scheme://user:password@`` masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return masked_url(super().format(record))
+
+
 def _setup_logging(level: str) -> None:
     logging.Formatter.converter = time.gmtime
-    logging.basicConfig(level=level.upper(), format="%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s",
-                        datefmt="%Y-%m-%dT%H:%M:%S", stream=sys.stderr, force=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_MaskingFormatter("%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s",
+                                           datefmt="%Y-%m-%dT%H:%M:%S"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
 class _Group(click.Group):
@@ -34,8 +45,13 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except StayawayError as exc:
             field = getattr(exc, "field", None)
-            click.echo(f"error: {exc}" + (f" (field: {field})" if field else ""), err=True)
+            click.echo(f"error: {masked_url(str(exc))}" + (f" (field: {field})" if field else ""), err=True)
             sys.exit(2)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception:  # noqa: BLE001 - the traceback Python would print, with URL passwords masked
+            click.echo(masked_url(traceback.format_exc()), err=True)
+            sys.exit(1)
 
 
 @click.group(cls=_Group)
@@ -55,7 +71,7 @@ def serve(mqtt_url: str | None, database_url: str | None, http: str | None) -> N
 
     runtime = Runtime(settings)
     runtime.start()
-    click.echo(f"stayaway serving: mqtt {runtime.mqtt_url}  web {runtime.http_url}", err=True)
+    click.echo(f"stayaway serving: mqtt {runtime.mqtt}  web {runtime.http_url}", err=True)  # password masked
     _wait_for_signal()
     runtime.stop()
 

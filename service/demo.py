@@ -24,7 +24,8 @@ from rich.table import Table
 
 from service.adapters.broker import free_port
 from service.adapters.db.engine import make_engine, migrate
-from service.adapters.mqtt import parse_mqtt_url
+from service.adapters.mqtt import MqttUrl
+from service.adapters.mqtt.url import new_client
 from service.bootstrap import Runtime, utc_now
 from service.importing import import_agencies, import_orders
 from service.settings import Settings
@@ -42,12 +43,11 @@ EXPECTED = {
 class AlertConsole:
     """Subscribes to every agency's alert topic, like the consoles in the precincts."""
 
-    def __init__(self, url: str) -> None:
-        u = parse_mqtt_url(url)
+    def __init__(self, u: MqttUrl) -> None:
         self.events: list[dict[str, Any]] = []
         self._seen: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="demo-console", protocol=mqtt.MQTTv311)
+        self._client = new_client("demo-console", "3.1.1", u)  # TLS and the account of the broker URL
         self._client.on_message = self._on_message
         self._subscribed = threading.Event()
         self._client.on_subscribe = lambda *_a: self._subscribed.set()
@@ -112,7 +112,10 @@ def run_demo(settings: Settings, step_s: float, once: bool, scenario: str | None
         if not runtime.wait_ready(30):
             console.print("[red]the broker session did not come up[/red]")
             return 1
-        console.print(f"[bold]stayaway demo[/bold]  broker {runtime.mqtt_url}  web app [link]{runtime.http_url}[/link]")
+        broker = runtime.mqtt  # its str() masks the password
+        if broker is None:
+            return 1
+        console.print(f"[bold]stayaway demo[/bold]  broker {broker}  web app [link]{runtime.http_url}[/link]")
         console.print("  the API is signed in; this demo's tokens (a throwaway database): "
                       + ", ".join(f"{name} {token}" for name, token in tokens.items()))
         console.print(f"  try: curl -H 'Authorization: Bearer {tokens['police-west']}' {runtime.http_url}/api/v1/alerts")
@@ -121,11 +124,11 @@ def run_demo(settings: Settings, step_s: float, once: bool, scenario: str | None
                       ".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"):")
         for name, secret in accounts.items():
             console.print(f"    {name:<16} secret {secret}")
-        alerts = AlertConsole(runtime.mqtt_url or "")
+        alerts = AlertConsole(broker)
         if scenario is None:
-            ok = _drive(console, alerts, runtime.mqtt_url or "", step_s, once)
+            ok = _drive(console, alerts, broker, step_s, once)
         else:
-            ok = _drive_scenario(console, alerts, runtime.mqtt_url or "", scenario, speedup, once)
+            ok = _drive_scenario(console, alerts, broker, scenario, speedup, once)
         alerts.close()
         console.print(f"web app: {runtime.http_url}")
         return 0 if ok else 1
@@ -153,12 +156,12 @@ def _load_demo_data(settings: Settings) -> tuple[dict[str, str], dict[str, str]]
 
 
 @contextmanager
-def _demo_devices(url: str) -> Iterator[tuple[SimDevice, SimDevice]]:
-    """The demo order's tracker and phone, connected; closed however the run ends."""
-    u = parse_mqtt_url(url)
+def _demo_devices(u: MqttUrl) -> Iterator[tuple[SimDevice, SimDevice]]:
+    """The demo order's tracker and phone, connected (with TLS for an mqtts:// broker); closed however the run ends."""
     first_seq = int(datetime.now(UTC).timestamp())  # a new run's seqs are never repeats of the last run's
-    tracker = SimDevice("trk-001", u.host, u.port, first_seq).connect()
-    phone = SimDevice("phone-001", u.host, u.port, first_seq).connect()
+    tls = {"tls": u.tls, "ca_file": u.ca_file, "cert_file": u.cert_file, "key_file": u.key_file}
+    tracker = SimDevice("trk-001", u.host, u.port, first_seq, **tls).connect()
+    phone = SimDevice("phone-001", u.host, u.port, first_seq, **tls).connect()
     try:
         yield tracker, phone
     finally:
@@ -166,7 +169,8 @@ def _demo_devices(url: str) -> Iterator[tuple[SimDevice, SimDevice]]:
         phone.close()
 
 
-def _drive_scenario(console: Console, alerts: AlertConsole, url: str, name: str, speedup: float, once: bool) -> bool:
+def _drive_scenario(console: Console, alerts: AlertConsole, url: MqttUrl, name: str, speedup: float,
+                    once: bool) -> bool:
     """One scenario of the library (``simulators.scenarios``), checked against its own ground truth."""
     from simulators.scenarios import SCENARIOS, run_scenario
 
@@ -202,7 +206,7 @@ def _drive_scenario(console: Console, alerts: AlertConsole, url: str, name: str,
     return not missing
 
 
-def _drive(console: Console, alerts: AlertConsole, url: str, step_s: float, once: bool) -> bool:
+def _drive(console: Console, alerts: AlertConsole, url: MqttUrl, step_s: float, once: bool) -> bool:
     notes: list[str] = []
     with _demo_devices(url) as (tracker, phone):
         try:

@@ -26,6 +26,12 @@ class Settings:
     mqtt_protocol: str = "3.1.1"  # STAYAWAY_MQTT_PROTOCOL: 3.1.1 (faster in paho) or 5; embedded broker: 3.1.1
     mqtt_receive_maximum: int = 4096  # STAYAWAY_MQTT_RECEIVE_MAXIMUM: QoS 1 messages in flight to us (MQTT 5)
     mqtt_session_expiry_s: int = 7 * 24 * 3600  # STAYAWAY_MQTT_SESSION_EXPIRY_S
+    # TLS for an mqtts:// broker URL (service/adapters/mqtt/url.py): the PEM CA certificates the broker's
+    # certificate must chain to (unset: the system's trust store), and our client certificate and its
+    # unencrypted key for a listener that requires one (unset: none; key unset: it is in the cert file)
+    mqtt_ca_file: str = ""  # STAYAWAY_MQTT_CA_FILE
+    mqtt_cert_file: str = ""  # STAYAWAY_MQTT_CERT_FILE
+    mqtt_key_file: str = ""  # STAYAWAY_MQTT_KEY_FILE
     max_batch: int = 2000  # STAYAWAY_MAX_BATCH: messages per transaction at most
     batch_budget_ms: float = 30.0  # STAYAWAY_BATCH_BUDGET_MS: a batch holds what takes about this long (panics wait)
     max_payload_bytes: int = 256 * 1024  # STAYAWAY_MAX_PAYLOAD_BYTES
@@ -75,6 +81,7 @@ class Settings:
             raise ConfigError("STAYAWAY_HEALTH_CLOSE_AFTER_S must be 0 or more")
         self.http_address()
         self.escalation_policies()
+        self.mqtt()
         try:
             from zoneinfo import ZoneInfo
 
@@ -100,6 +107,18 @@ class Settings:
             return {str(k): parse_steps(v) for k, v in raw.items()}
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"STAYAWAY_ESCALATION: {exc}") from exc
+
+    def mqtt(self) -> Any:
+        """The broker URL with its TLS files (an ``MqttUrl``: prints with the password masked); None: the
+        embedded broker. A cleartext ``mqtt://`` URL is refused unless the broker is on this machine."""
+        if self.mqtt_url is None:
+            if self.mqtt_ca_file or self.mqtt_cert_file or self.mqtt_key_file:
+                raise ConfigError("STAYAWAY_MQTT_CA_FILE, _CERT_FILE and _KEY_FILE need an mqtts:// STAYAWAY_MQTT_URL "
+                                  "(the embedded broker is loopback only, without TLS)")
+            return None
+        from service.adapters.mqtt.url import parse_mqtt_url
+
+        return parse_mqtt_url(self.mqtt_url, self.mqtt_ca_file, self.mqtt_cert_file, self.mqtt_key_file)
 
     def http_address(self) -> tuple[str, int]:
         host, sep, port = self.http.rpartition(":")

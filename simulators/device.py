@@ -1,4 +1,9 @@
-"""A tracker or a victim's phone: one paho client publishing QoS 1 JSON on its own topics."""
+"""A tracker or a victim's phone: one paho client publishing QoS 1 JSON on its own topics.
+
+Like a real device it connects with TLS when told to (``tls=True`` or an ``mqtts://`` URL given to
+:meth:`SimDevice.from_url`): the broker's certificate must chain to ``ca_file`` (else the system's
+trust store) and name the host; ``cert_file``/``key_file`` add a client certificate.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 import threading
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 
@@ -15,13 +21,27 @@ def rfc3339(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+def broker_address(url: str) -> tuple[str, int, bool]:
+    """``mqtt://host[:port]`` or ``mqtts://host[:port]`` as (host, port, tls); 1883 and 8883 by default."""
+    parts = urlsplit(url)
+    tls = parts.scheme in ("mqtts", "ssl")
+    if (not tls and parts.scheme not in ("mqtt", "tcp")) or not parts.hostname:
+        raise ValueError("a broker URL is mqtt://host[:port] or mqtts://host[:port]")
+    return parts.hostname, parts.port or (8883 if tls else 1883), tls
+
+
 class SimDevice:
-    def __init__(self, device_id: str, host: str, port: int, first_seq: int = 1, password: str | None = None) -> None:
-        """``password``: the device's broker password (``stayaway mqtt credentials``); its username is its id."""
+    def __init__(self, device_id: str, host: str, port: int, first_seq: int = 1, password: str | None = None, *,
+                 tls: bool = False, ca_file: str | None = None, cert_file: str | None = None,
+                 key_file: str | None = None) -> None:
+        """``password``: the device's broker password (``stayaway mqtt credentials``); its username is its id.
+        ``tls``: connect with TLS, trusting ``ca_file`` (else the system's CAs), host name checked."""
         self.device_id = device_id
         self.seq = first_seq - 1
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
         self._client.username_pw_set(device_id, password)
+        if tls or ca_file or cert_file:
+            self._client.tls_set(ca_certs=ca_file, certfile=cert_file, keyfile=key_file)
         self._host, self._port = host, port
         self._connected = threading.Event()
         self._client.on_connect = self._on_connect
@@ -29,6 +49,14 @@ class SimDevice:
         self.commands: list[dict[str, Any]] = []  # what the backend told this device (contract section 3)
         self.notices: list[dict[str, Any]] = []
         self.interval_s: float | None = None  # the last set_interval received, as a real device would obey it
+
+    @classmethod
+    def from_url(cls, device_id: str, url: str, first_seq: int = 1, password: str | None = None,
+                 **tls_files: str | None) -> SimDevice:
+        """The device on the broker at ``url`` (``mqtt://`` or ``mqtts://``); ``tls_files``: ``ca_file``,
+        ``cert_file``, ``key_file``."""
+        host, port, tls = broker_address(url)
+        return cls(device_id, host, port, first_seq, password, tls=tls, **tls_files)
 
     def connect(self, timeout: float = 10.0) -> SimDevice:
         self._client.connect(self._host, self._port, keepalive=30)

@@ -122,9 +122,12 @@ def replay(track: Track, device: SimDevice, start: datetime | None = None, speed
 
 
 def replay_to(track: Track, device_id: str, host: str = "127.0.0.1", port: int = 1883, first_seq: int = 1,
-              start: datetime | None = None, speedup: float = 1.0, **options: Any) -> list[Planned]:
-    """As :func:`replay`, on a SimDevice of its own that is connected for the replay and closed after."""
-    device = SimDevice(device_id, host, port, first_seq=first_seq).connect()
+              start: datetime | None = None, speedup: float = 1.0, *, url: str | None = None,
+              password: str | None = None, ca_file: str | None = None, **options: Any) -> list[Planned]:
+    """As :func:`replay`, on a SimDevice of its own that is connected for the replay and closed after;
+    ``url`` (``mqtt://`` or ``mqtts://``, with ``ca_file``) instead of ``host`` and ``port``."""
+    device = (SimDevice.from_url(device_id, url, first_seq, password, ca_file=ca_file) if url
+              else SimDevice(device_id, host, port, first_seq=first_seq, password=password, ca_file=ca_file)).connect()
     try:
         return replay(track, device, start, speedup, **options)
     finally:

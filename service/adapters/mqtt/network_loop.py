@@ -16,11 +16,14 @@ from __future__ import annotations
 import logging
 import select
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
+
+from service.adapters.mqtt.url import Client
 
 log = logging.getLogger(__name__)
 BURST = 512  # packets read per wake-up at most, so writes and keep-alive are never starved
@@ -39,15 +42,22 @@ class BufferedSocket:
     the PUBACKs queued by one committed batch leave in one ``send`` (:meth:`flush`, called by
     :class:`NetworkLoop` after ``loop_write``). paho's own websocket transport wraps its
     socket the same way; every other attribute is the socket's.
+
+    Under TLS the socket is an ``ssl.SSLSocket``: a read may need more of a record
+    (``SSLWantReadError``, which paho takes as "try again", as it does on its own TLS socket),
+    a write may have to wait for the kernel (``SSLWantWriteError``: the bytes stay buffered and go
+    with the next flush, OpenSSL resumes the same record), and decrypted bytes waiting inside the
+    TLS layer count as pending, since ``select`` cannot see them.
     """
 
-    __slots__ = ("_sock", "_in", "_pos", "_out")
+    __slots__ = ("_in", "_out", "_pos", "_sock", "_tls")
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
         self._in = b""
         self._pos = 0
         self._out = bytearray()
+        self._tls = isinstance(sock, ssl.SSLSocket)
 
     def recv(self, bufsize: int) -> bytes:
         pos = self._pos
@@ -61,8 +71,8 @@ class BufferedSocket:
         return out
 
     def pending(self) -> int:
-        """Bytes received and not yet handed to paho (the name paho's own loop checks)."""
-        return len(self._in) - self._pos
+        """Bytes received and not yet handed to paho (the name paho's own loop checks), TLS layer included."""
+        return len(self._in) - self._pos + (self._sock.pending() if self._tls else 0)
 
     def send(self, data: bytes | bytearray) -> int:
         self._out += data
@@ -77,8 +87,8 @@ class BufferedSocket:
         while out:
             try:
                 sent = self._sock.send(out)
-            except BlockingIOError:
-                return
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                return  # the kernel's buffer is full (or TLS waits for the peer): the rest goes next time
             except OSError as exc:  # the connection broke: paho's next read or keep-alive sees it
                 log.warning("MQTT send failed (%s); %d bytes dropped", exc.__class__.__name__, len(out))
                 out.clear()
@@ -102,8 +112,8 @@ class BufferedSocket:
         return getattr(self._sock, name)
 
 
-class BufferedClient(mqtt.Client):
-    """A paho client whose socket is a :class:`BufferedSocket` (only for :class:`NetworkLoop`)."""
+class BufferedClient(Client):
+    """A paho client whose socket (TCP, or TLS over it) is a :class:`BufferedSocket` (only for :class:`NetworkLoop`)."""
 
     def _create_socket(self) -> Any:  # paho's hook for its own transports (paho-mqtt 2.x)
         return BufferedSocket(super()._create_socket())
@@ -164,6 +174,9 @@ class NetworkLoop:
             self._before_connect()
             self._client.reconnect()
             return True
+        except ssl.SSLCertVerificationError as exc:  # says which check failed, never a secret
+            log.error("the broker's TLS certificate is refused (%s); retrying", exc.verify_message)
+            return False
         except (OSError, mqtt.WebsocketConnectionError) as exc:
             log.warning("cannot reach the broker (%s); retrying", exc.__class__.__name__)
             return False
