@@ -10,6 +10,7 @@ accountability dashboard. With ``STAYAWAY_SCREENSHOTS=docs/screenshots`` the scr
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -141,6 +142,8 @@ def test_an_officer_sees_a_breach_live_acknowledges_it_and_the_court_exports_ver
     assert page.locator("#map path.track.respondent").count() == 1
     assert page.locator("#map path.track.victim").count() == 0  # a breach alone does not show her track
     assert page.locator("#chart path.series.his").count() == 0  # distances to her places: hidden too
+    assert page.text_content("#chart-empty").startswith("Distances are hidden")  # the chart says why
+    assert not re.search(r"\b\d+ m\b", timeline)  # no distance beside his fixes (issue 12, #5)
     assert page.locator("#map img.leaflet-tile").count() == 0  # no tile server: a plain background
     page.screenshot(path=str(shots / "order-en.png"), full_page=True)
 
@@ -153,6 +156,7 @@ def test_an_officer_sees_a_breach_live_acknowledges_it_and_the_court_exports_ver
     assert page.locator("#map path.zone").count() == 2  # home and workplace
     assert page.locator("#chart path.series.between").count() == 1
     assert page.locator("#chart path.series.his").count() == 1
+    assert re.search(r"\b\d+ m\b", page.locator("#timeline").inner_text())  # and the breach's distances
     page.locator("#map").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "order-victim-track-en.png"))
 
