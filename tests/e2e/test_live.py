@@ -62,6 +62,12 @@ def test_an_agency_s_officers_see_its_alerts_live_and_only_its_own(devices, load
         time.sleep(1.0)
         assert east_stream.events == []  # not theirs
         assert [m["alert_id"] for _, m in supervisor_stream.events] == [message["alert_id"]]  # her own agency's
+        # police get the agency's message as published (the distance into the zone: they answer the breach);
+        # a supervisor gets none of what her zone gives away (issue 12, #5), and his fix still
+        [(_, overseen)] = supervisor_stream.events
+        assert "distance_m" in message and "confidence" in message
+        assert not {"distance_m", "confidence", "eta_s", "victim"} & set(overseen)
+        assert overseen["respondent"] == message["respondent"]
     finally:
         for s in (west_stream, east_stream, supervisor_stream):
             s.close()
