@@ -171,8 +171,8 @@ PATHS: dict[str, Any] = {
                                                   "responses": answers(obj({"order_id": STR, "history": {
                                                       "type": "array", "items": ref("HistoryEntry")}}), 401, 403, 404)}},
     "/api/v1/orders/{order_id}/timeline": {"get": {
-        "summary": "the breach timeline: his track, every alert event with who and when; her track only by "
-                   "need to know",
+        "summary": "the breach timeline: his track, every alert event with who and when; her track, and the "
+                   "events' distance_m, confidence and victim, only by need to know",
         "parameters": [ORDER_ID, *({"name": n, "in": "query", "required": False, "schema": STR} for n in ("from", "to"))],
         "responses": answers(ref("Timeline"), 400, 401, 403, 404)}},
     "/api/v1/orders/{order_id}/evidence": {"post": {
@@ -207,7 +207,8 @@ PATHS: dict[str, Any] = {
         "requestBody": body(ref("Step")),
         "responses": answers(ref("AlertAfterStep"), *SIGNED_IN, 409, 503)}},
     "/api/v1/alerts/stream": {"get": {
-        "summary": "server-sent events: the caller's agency's alert messages as they are published (officers)",
+        "summary": "server-sent events: the caller's agency's alert messages as they are published (officers; a "
+                   "supervisor's without victim, distance_m, eta_s, confidence)",
         "responses": {"200": {"description": "text/event-stream: events alert, reset, signed_out; keep-alive comments",
                               "content": {"text/event-stream": {"schema": STR}}},
                       **answers(None, 401, 403, 503)}}},
