@@ -67,7 +67,10 @@ def import_orders(engine: Engine, bodies: Iterable[tuple[Any, str]], clock: Call
                 raise InvalidInput(f"{source}: court {spec.court_id} is not a known court agency; import agencies first",
                                    "court")
             stored = [{"code": w.code, "message": w.message, "field": w.field} for w in warnings]
-            version = config_repo.save_order(conn, spec, source, now, stored)
+            try:  # its devices and OwnTracks topics are bound there, or refused as through the API
+                version = config_repo.save_order(conn, spec, source, now, stored)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{source}: {exc}", exc.field) from exc
             out.append(ImportedOrder(spec.order_id, version, source, tuple(warnings)))
     return out
 

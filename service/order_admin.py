@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from geofence import FrameCache
-from service.adapters.db import config_repo
+from service.adapters.db import alerts_repo, config_repo
 from service.domain import law
+from service.domain.monitor import AgencyNotice
 from service.domain.orders import OrderSpec, parse_order
 from service.domain.setup_checks import setup_warnings
 from service.errors import InvalidInput, NotFound
@@ -39,9 +40,7 @@ class OrderAdmin:
             if config_repo.load_standing(conn, spec.order_id) is not None:
                 raise law.LegalError("exists", f"order {spec.order_id} exists; modify it instead", "order_id")
             law.issue(spec.order_id, spec.type, spec.court_id, spec.issued_at, spec.expires_at, actor, now)
-            version = config_repo.save_order(conn, spec, f"api:{actor.actor_id}", now, self._warnings(spec), actor,
-                                             body.get("reason"))
-            if supersedes is not None:
+            if supersedes is not None:  # first: the temporary order's devices pass to the ordinary one
                 old = self._standing(conn, str(supersedes))
                 if old.court_id != spec.court_id:  # another court's order: as if unknown
                     raise NotFound(f"no order {supersedes}")
@@ -50,6 +49,8 @@ class OrderAdmin:
                 ended, event = law.supersede(old, spec.order_id, actor, now)
                 config_repo.save_standing(conn, ended, now)
                 config_repo.add_order_event(conn, event)
+            version = config_repo.save_order(conn, spec, f"api:{actor.actor_id}", now, self._warnings(spec), actor,
+                                             body.get("reason"))
         return {"order_id": spec.order_id, "version": version}
 
     def modify(self, order_id: str, body: Any, actor: law.Actor, reason: str | None) -> dict[str, Any]:
@@ -84,6 +85,32 @@ class OrderAdmin:
             raise NotFound(f"no order {order_id} in force")
         body = {**current[0].body, role: {**current[0].body[role], "device_id": device_id}}
         return self.modify(order_id, body, actor, reason)
+
+    def release_device(self, order_id: str, role: str, what: str, actor: law.Actor,
+                       reason: str | None) -> dict[str, Any]:
+        """The order gives up a party's device (with its OwnTracks topic) or its OwnTracks topic, so that
+        another order may name it: its court's step, or an admin's, with a reason (``law.release_device``).
+        A new version without it, a ``device_released`` entry in the legal history, and a notice to the
+        order's court (``stayaway/v1/agencies/{court}/notices``): protection that changes is never silent."""
+        with self.engine.begin() as conn:
+            now = self.clock()
+            standing = self._standing(conn, order_id)
+            [spec] = config_repo.load_orders(conn, [order_id]) or [None]
+            if spec is None:
+                law.release_device(standing, actor, role, what, None, None, reason, now)  # the law's answer first
+                raise NotFound(f"no order {order_id} in force")
+            party = spec.respondent if role == "respondent" else spec.victim
+            event = law.release_device(standing, actor, role, what, party.device_id, party.owntracks_topic, reason,
+                                       now)
+            kept = {k: v for k, v in spec.body[role].items()
+                    if k != "owntracks_topic" and (what != "device" or k != "device_id")}
+            new = parse_order({**spec.body, role: kept})
+            version = config_repo.save_order(conn, new, f"api:{actor.actor_id}", now, self._warnings(new), actor,
+                                             reason, event=event)
+            alerts_repo.save_agency_notices(conn, [AgencyNotice(spec.court_id, order_id, f"device_released:{version}", {
+                "kind": "device_released", "order_id": order_id, "version": version, "role": role, "what": what,
+                "by_role": actor.role, "reason": reason, "at": now})], now)
+        return {"order_id": order_id, "version": version, "role": role, "what": what}
 
     def extend(self, order_id: str, new_expires_at: datetime, actor: law.Actor, reason: str | None) -> dict[str, Any]:
         with self.engine.begin() as conn:
@@ -161,4 +188,8 @@ class OrderAdmin:
 
     @staticmethod
     def _warnings(spec: OrderSpec) -> list[dict[str, Any]]:
-        return [{"code": w.code, "message": w.message, "field": w.field} for w in setup_warnings(spec, FrameCache())]
+        out = [{"code": w.code, "message": w.message, "field": w.field} for w in setup_warnings(spec, FrameCache())]
+        if spec.min_distance_m is not None and spec.victim.device_id is None:
+            out.append({"code": "no_victim_device", "message": "the victim has no device in this order: the moving "
+                        "zone (min_distance_m) cannot be checked (victim_signal_lost)", "field": "victim.device_id"})
+        return out

@@ -115,6 +115,6 @@ def _replaced_devices(specs: list[Any], timelines: dict[str, Any]) -> dict[str, 
             continue
         previous = earlier[-1][1]
         for before, now in ((previous.respondent, spec.respondent), (previous.victim, spec.victim)):
-            if before.device_id and before.device_id != now.device_id:
+            if before.device_id and now.device_id and before.device_id != now.device_id:  # released: no hand-over
                 out.setdefault(spec.order_id, []).append((before.device_id, now.role))
     return out

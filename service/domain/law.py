@@ -13,6 +13,10 @@
 - Service: the order is served to the respondent, the victim, the police and the community
   committee; anything unserved 24 h after issue is overdue (:func:`service_overdue`).
 - Expiry (or any end) stops monitoring (:func:`monitored`).
+- A device, and an OwnTracks topic, stand for one person in one court's orders at a time (the
+  database keeps it: ``config_repo.bind``); another court names one only once the order's court, or
+  an admin, has released it with a reason (:func:`release_device`). A refusal says the same whatever
+  the reason (:class:`DeviceUnavailable`).
 
 Functions return a new :class:`Standing` and the :class:`LegalEvent` to append to the order's
 history, or raise :class:`LegalError` with a stable code.
@@ -26,6 +30,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
+
+from service.errors import InvalidInput
 
 SERVICE_PARTIES = ("respondent", "victim", "police", "committee")
 SERVICE_DUE = timedelta(hours=24)
@@ -47,6 +53,25 @@ class LegalError(Exception):
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.field = code, message, field
+
+
+class DeviceUnavailable(InvalidInput):
+    """A device or OwnTracks topic this order may not name now (the API's 409 ``device_unavailable``).
+
+    One text for every reason (another court's order holds it, a replaced device still reporting until
+    its successor's first message, another person's in this court, an agency's id), so the answer never
+    confirms what another court's orders hold: ``field`` names the caller's own field, nothing else."""
+
+    code = "device_unavailable"
+
+    def __init__(self, field: str) -> None:
+        what = "OwnTracks topic" if field.endswith("owntracks_topic") else "device"
+        super().__init__(f"this {what} is not available for this order: a device or topic stands for one person "
+                         "in one court's orders at a time, until that order's court releases it", field)
+
+
+RELEASABLE = ("device", "owntracks_topic")
+RELEASERS = COURT_ROLES | {"admin"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +101,7 @@ class LegalEvent:
 
     order_id: str
     event: str  # issued | modified | extended | cancelled | superseded | rejected | withdrawn | expired | served
+    #             | device_released
     at: datetime
     actor_id: str
     role: str
@@ -149,6 +175,33 @@ def supersede(temporary: Standing, ordinary_id: str, actor: Actor, at: datetime)
     ended = replace(_end(temporary, OrderStatus.SUPERSEDED, at), superseded_by=ordinary_id)
     return ended, LegalEvent(temporary.order_id, "superseded", at, actor.actor_id, actor.role, None,
                              {"by": ordinary_id})
+
+
+def release_device(standing: Standing, actor: Actor, role: str, what: str, device_id: str | None,
+                   owntracks_topic: str | None, reason: str | None, at: datetime) -> LegalEvent:
+    """The order gives up a party's device (``what`` = ``device``: with its OwnTracks topic) or its OwnTracks
+    topic, so another order may name it. Its court, or an admin, with a reason. The order goes on without it
+    (a new version): the victim's phone released, the moving zone can no longer be checked and says so
+    (``victim_signal_lost``). The respondent's tracker is replaced, never released: the order is kept
+    through it."""
+    if actor.role not in RELEASERS:
+        raise LegalError("court_only", "only the order's court (or an admin) releases its devices", None)
+    _open(standing)
+    _reason(reason)
+    if role not in ("respondent", "victim"):
+        raise LegalError("bad_party", "role must be respondent or victim", "role")
+    if what not in RELEASABLE:
+        raise LegalError("bad_release", "what must be device or owntracks_topic", "what")
+    if role == "respondent" and what == "device":
+        raise LegalError("device_required", "the order is kept through the respondent's tracker: replace it "
+                         "(replace-device) rather than release it", "what")
+    held = device_id if what == "device" else owntracks_topic
+    if held is None:
+        raise LegalError("nothing_to_release", f"the {role} has no {what.replace('_', ' ')} in this order", "what")
+    details: dict[str, Any] = {"role": role, "what": what, what if what == "owntracks_topic" else "device_id": held}
+    if what == "device" and owntracks_topic is not None:
+        details["owntracks_topic"] = owntracks_topic  # it stood for the device: it goes with it
+    return LegalEvent(standing.order_id, "device_released", at, actor.actor_id, actor.role, reason, details)
 
 
 def end_application(temporary: Standing, outcome: str, actor: Actor, reason: str | None,

@@ -107,7 +107,9 @@ RESPONSES = {f"E{code}": {"description": text, "content": {"application/json": {
              for code, text in ((400, "validation: the body or a parameter is wrong (``field`` names it)"),
                                 (401, "not signed in"), (403, "this caller may never do this"),
                                 (404, "unknown, or outside the caller's scope"),
-                                (409, "not allowed now (a stable code: the lifecycle's or the law's)"),
+                                (409, ("not allowed now (a stable code: the lifecycle's or the law's; "
+                                       "``device_unavailable``: a device or OwnTracks topic this order may not name, "
+                                       "one answer whatever the reason)")),
                                 (429, "locked after 5 failed sign-ins in 15 minutes"),
                                 (503, "the running service is needed"))}
 
@@ -140,6 +142,15 @@ PATHS: dict[str, Any] = {
         "requestBody": body({"type": "object", "properties": {"role": STR, "device_id": STR, "reason": STR}}),
         "responses": answers(obj({"order_id": STR, "version": INT, "changed": {"type": "array", "items": STR}}),
                              *SIGNED_IN, 409, 503)}},
+    "/api/v1/orders/{order_id}/release-device": {"post": {
+        "summary": "the order gives up a party's device (with its OwnTracks topic) or its OwnTracks topic, so "
+                   "another order may name it; it goes on without it, its court is told (its court, or an admin; "
+                   "audited)", "parameters": [ORDER_ID],
+        "requestBody": body({"type": "object", "properties": {
+            "role": {"type": "string", "enum": ["respondent", "victim"]},
+            "what": {"type": "string", "enum": ["device", "owntracks_topic"]}, "reason": STR}}),
+        "responses": answers(obj({"order_id": STR, "version": INT, "role": STR, "what": STR}), *SIGNED_IN, 409,
+                             503)}},
     "/api/v1/orders/{order_id}/extend": {"post": {
         "summary": "extend once, by at most a year (its court)", "parameters": [ORDER_ID],
         "requestBody": body({"type": "object", "properties": {"expires_at": STR, "reason": STR}}),

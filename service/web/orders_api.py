@@ -19,7 +19,7 @@ from service.adapters.db import (
     timeline_repo,
 )
 from service.domain import access
-from service.domain.law import LegalError
+from service.domain.law import DeviceUnavailable, LegalError
 from service.errors import InvalidInput, NotFound
 from service.web import deps
 from service.web.errors import FieldError, error, time_arg
@@ -57,13 +57,44 @@ def modify_order(order_id: str):  # type: ignore[no-untyped-def]
 @bp.post("/<order_id>/replace-device")
 def replace_device(order_id: str):  # type: ignore[no-untyped-def]
     """Body ``{"role": "respondent" | "victim", "device_id", "reason"}``: a new version with the party's new
-    device; the old one keeps reporting for the order until the new one's first message."""
+    device; the old one keeps reporting for the order until the new one's first message. A device another
+    holder has is 409 ``device_unavailable``, the same answer as for any other device it may not name."""
     body = _body()
     _court_only(order_id)
     if not isinstance(body.get("device_id"), str):
         return error(400, "validation", "device_id must be a string", "device_id")
     return _done(_run(lambda admin: admin.replace_device(order_id, str(body.get("role")), body["device_id"],
                                                          principal().law_actor(), _text(body, "reason"))))
+
+
+@bp.post("/<order_id>/release-device")
+def release_device(order_id: str):  # type: ignore[no-untyped-def]
+    """Body ``{"role": "respondent" | "victim", "what": "device" | "owntracks_topic", "reason"}``: the order
+    gives the party's device (with its OwnTracks topic) or its topic up, so that another order may name it.
+    The order goes on without it: a new version, ``device_released`` in its history, a notice to its court.
+    Its court, or an admin (any order: admins see no case data, so the answer holds no more than this).
+    Every attempt is in the access audit."""
+    body = _body()
+    p, reason = principal(), _text(body, "reason")
+    details = {k: str(body.get(k))[:32] for k in ("role", "what")}
+    if p.role == access.Role.ADMIN:
+        with deps().engine.connect() as conn:
+            known = scope_repo.order_scopes(conn, [order_id]).get(order_id) is not None
+    else:
+        with deps().engine.connect() as conn:
+            scope = scope_repo.order_scopes(conn, [order_id]).get(order_id)
+        known = scope is not None and access.may_read_order(p, scope)
+        if known and not access.may_change_order(p, scope):  # type: ignore[arg-type]
+            audit("release_device", "order", order_id, reason, "denied", details)
+            abort(403, description="only the order's court (or an admin) releases its devices")
+    if not known:
+        audit("release_device", "order", order_id, reason, "denied", details)
+        abort(404, description=f"no order {order_id}")
+    result = _run(lambda admin: admin.release_device(order_id, str(body.get("role")), str(body.get("what")),
+                                                     p.law_actor(), reason))
+    audit("release_device", "order", order_id, reason, "failed" if isinstance(result, tuple) else "ok",
+          details if isinstance(result, tuple) else {**details, "version": result["version"]})
+    return _done(result)
 
 
 @bp.post("/<order_id>/extend")
@@ -342,6 +373,8 @@ def _run(step: Callable[[Any], dict[str, Any]]) -> Any:
         return step(admin)
     except LegalError as exc:
         return error(409, exc.code, exc.message, exc.field)
+    except DeviceUnavailable as exc:  # one answer whatever the reason: it never tells what another court holds
+        return error(409, exc.code, str(exc), exc.field)
     except InvalidInput as exc:
         return error(400, "validation", str(exc), exc.field)
     except NotFound as exc:

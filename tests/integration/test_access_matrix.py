@@ -136,6 +136,8 @@ def operations(alerts: dict[str, str]) -> list[tuple[str, str, str, dict | None]
                 ("POST", f"/api/v1/orders/{order_id}/end", whose, {"outcome": "withdrawn", "reason": "r"}),
                 ("POST", f"/api/v1/orders/{order_id}/replace-device", whose,
                  {"role": "respondent", "device_id": "trk-777", "reason": "r"}),
+                ("POST", f"/api/v1/orders/{order_id}/release-device", whose,
+                 {"role": "victim", "what": "device", "reason": "phone handed back"}),
                 ("POST", f"/api/v1/orders/{order_id}/reconsideration", whose, {"reason": "appeal filed"}),
                 ("POST", f"/api/v1/orders/{order_id}/cancel", whose, {"reason": "the victim asked"})]
     for whose, alert_id in (("own", alerts[A]), ("other", alerts[B]), ("guess", "alert-guessed")):
@@ -154,7 +156,9 @@ MAY_SUCCEED: dict[str, set[str] | None] = {
     "respondent": READS,  # and those lists are empty
     "other_police": OFFICER,
     "other_court": None,  # OFFICER, issuing, and anything on its own order B (checked below)
-    "admin": OFFICER | {"GET /api/v1/accountability", "GET /metrics", "POST /api/v1/agencies"},
+    "admin": OFFICER | {"GET /api/v1/accountability", "GET /metrics", "POST /api/v1/agencies",
+                        # any order's device, with a reason (audited, the court told); no case data in the answer
+                        "POST /api/v1/orders/{A}/release-device", "POST /api/v1/orders/{B}/release-device"},
 }
 
 

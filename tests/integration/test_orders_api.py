@@ -192,7 +192,8 @@ def test_a_device_stands_for_one_person(client) -> None:  # type: ignore[no-unty
     someone_else = builders.order_for(9)
     someone_else["victim"] = {**someone_else["victim"], "device_id": "phone-001"}  # the example victim's phone
     r = c.as_("court").post("/api/v1/orders", someone_else)
-    assert r.status_code == 400 and r.get_json()["error"]["field"] == "victim.device_id"
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "device_unavailable"
+    assert r.get_json()["error"]["field"] == "victim.device_id"
     assert "PSO-2026-0001" not in r.get_json()["error"]["message"]  # the other order is not named
     named_like_an_agency = builders.order_for(10)
     named_like_an_agency["respondent"] = {**named_like_an_agency["respondent"], "device_id": "police-west"}

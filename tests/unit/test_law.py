@@ -139,3 +139,38 @@ def test_an_application_for_reconsideration_suspends_nothing():
     with pytest.raises(LegalError) as err:
         law.reconsideration_filed(order, VICTIM, "I want it stopped", T0)
     assert err.value.code == "court_only"
+
+
+def test_a_device_is_released_by_the_order_s_court_or_an_admin_with_a_reason_and_never_silently():
+    order = ordinary()
+    event = law.release_device(order, COURT, "victim", "device", "phone-001", "owntracks/her/phone", "phone lost", T0)
+    assert (event.event, event.reason, event.role) == ("device_released", "phone lost", "court")
+    assert event.details == {"role": "victim", "what": "device", "device_id": "phone-001",
+                             "owntracks_topic": "owntracks/her/phone"}  # the topic stood for it: it goes too
+    admin = law.release_device(order, Actor("root", "admin"), "victim", "owntracks_topic", "phone-001",
+                               "owntracks/her/phone", "court B's order, agreed with court A", T0)
+    assert admin.details == {"role": "victim", "what": "owntracks_topic", "owntracks_topic": "owntracks/her/phone"}
+    refused = [
+        ((order, VICTIM, "victim", "device", "phone-001", None, "I consent to contact", T0), "court_only"),
+        ((order, POLICE, "victim", "device", "phone-001", None, "reason", T0), "court_only"),
+        ((order, COURT, "victim", "device", "phone-001", None, " ", T0), "reason_required"),
+        ((order, COURT, "respondent", "device", "trk-001", None, "broken", T0), "device_required"),
+        ((order, COURT, "victim", "owntracks_topic", "phone-001", None, "reason", T0), "nothing_to_release"),
+        ((order, COURT, "victim", "sim_card", "phone-001", None, "reason", T0), "bad_release"),
+        ((order, COURT, "witness", "device", "phone-001", None, "reason", T0), "bad_party"),
+        ((law.cancel(order, COURT, "set aside", T0)[0], COURT, "victim", "device", "phone-001", None, "reason", T0),
+         "order_ended"),
+    ]
+    for args, code in refused:
+        with pytest.raises(LegalError) as err:
+            law.release_device(*args)
+        assert err.value.code == code, args
+
+
+def test_a_refused_device_reads_the_same_whatever_the_reason():
+    """The refusal carries nothing but the caller's own field: no order, court, person or reason."""
+    a, b = law.DeviceUnavailable("victim.device_id"), law.DeviceUnavailable("victim.device_id")
+    assert (str(a), a.field, a.code) == (str(b), b.field, "device_unavailable")
+    topic = law.DeviceUnavailable("respondent.owntracks_topic")
+    assert "OwnTracks topic" in str(topic) and topic.field == "respondent.owntracks_topic"
+    assert isinstance(a, law.InvalidInput)  # the import's command line reports it like any bad file

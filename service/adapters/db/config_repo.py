@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,8 @@ from sqlalchemy.engine import Connection
 
 from alerts.routing import Agency
 from service.adapters.db import schema as t
-from service.adapters.db.upsert import upsert
+from service.adapters.db import state_repo
+from service.adapters.db.upsert import dialect_insert, upsert
 from service.domain import law
 from service.domain.monitor import MOVING_ZONE_ID
 from service.domain.orders import OrderSpec, parse_order
@@ -50,29 +52,32 @@ def agency_kinds(conn: Connection) -> dict[str, str]:
 
 def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime,
                warnings: list[dict[str, Any]] | None = None, actor: law.Actor | None = None,
-               reason: str | None = None) -> int:
+               reason: str | None = None, event: law.LegalEvent | None = None) -> int:
     """Insert or replace an order; every new body is kept as a new version (taking effect ``now``) and
-    an ``issued`` or ``modified`` entry in its legal history. An order that has ended is not revived:
-    InvalidInput. Returns the version."""
+    an ``issued`` or ``modified`` entry in its legal history (or ``event``, the step that made it). An
+    order that has ended is not revived: InvalidInput. Its devices and OwnTracks topics are bound to it
+    in the same transaction (:func:`bind`: DeviceUnavailable when another holder has one). Returns the
+    version."""
     current = conn.execute(
-        sa.select(t.orders.c.version, t.orders.c.body, t.orders.c.status).where(t.orders.c.order_id == spec.order_id)
-    ).first()
+        sa.select(t.orders.c.version, t.orders.c.body, t.orders.c.status, t.orders.c.court_id)
+        .where(t.orders.c.order_id == spec.order_id)).first()
     if current is not None and current.status != law.OrderStatus.ACTIVE.value:
         raise InvalidInput(f"order {spec.order_id} has ended ({current.status}); a new order needs a new order_id",
                            "order_id")
-    _check_devices(conn, spec)
     if current is not None and current.body == spec.body:
         conn.execute(sa.update(t.orders).where(t.orders.c.order_id == spec.order_id).values(warnings=warnings or None))
         return int(current.version)
+    before = _parties(conn, spec.order_id, None if current is None else current.court_id)
+    bind(conn, spec, before, now)
     version = 1 if current is None else int(current.version) + 1
     who = actor or law.Actor(f"import:{source}"[:64], "court")
     conn.execute(sa.insert(t.order_versions).values(
         order_id=spec.order_id, version=version, body=spec.body, source=source, recorded_at=now, effective_from=now,
         actor_id=who.actor_id, reason=reason))
-    event = "issued" if current is None else "modified"
-    add_order_event(conn, law.LegalEvent(spec.order_id, event, now, who.actor_id, who.role,
-                                         reason if reason is not None else (f"imported from {source}" if actor is None
-                                                                            else None)), version)
+    if event is None:
+        event = law.LegalEvent(spec.order_id, "issued" if current is None else "modified", now, who.actor_id, who.role,
+                               reason if reason is not None else (f"imported from {source}" if actor is None else None))
+    add_order_event(conn, event, version)
     upsert(conn, t.orders, [{
         "order_id": spec.order_id, "type": spec.type, "court_id": spec.court_id, "issued_at": spec.issued_at,
         "expires_at": spec.expires_at, "status": "active", "version": version, "body": spec.body, "updated_at": now,
@@ -81,8 +86,9 @@ def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime,
     conn.execute(sa.delete(t.order_parties).where(t.order_parties.c.order_id == spec.order_id))
     conn.execute(sa.insert(t.order_parties), [
         {"order_id": spec.order_id, "role": p.role, "person_id": p.person_id, "device_id": p.device_id,
-         "report_interval_s": p.report_interval_s} for p in spec.parties()
+         "report_interval_s": p.report_interval_s, "owntracks_topic": p.owntracks_topic} for p in spec.parties()
     ])
+    _let_go(conn, before, {h.role: h for h in _holders_of(spec)}, now)
     conn.execute(sa.delete(t.zones).where(t.zones.c.order_id == spec.order_id))
     if spec.zones:
         conn.execute(sa.insert(t.zones), [
@@ -95,23 +101,173 @@ def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime,
     return version
 
 
-def _check_devices(conn: Connection, spec: OrderSpec) -> None:
-    """A device stands for one person: refuse one enrolled in another order in force for someone else (a
-    respondent with two orders may wear one tracker), and one named like an agency (broker accounts)."""
+# -- device bindings: a device, and an OwnTracks topic, stand for one holder at a time ---------------------------
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Who may name a device or topic: one person, in one role, in one court's orders (a respondent with two
+    orders of one court wears one tracker). ``device_id``: the device (for a topic, the one it stands for)."""
+
+    court_id: str
+    role: str
+    person_id: str
+    device_id: str
+    owntracks_topic: str | None = None
+
+    def bound_keys(self) -> list[tuple[str, str]]:
+        return [("device", self.device_id)] + ([("owntracks", self.owntracks_topic)] if self.owntracks_topic else [])
+
+    def same(self, kind: str, court_id: str, role: str, person_id: str, device_id: str) -> bool:
+        """Whether a binding row of ``kind`` with these values is this holder's."""
+        return (self.court_id, self.role, self.person_id) == (court_id, role, person_id) and (
+            kind == "device" or self.device_id == device_id)
+
+
+def _holders_of(spec: OrderSpec) -> list[Holder]:
+    return [Holder(spec.court_id, p.role, p.person_id, p.device_id, p.owntracks_topic)
+            for p in spec.parties() if p.device_id]
+
+
+def _parties(conn: Connection, order_id: str, court_id: str | None) -> dict[str, Holder]:
+    """The order's stored parties (its version in force) as holders, by role."""
+    if court_id is None:
+        return {}
+    p = t.order_parties.c
+    rows = conn.execute(sa.select(p.role, p.person_id, p.device_id, p.owntracks_topic)
+                        .where(p.order_id == order_id, p.device_id.is_not(None))).all()
+    return {r.role: Holder(court_id, r.role, r.person_id, r.device_id, r.owntracks_topic) for r in rows}
+
+
+def bind(conn: Connection, spec: OrderSpec, before: dict[str, Holder], now: datetime) -> None:
+    """Take every device and OwnTracks topic ``spec`` names for its holder, or raise DeviceUnavailable (one
+    answer for every reason). ``before``: the order's parties until now (what it already names is its own).
+
+    Race-free on both databases: each key's row is created if missing (``ON CONFLICT DO NOTHING``: a
+    concurrent claimant waits for the first to commit) and then locked (``FOR UPDATE``; SQLite's writers
+    are serialised by ``BEGIN IMMEDIATE``) before the orders naming it are read, so of two courts naming a
+    free device at once exactly one wins. Keys are taken in a fixed order (no deadlock between two orders)."""
     agencies = set(agency_kinds(conn))
-    for party in spec.parties():
-        device = party.device_id
-        if device is None:
-            continue
-        if device in agencies:
-            raise InvalidInput(f"device_id {device} is an agency's id", f"{party.role}.device_id")
-        p = t.order_parties.c
-        others = conn.execute(
-            sa.select(p.person_id, p.role).join(t.orders, t.orders.c.order_id == p.order_id)
-            .where(p.device_id == device, p.order_id != spec.order_id, t.orders.c.status == "active")).all()
-        if any(o.person_id != party.person_id or o.role != party.role for o in others):
-            raise InvalidInput(f"device {device} is enrolled in another order in force for another person",
-                               f"{party.role}.device_id")
+    holders = _holders_of(spec)
+    seen: dict[tuple[str, str], Holder] = {}
+    for h in holders:
+        for kind, ident in h.bound_keys():
+            field = f"{h.role}.{'device_id' if kind == 'device' else 'owntracks_topic'}"
+            if (kind == "device" and ident in agencies) or ((kind, ident) in seen and not seen[(kind, ident)].same(
+                    kind, h.court_id, h.role, h.person_id, h.device_id)):
+                raise law.DeviceUnavailable(field)  # an agency's id (broker accounts); both parties' device
+            seen[(kind, ident)] = h
+    for (kind, ident), h in sorted(seen.items()):
+        mine = before.get(h.role)
+        kept = mine is not None and (mine.device_id if kind == "device" else mine.owntracks_topic) == ident
+        if not _take(conn, kind, ident, h, spec.order_id, kept, now):
+            raise law.DeviceUnavailable(f"{h.role}.{'device_id' if kind == 'device' else 'owntracks_topic'}")
+
+
+def _take(conn: Connection, kind: str, ident: str, h: Holder, order_id: str, kept: bool, now: datetime) -> bool:
+    b = t.device_bindings.c
+    mine = {"court_id": h.court_id, "role": h.role, "person_id": h.person_id, "device_id": h.device_id}
+    ins = dialect_insert(conn, t.device_bindings).on_conflict_do_nothing(index_elements=["kind", "ident"])
+    created = conn.execute(ins.values(kind=kind, ident=ident, bound_at=now, **mine).returning(b.kind)).first()
+    row = _locked(conn, kind, ident)
+    namers = [n for n in _namers(conn, kind, ident, now, exclude=order_id)
+              if not h.same(kind, n.court_id, n.role, n.person_id, n.device_id)]
+    if created is not None:
+        return not namers  # a key no order named (a stale order in force without a row: refused)
+    if h.same(kind, row.court_id, row.role, row.person_id, row.device_id):
+        if row.successor is not None:  # its holder names a device it was handing over: held again
+            conn.execute(sa.update(t.device_bindings).where(b.kind == kind, b.ident == ident)
+                         .values(successor=None, retired_at=None))
+        return True
+    if namers or _handing_over(conn, row, now):
+        return kept  # kept: this order named it already, beside another holder (stored data from before bindings)
+    conn.execute(sa.update(t.device_bindings).where(b.kind == kind, b.ident == ident)
+                 .values(bound_at=now, successor=None, retired_at=None, **mine))
+    return True
+
+
+def _let_go(conn: Connection, before: dict[str, Holder], after: dict[str, Holder], now: datetime) -> None:
+    """After an order's new version (or its end: ``after`` empty): the keys it no longer names are kept
+    by another order of their holder, held while a replaced device hands over to its successor, passed
+    to another order still naming them (stored data from before bindings), or freed."""
+    named = {k for h in after.values() for k in h.bound_keys()}
+    for role, old in sorted(before.items()):
+        new = after.get(role)
+        for kind, ident in old.bound_keys():
+            if (kind, ident) in named:
+                continue
+            successor = new.device_id if kind == "device" and new is not None and new.device_id != ident else None
+            settle(conn, kind, ident, now, (old, successor) if successor else None)
+
+
+def settle(conn: Connection, kind: str, ident: str, now: datetime, replaced: tuple[Holder, str] | None = None) -> None:
+    """Keep, hand over, pass on or free the binding of ``(kind, ident)`` as the orders in force name it now.
+    ``replaced``: its holder has just replaced this device by another: it is held until that one's first
+    message (the monitor goes on reading it for the order until then, ``Monitor.add_handover``)."""
+    b = t.device_bindings.c
+    row = _locked(conn, kind, ident)
+    if row is None:
+        return
+    namers = _namers(conn, kind, ident, now)
+    holder = Holder(row.court_id, row.role, row.person_id, row.device_id)
+    if any(holder.same(kind, n.court_id, n.role, n.person_id, n.device_id) for n in namers):
+        return  # another order of its holder names it
+    if replaced is not None and replaced[0].same(kind, row.court_id, row.role, row.person_id, row.device_id):
+        conn.execute(sa.update(t.device_bindings).where(b.kind == kind, b.ident == ident)
+                     .values(successor=replaced[1], retired_at=now))
+        return
+    if _handing_over(conn, row, now):
+        return
+    if namers:  # stored data from before bindings: another order still names it, and now holds it
+        n = namers[0]
+        log.warning("the %s %s passes to order %s (its holder's orders no longer name it)", kind, ident, n.order_id)
+        conn.execute(sa.update(t.device_bindings).where(b.kind == kind, b.ident == ident).values(
+            court_id=n.court_id, role=n.role, person_id=n.person_id, device_id=n.device_id, bound_at=now,
+            successor=None, retired_at=None))
+        return
+    conn.execute(sa.delete(t.device_bindings).where(b.kind == kind, b.ident == ident))
+
+
+def release_order(conn: Connection, order_id: str, now: datetime) -> None:
+    """The order has ended: what it named is let go (:func:`settle`)."""
+    court = conn.execute(sa.select(t.orders.c.court_id).where(t.orders.c.order_id == order_id)).scalar()
+    before = _parties(conn, order_id, court)
+    _let_go(conn, before, {}, now)
+    if court is None:
+        return
+    b = t.device_bindings.c  # devices it was handing over
+    for kind, ident in conn.execute(sa.select(b.kind, b.ident).where(
+            b.court_id == court, b.successor.is_not(None),
+            sa.tuple_(b.role, b.person_id).in_([(h.role, h.person_id) for h in before.values()] or [("", "")]))).all():
+        settle(conn, kind, ident, now)
+
+
+def _locked(conn: Connection, kind: str, ident: str) -> Any:
+    b = t.device_bindings.c
+    return conn.execute(sa.select(t.device_bindings).where(b.kind == kind, b.ident == ident).with_for_update()).first()
+
+
+def _namers(conn: Connection, kind: str, ident: str, now: datetime, exclude: str | None = None) -> list[Any]:
+    """The orders in force (not past their expiry) naming the device or topic, the earliest issued first."""
+    p, o = t.order_parties.c, t.orders.c
+    q = sa.select(o.order_id, o.court_id, p.role, p.person_id, p.device_id) \
+        .join(t.orders, o.order_id == p.order_id) \
+        .where((p.device_id if kind == "device" else p.owntracks_topic) == ident, p.device_id.is_not(None),
+               o.status == law.OrderStatus.ACTIVE.value, sa.or_(o.expires_at.is_(None), o.expires_at > now)) \
+        .order_by(o.issued_at, o.order_id)
+    if exclude is not None:
+        q = q.where(o.order_id != exclude)
+    return list(conn.execute(q).all())
+
+
+def _handing_over(conn: Connection, row: Any, now: datetime) -> bool:
+    """A replaced device whose successor, named by an order of the same holder, has sent nothing since."""
+    if row.successor is None:
+        return False
+    if not any(n.court_id == row.court_id and n.role == row.role and n.person_id == row.person_id
+               for n in _namers(conn, "device", row.successor, now)):
+        return False
+    seen = state_repo.last_seen(conn, [row.successor]).get(row.successor)
+    return seen is None or _utc(seen) < _utc(row.retired_at)
 
 
 def add_order_event(conn: Connection, event: law.LegalEvent, version: int | None = None) -> None:
@@ -133,6 +289,8 @@ def save_standing(conn: Connection, standing: law.Standing, now: datetime) -> No
     conn.execute(sa.update(t.orders).where(t.orders.c.order_id == standing.order_id).values(
         status=standing.status.value, expires_at=standing.expires_at, extensions=standing.extensions,
         ended_at=standing.ended_at, superseded_by=standing.superseded_by, updated_at=now))
+    if standing.status != law.OrderStatus.ACTIVE:
+        release_order(conn, standing.order_id, now)
 
 
 def end_order(conn: Connection, order_id: str, status: str, now: datetime) -> None:
@@ -143,6 +301,7 @@ def end_order(conn: Connection, order_id: str, status: str, now: datetime) -> No
     ended_at = current.expires_at if status == "expired" and current.expires_at is not None else now
     conn.execute(sa.update(t.orders).where(t.orders.c.order_id == order_id).values(
         status=status, ended_at=ended_at, updated_at=now))
+    release_order(conn, order_id, now)
 
 
 def noticed_orders(conn: Connection, order_ids: Iterable[str] | None, event: str) -> set[str]:

@@ -125,6 +125,20 @@ order_parties = Table(
     Column("person_id", sa.String(64), nullable=False),
     Column("device_id", sa.String(64), nullable=True, index=True),
     Column("report_interval_s", sa.Integer, nullable=False),
+    Column("owntracks_topic", sa.String(140), nullable=True, index=True),  # owntracks/{user}/{device}, if any
+)
+
+device_bindings = Table(  # who may name a device or an OwnTracks topic: one holder at a time (config_repo.bind)
+    "device_bindings", metadata,
+    Column("kind", sa.String(16), primary_key=True),  # device | owntracks
+    Column("ident", sa.String(140), primary_key=True),  # the device id, or the topic owntracks/{user}/{device}
+    Column("court_id", sa.String(64), nullable=False),  # the holder: one person, in one role, in one court's orders
+    Column("role", sa.String(16), nullable=False),
+    Column("person_id", sa.String(64), nullable=False),
+    Column("device_id", sa.String(64), nullable=False),  # a topic: the device it stands for
+    ts("bound_at"),
+    Column("successor", sa.String(64)),  # a replaced device: held on until its successor's first message
+    ts("retired_at", nullable=True),
 )
 
 zones = Table(
