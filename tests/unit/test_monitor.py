@@ -128,8 +128,9 @@ def test_reports_dated_ahead_cannot_demote_his_real_walk_into_her_home(monitor, 
         now += seconds(3)
     raised = [e for e in events if e.event.event == EventType.RAISED]
     assert [(e.event.alert.kind, e.event.alert.retroactive, e.event.alert.condition_active) for e in raised] == [
-        (Kind.ZONE_BREACH, False, True)]
-    assert raised[0].event.alert.escalation  # armed: a live alert escalates
+        (Kind.DEVICE_CONFLICT, False, True), (Kind.ZONE_BREACH, False, True)]  # once each
+    assert raised[1].event.alert.escalation  # armed: a live alert escalates
+    assert raised[0].recipients == (WEST_POLICE, COURT)  # police where he is: someone publishes as his tracker
 
 
 def test_a_panic_dated_in_the_future_is_raised_at_its_receive_time(monitor):
