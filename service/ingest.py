@@ -10,11 +10,15 @@ therefore handled in arrival order. The budget bounds how long a panic that
 arrives mid-batch waits for the batch in hand: a flood from one faulty
 device can't bury another order's panic.
 
-On a failure the in-memory state is rebuilt from the database and the batch
-retried; a batch that fails again is split into single messages, and a single
-message that still fails is stored as an ``internal_error`` rejection and
-acknowledged, so one poison message can never stall ingestion. While the
-database is unreachable nothing is acknowledged and the loop keeps retrying.
+Bad input never fails a batch: the decoders turn it into rejections, one message
+at a time. Should a batch fail all the same (a bug), the in-memory state is
+rebuilt from the database and the batch is split in halves, each taken again
+as a batch of its own ahead of everything that arrived after it (panics still
+go first), until the message that fails is alone: it is stored as an
+``internal_error`` rejection and acknowledged, so one poison message can never
+stall ingestion, and the good messages around it still go in few transactions.
+While the database is unreachable nothing is acknowledged and the loop keeps
+retrying.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ PANIC_SUFFIX = "/panic"
 PANIC_LANE = 1
 TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
 MIN_BATCH = 50  # the budget never shrinks a batch below this (per-transaction costs would dominate)
+SPLIT_ABOVE = 8  # a failed batch larger than this is split in halves; a smaller one is tried message by message
 
 
 class IngestLoop:
@@ -48,6 +53,8 @@ class IngestLoop:
         self._cost_s = 0.0  # recent processing time per message (moving average); 0 until measured
         self._urgent: deque[Inbound] = deque()
         self._normal: deque[Inbound] = deque()
+        self._suspect: deque[list[Inbound]] = deque()  # parts of a failed batch, in order, before _normal
+        self._suspect_n = 0  # messages in _suspect (read by other threads: backlog)
         self._cv = threading.Condition()
         self._stop = threading.Event()
         self._tasks: deque[Callable[[], None]] = deque()
@@ -79,7 +86,7 @@ class IngestLoop:
         self._thread.join(timeout)
 
     def backlog(self) -> int:
-        return len(self._urgent) + len(self._normal)
+        return len(self._urgent) + len(self._normal) + self._suspect_n
 
     # -- the loop ------------------------------------------------------------
     def batch_limit(self) -> int:
@@ -100,7 +107,7 @@ class IngestLoop:
                     self._handle(batch)
                 except _PutBack:
                     self._stop.wait(1.0)  # what was not handled is back in the queue: try again shortly
-                except Exception:  # noqa: BLE001 - never let the loop die, never drop what it holds
+                except Exception:
                     self._stale = True
                     log.exception("unexpected failure handling a batch of %d; putting it back", len(batch))
                     self._requeue(batch)
@@ -111,43 +118,60 @@ class IngestLoop:
 
     def _take(self) -> tuple[list[Inbound], list[Callable[[], None]]]:
         with self._cv:
-            while not (self._urgent or self._normal or self._tasks or self._stop.is_set()):
+            while not (self._urgent or self._normal or self._suspect or self._tasks or self._stop.is_set()):
                 self._idle = True
                 if not (self._urgent or self._normal):  # re-check: submit appends without the lock
                     self._cv.wait(0.5)
                 self._idle = False
             tasks = list(self._tasks)
             self._tasks.clear()
+        if not self._urgent and self._suspect:  # a part of a failed batch, as it is
+            part = self._suspect.popleft()
+            self._suspect_n -= len(part)
+            return part, tasks
         source = self._urgent if self._urgent else self._normal
         n = min(len(source), self.max_batch if source is self._urgent else self.batch_limit())
         return [source.popleft() for _ in range(n)], tasks
 
     def _handle(self, batch: list[Inbound]) -> None:
-        """Commit ``batch``; on failure go message by message. Raises only with every
-        message still unhandled put back at the front of its queue."""
+        """Commit ``batch``; on failure split it (a large ordinary batch: its halves go back to the front,
+        each to be taken as a batch) or go message by message. Raises only with every message still
+        unhandled put back at the front of its queue."""
         try:
             self._commit_until_done(batch)
             return
-        except Exception:  # noqa: BLE001 - the outermost loop: log with traceback, never die
-            log.exception("batch of %d failed; retrying message by message", len(batch))
+        except Exception:
+            split = len(batch) > SPLIT_ABOVE and not _is_urgent(batch[0])
+            log.exception("batch of %d failed; retrying %s", len(batch), "its halves" if split else "message by message")
             self.metrics.add("batch_failures")
+        if split:
+            half = len(batch) // 2
+            self._suspect.extendleft([batch[half:], batch[:half]])  # extendleft reverses: first half first
+            self._suspect_n += len(batch)
+            return
         for i, item in enumerate(batch):
             try:
                 self._commit_until_done([item])
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.exception("message on %s failed on its own; storing it as evidence", _topic(item))
                 try:  # the lambda binds its values now: the except name is unbound after the block
                     self._until_done(lambda item=item, failure=exc: self._store_poison(item, failure),
                                      needs_state=False)
-                except Exception as store_exc:  # noqa: BLE001
+                except Exception as store_exc:
                     log.exception("cannot store the failed message yet; %d messages go back to the queue",
                                   len(batch) - i)
                     self._requeue(batch[i:])
                     raise _PutBack from store_exc
 
     def _requeue(self, items: list[Inbound]) -> None:
+        """Back to the front: panics to theirs; the rest as one part ahead of any other part and _normal."""
         for item in reversed(items):
-            (self._urgent if _is_urgent(item) else self._normal).appendleft(item)
+            if _is_urgent(item):
+                self._urgent.appendleft(item)
+        rest = [item for item in items if not _is_urgent(item)]
+        if rest:
+            self._suspect.appendleft(rest)
+            self._suspect_n += len(rest)
 
     def _store_poison(self, item: Inbound, exc: Exception) -> None:
         self.pipeline.store_poison(item, exc)
