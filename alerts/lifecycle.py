@@ -25,7 +25,7 @@ from typing import Literal
 
 from alerts.model import Alert, AlertEvent, EventType, Kind, Outcome, Status
 
-PERSON_ONLY_KINDS = frozenset({Kind.PANIC, Kind.STRAP_TAMPER, Kind.CASE_TAMPER, Kind.DEVICE_CONFLICT})
+PERSON_ONLY_KINDS = frozenset({Kind.PANIC, Kind.STRAP_TAMPER, Kind.CASE_TAMPER, Kind.DEVICE_CLONED})
 MAX_NOTE = 2000
 
 

@@ -19,7 +19,7 @@ class Kind(StrEnum):
     SIGNAL_LOST = "signal_lost"
     LOCATION_LOST = "location_lost"
     VICTIM_SIGNAL_LOST = "victim_signal_lost"
-    DEVICE_CONFLICT = "device_conflict"  # an addition: two sources publish as one device (a forged or cloned one)
+    DEVICE_CLONED = "device_cloned"  # an addition: two sources publish as one device (a forged or cloned one)
 
 
 class Severity(StrEnum):
@@ -62,7 +62,7 @@ SEVERITY: dict[Kind, Severity] = {
     Kind.PRE_ALERT: Severity.HIGH,
     Kind.STRAP_TAMPER: Severity.HIGH,
     Kind.CASE_TAMPER: Severity.HIGH,
-    Kind.DEVICE_CONFLICT: Severity.HIGH,
+    Kind.DEVICE_CLONED: Severity.HIGH,
     Kind.SIGNAL_LOST: Severity.HIGH,
     Kind.LOCATION_LOST: Severity.HIGH,
     Kind.VICTIM_SIGNAL_LOST: Severity.HIGH,

@@ -89,7 +89,7 @@ NOTICE_KINDS_LIVE = frozenset({Kind.ZONE_BREACH, Kind.PROXIMITY, Kind.PRE_ALERT}
 AUTO_CLOSE_KINDS = frozenset({Kind.BATTERY_LOW, Kind.SIGNAL_LOST, Kind.LOCATION_LOST, Kind.VICTIM_SIGNAL_LOST,
                               Kind.PRE_ALERT})
 HEALTH_KINDS = frozenset({Kind.STRAP_TAMPER, Kind.CASE_TAMPER, Kind.BATTERY_LOW, Kind.SIGNAL_LOST, Kind.LOCATION_LOST,
-                          Kind.DEVICE_CONFLICT})
+                          Kind.DEVICE_CLONED})
 HEALTH_CLOSE_AFTER_S = 60.0  # an ended device condition stays ended this long before the system closes it
 
 
@@ -374,7 +374,7 @@ class Monitor:
                 self._check_moving(order, now, changes, retro)
             self._pursuit(order, changes)
         if "two_sources" in flags:  # someone else publishes as this device: routed where this fix is; a person closes it
-            self._raise_health(dev, Kind.DEVICE_CONFLICT, ts, now, changes, {"seq": report.seq})
+            self._raise_health(dev, Kind.DEVICE_CLONED, ts, now, changes, {"seq": report.seq})
         if flags:
             self._flag(report, changes, *flags)
         return True

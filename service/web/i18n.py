@@ -36,7 +36,7 @@ LABELS = {
     "zone_breach": N_("Zone breach"), "proximity": N_("Too close to the victim"), "pre_alert": N_("Approaching"),
     "panic": N_("Panic button"), "strap_tamper": N_("Strap tampered"), "case_tamper": N_("Case opened"),
     "battery_low": N_("Battery low"), "signal_lost": N_("Tracker silent"), "location_lost": N_("No location"),
-    "victim_signal_lost": N_("Victim's phone silent"), "device_conflict": N_("Two devices report as one"),
+    "victim_signal_lost": N_("Victim's phone silent"), "device_cloned": N_("Two devices report as one"),
     "critical": N_("Critical"), "high": N_("High"), "warning": N_("Warning"),
     "open": N_("Open"), "acknowledged": N_("Acknowledged"), "dispatched": N_("Dispatched"), "on_scene": N_("On scene"),
     "resolved": N_("Resolved"),

@@ -117,7 +117,7 @@ def test_reports_dated_ahead_from_a_second_connection_do_not_demote_his_real_bre
         [live] = [a for a in body["alerts"] if a["alert_id"] == raised["alert_id"]]
         assert status == 200 and live["next_escalation_at"]  # it escalates if nobody answers
         assert wait(lambda: any(n["kind"] == "warning" for n in phone.notices))
-        assert wait(lambda: alerts_of(police, "device_conflict"))  # police learn that someone forges his tracker
+        assert wait(lambda: alerts_of(police, "device_cloned"))  # police learn that someone forges his tracker
     finally:
         tracker.close()
         phone.close()

@@ -128,7 +128,7 @@ def test_reports_dated_ahead_cannot_demote_his_real_walk_into_her_home(monitor, 
         now += seconds(3)
     raised = [e for e in events if e.event.event == EventType.RAISED]
     assert [(e.event.alert.kind, e.event.alert.retroactive, e.event.alert.condition_active) for e in raised] == [
-        (Kind.DEVICE_CONFLICT, False, True), (Kind.ZONE_BREACH, False, True)]  # once each
+        (Kind.DEVICE_CLONED, False, True), (Kind.ZONE_BREACH, False, True)]  # once each
     assert raised[1].event.alert.escalation  # armed: a live alert escalates
     assert raised[0].recipients == (WEST_POLICE, COURT)  # police where he is: someone publishes as his tracker
 

@@ -47,7 +47,7 @@ from service.adapters.channels.retrying import RetryingSender, backoff_s
 LABEL = {"zone_breach": "Zone breach", "proximity": "Proximity", "pre_alert": "Pre-alert", "panic": "PANIC",
          "strap_tamper": "Strap tamper", "case_tamper": "Case tamper", "battery_low": "Battery low",
          "signal_lost": "Signal lost", "location_lost": "Location lost",
-         "victim_signal_lost": "Victim's phone silent", "device_conflict": "Two devices report as one"}
+         "victim_signal_lost": "Victim's phone silent", "device_cloned": "Two devices report as one"}
 NEAR_VICTIM_KINDS = frozenset({"panic", "proximity"})
 NOTIFY_TYPE = {"critical": "failure", "high": "warning", "warning": "warning"}  # Apprise's colour and icon
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
