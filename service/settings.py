@@ -11,9 +11,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.errors import ConfigError
+
+if TYPE_CHECKING:
+    from service.adapters.mqtt.url import MqttUrl
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +111,8 @@ class Settings:
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"STAYAWAY_ESCALATION: {exc}") from exc
 
-    def mqtt(self) -> Any:
-        """The broker URL with its TLS files (an ``MqttUrl``: prints with the password masked); None: the
+    def mqtt(self) -> MqttUrl | None:
+        """The broker URL with its TLS files (its str() masks the password); None: the
         embedded broker. A cleartext ``mqtt://`` URL is refused unless the broker is on this machine."""
         if self.mqtt_url is None:
             if self.mqtt_ca_file or self.mqtt_cert_file or self.mqtt_key_file:

@@ -128,9 +128,10 @@ class KitMosquitto:
         try:
             for port in self.ports.values():
                 wait_listening("127.0.0.1", port)
-        except TimeoutError:
+        except TimeoutError as exc:
+            log = self.log()
             self.stop()
-            raise
+            raise TimeoutError(f"mosquitto with deploy/mosquitto.conf did not start:\n{log[-3000:]}") from exc
 
     def log(self) -> str:
         path = self.dir / "mosquitto.log"
