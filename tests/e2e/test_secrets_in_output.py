@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from service.cli import main
 from simulators import SimDevice
+from tests.conftest import skip_or_fail
 from tests.e2e.conftest import write_json
 from tests.support import builders
 from tests.support.brokers import BrokerInfo, KitMosquitto, free_port
@@ -83,7 +84,7 @@ def pki(tmp_path: Path) -> dict[str, Path]:
 def test_no_command_prints_a_broker_or_database_password(broker: BrokerInfo, db_url: str, tmp_path: Path,
                                                          pki: dict[str, Path]) -> None:
     if MOSQUITTO is None:
-        pytest.skip("mosquitto is not installed (the deployment kit's broker)")
+        skip_or_fail("mosquitto is not installed (the deployment kit's broker)")
     real_db_secret = sa.engine.make_url(db_url).password or ""  # PostgreSQL's, when it has one
     runs = Runs([MQTT_SECRET, DB_SECRET, real_db_secret])
     mqtt_url = f"mqtt://stayaway:{MQTT_SECRET}@{broker.host}:{broker.port}"  # an open broker: any password works
