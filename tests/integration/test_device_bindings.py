@@ -388,3 +388,13 @@ def test_stored_orders_sharing_a_device_survive_the_migration_flagged(db_url, ca
         assert conn.execute(sa.select(t.device_bindings.c.court_id).where(
             t.device_bindings.c.ident == "phone-001")).scalar() == "court-pidu"
     engine.dispose()
+
+
+def test_a_file_never_moves_another_court_s_order_to_its_court(world, engine) -> None:  # type: ignore[no-untyped-def]
+    """Re-importing court Xinjin's order id as court Pidu's would hand it her phone and topic with it."""
+    with pytest.raises(InvalidInput) as refused:
+        import_orders(engine, [(order_a() | {"court": "court-pidu"}, "b.json")], lambda: NOW)
+    assert refused.value.field == "court"
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(t.orders.c.court_id).where(t.orders.c.order_id == A)).scalar() == "court-xinjin"
+        assert {r.court_id for r in conn.execute(sa.select(t.device_bindings))} == {"court-xinjin"}

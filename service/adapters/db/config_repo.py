@@ -64,6 +64,9 @@ def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime,
     if current is not None and current.status != law.OrderStatus.ACTIVE.value:
         raise InvalidInput(f"order {spec.order_id} has ended ({current.status}); a new order needs a new order_id",
                            "order_id")
+    if current is not None and current.court_id != spec.court_id:  # a file never moves an order (and its devices)
+        raise InvalidInput(f"order {spec.order_id} is another court's order; a new order needs a new order_id",
+                           "court")
     if current is not None and current.body == spec.body:
         conn.execute(sa.update(t.orders).where(t.orders.c.order_id == spec.order_id).values(warnings=warnings or None))
         return int(current.version)
