@@ -269,8 +269,14 @@ class Monitor:
         if removed is None:
             return
         for party in removed.spec.parties():
-            if party.owntracks_topic and self.owntracks.get(party.owntracks_topic) == party.device_id:
-                del self.owntracks[party.owntracks_topic]
+            topic = party.owntracks_topic
+            if topic and self.owntracks.get(topic) == party.device_id:
+                still = next((p.device_id for o in self.orders.values() for p in o.spec.parties()
+                              if p.owntracks_topic == topic and p.device_id), None)
+                if still is None:  # no other order in force names it (two orders of her court may)
+                    del self.owntracks[topic]
+                else:
+                    self.owntracks[topic] = still
         for device_id in list(self.devices):
             links = [link for link in self.devices[device_id] if link[0] != order_id]
             if links:

@@ -80,3 +80,20 @@ def test_a_replaced_tracker_keeps_reporting_until_the_new_one_does_no_gap():
     assert run.monitor.roles_of(TRK) == [] and run.order.handover == {}  # the new one reported: the old is released
     assert run.monitor.roles_of("trk-009") == [("PSO-2026-0001", "respondent")]
     assert parse_order(v2).respondent.device_id == "trk-009"
+
+
+def test_her_owntracks_topic_stays_mapped_while_another_order_of_hers_names_it():
+    """Two orders of her court may share her phone and its OwnTracks topic: removing one keeps the topic for
+    the other, or the other order would stop getting her fixes (and lose its proximity checks)."""
+    from service.domain.orders import parse_order
+
+    first = example_order()
+    first["victim"]["owntracks_topic"] = "owntracks/her/phone"
+    second = example_order(order_id="PSO-2026-0002")
+    second["victim"]["owntracks_topic"] = "owntracks/her/phone"
+    run = Run(first)
+    run.monitor.load_order(parse_order(second), T0)
+    run.monitor.remove_order("PSO-2026-0001")
+    assert run.monitor.owntracks == {"owntracks/her/phone": PHONE}
+    run.monitor.remove_order("PSO-2026-0002")
+    assert run.monitor.owntracks == {}
