@@ -34,8 +34,8 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL", writer: bool = True)
             _sqlite_pragmas(engine, sqlite_synchronous, writer)
         else:
             engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
-    except (sa.exc.ArgumentError, ImportError) as exc:
-        raise ConfigError(f"unusable database URL ({exc.__class__.__name__})") from exc
+    except (sa.exc.ArgumentError, ImportError, ValueError) as exc:  # ValueError: a port that is not a number
+        raise ConfigError(f"unusable database URL ({exc.__class__.__name__})") from None  # the URL may hold a password
     return engine
 
 
