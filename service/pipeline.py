@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from service.adapters.db import alerts_repo, config_repo, reports_repo
 from service.adapters.db.alerts_repo import OutboxItem, WebhookItem
+from service.adapters.db.reports_repo import location_content, status_content
 from service.domain.monitor import Changes, Monitor
 from service.wire import (
     InvalidMessage,
@@ -76,24 +77,33 @@ class Pipeline:
         self.notify_agencies: frozenset[str] = frozenset()  # agencies with Apprise URLs (STAYAWAY_APPRISE_CONFIG)
         self.new_deliveries: list[WebhookItem] = []  # committed webhook deliveries not yet handed to the sender
         self.max_seq: dict[str, int] = {}  # highest stored location seq per device, filled lazily
+        self._in_batch_conflicts: list[tuple[Any, str]] = []  # of the batch being processed (see _decode)
+        self._topics: dict[tuple[str, str, int], str] = {}
 
     def process(self, items: Sequence[Inbound]) -> BatchResult:
         result = BatchResult()
         locations, statuses, panics, rejections, repeats = self._decode(items)
+        in_batch = self._in_batch_conflicts
+        conflicts = [r for r, _ in in_batch]
         with self.engine.begin() as conn:
             now = self.clock()
-            fresh = self._new_locations(conn, locations)
+            fresh, stored_conflicts = self._new_locations(conn, locations)
             new_keys = reports_repo.insert_statuses(conn, statuses, now)
             new_status = [r for r in statuses if (r.device_id, r.seq) in new_keys]
+            conflicts = [*conflicts, *stored_conflicts, *_status_conflicts(conn, statuses, new_keys)]
             new_panics = reports_repo.insert_panics(conn, panics, now)
             changes = Changes()
             for press in new_panics:
                 self.monitor.on_panic(press, now, changes)
-            for report in sorted(fresh, key=_device_time_order):
+            checked = [*fresh, *(r for r in conflicts if isinstance(r, LocationReport))]
+            for report in sorted(checked, key=_device_time_order):
                 if not self.monitor.on_location(report, now, changes):
                     result.late += 1
-            for status in sorted(new_status, key=lambda r: (r.device_id, r.ts, r.seq)):  # after the fixes: routed by them
+            status_checked = [*new_status, *(r for r in conflicts if isinstance(r, StatusReport))]
+            for status in sorted(status_checked, key=lambda r: (r.device_id, r.ts, r.seq)):  # after the fixes: routed by them
                 self.monitor.on_status(status, now, changes)
+            topics = {id(r): topic for r, topic in in_batch}
+            rejections = [*rejections, *(self._conflict_evidence(r, topics.get(id(r))) for r in conflicts)]
             if changes.flags:  # what the monitor found (late, out of order, poor accuracy, a jump) is kept with the row
                 fresh = [_with_flags(r, changes.flags.get((r.device_id, r.seq))) for r in fresh]
             reports_repo.insert_locations(conn, fresh, now)
@@ -108,7 +118,7 @@ class Pipeline:
         self._commit_seqs(fresh)
         self.new_deliveries += deliveries
         result.accepted = len(fresh) + len(new_status) + len(new_panics)
-        result.duplicates = repeats + len(locations) + len(statuses) + len(panics) - result.accepted
+        result.duplicates = repeats + len(locations) + len(statuses) + len(panics) - result.accepted - len(conflicts)
         result.rejected.update(r.reason.value for r in rejections)
         _log_rejections(rejections)
         return result
@@ -180,21 +190,38 @@ class Pipeline:
         """Drop the cached highest seqs (after a failed transaction); they are re-read from the database."""
         self.max_seq.clear()
 
-    def _new_locations(self, conn: Connection, reports: list[LocationReport]) -> list[LocationReport]:
-        """Reports whose (device_id, seq) is not stored yet. Only a seq at or below the device's
-        highest stored seq (a repeat or a late report) costs a database look-up."""
+    def _new_locations(self, conn: Connection, reports: list[LocationReport]
+                       ) -> tuple[list[LocationReport], list[LocationReport]]:
+        """Reports whose (device_id, seq) is not stored yet, and those whose seq is stored with other content
+        (a conflict: see :meth:`_conflict_evidence`). Only a seq at or below the device's highest stored seq
+        (a repeat, a late report, a squatter's) costs a database look-up."""
         unknown = list({r.device_id for r in reports} - self.max_seq.keys())
         if unknown:
             found = reports_repo.max_seqs(conn, unknown)
             self.max_seq.update({d: found.get(d, -1) for d in unknown})
         doubtful = [(r.device_id, r.seq) for r in reports if r.seq <= self.max_seq[r.device_id]]
-        stored = reports_repo.existing_location_keys(conn, doubtful) if doubtful else set()
-        return [r for r in reports if (r.device_id, r.seq) not in stored]
+        stored = reports_repo.stored_locations(conn, doubtful) if doubtful else {}
+        fresh = [r for r in reports if (r.device_id, r.seq) not in stored]
+        conflicts = [_conflicting(r) for r in reports
+                     if (r.device_id, r.seq) in stored and stored[(r.device_id, r.seq)] != location_content(r)]
+        return fresh, conflicts
+
+    def _conflict_evidence(self, r: LocationReport | StatusReport, topic: str | None) -> InvalidMessage:
+        """A report whose (device_id, seq) was already used by a report with other content: two sources
+        publish as one device (a clone, or someone squatting the seqs the real device will send next, so that
+        its real reports would be dropped as repeats). It is checked live like any report (flag
+        ``seq_conflict``: the monitor raises ``device_cloned``) and kept here, raw bytes and all; the table of
+        reports keeps the first one under that key."""
+        kind = "location" if isinstance(r, LocationReport) else "status"
+        topic = topic or self._topics.get((kind, r.device_id, r.seq)) or f"stayaway/v1/devices/{r.device_id}/{kind}"
+        return InvalidMessage(topic, r.raw,
+                              r.received_at, Reason.SEQ_CONFLICT,
+                              f"seq already stored with other content: checked all the same ({kind})", r.device_id,
+                              "seq")
 
     def _commit_seqs(self, reports: list[LocationReport]) -> None:
         for r in reports:
-            if r.seq > self.max_seq[r.device_id]:
-                self.max_seq[r.device_id] = r.seq
+            self.max_seq[r.device_id] = max(self.max_seq[r.device_id], r.seq)
 
     def store_poison(self, item: Inbound, error: BaseException) -> None:
         """Keep a message that made processing fail as evidence, so it can be acknowledged."""
@@ -210,6 +237,8 @@ class Pipeline:
         statuses: dict[tuple, StatusReport] = {}
         panics: list[PanicPress] = []
         rejections: list[InvalidMessage] = []
+        self._in_batch_conflicts = []  # (report, topic): a second report of one (device_id, seq) in this batch, other content
+        self._topics = {}  # (kind, device_id, seq) -> the topic a report came on (for a conflict's evidence)
         enrolled = 0
         for item in items:
             decoded = self._decode_one(item)
@@ -222,9 +251,17 @@ class Pipeline:
                     continue
                 enrolled += 1
                 if isinstance(report, LocationReport):
-                    locations.setdefault((report.device_id, report.seq), report)
+                    first = locations.setdefault((report.device_id, report.seq), report)
+                    if first is report:
+                        self._topics[("location", report.device_id, report.seq)] = item.topic
+                    elif location_content(first) != location_content(report):
+                        self._in_batch_conflicts.append((_conflicting(report), item.topic))
                 elif isinstance(report, StatusReport):
-                    statuses.setdefault((report.device_id, report.seq), report)
+                    first_status = statuses.setdefault((report.device_id, report.seq), report)
+                    if first_status is report:
+                        self._topics[("status", report.device_id, report.seq)] = item.topic
+                    elif status_content(first_status) != status_content(report):
+                        self._in_batch_conflicts.append((_conflicting(report), item.topic))
                 else:
                     panics.append(report)
         unique_panics = _unique_panics(panics)
@@ -286,15 +323,33 @@ def _device_time_order(r: LocationReport) -> tuple:
 
 
 def _unique_panics(panics: list[PanicPress]) -> list[PanicPress]:
-    seen: set[tuple] = set()
+    """Repeats of one press (same seq, same bytes) dropped; a press whose seq another press of other bytes
+    used in this batch is kept, without its seq (``seq_conflict``): no press is ever hidden by a seq."""
+    seen: dict[tuple, bytes] = {}
     out = []
     for p in panics:
         if p.seq is not None:
-            if (p.device_id, p.seq) in seen:
-                continue
-            seen.add((p.device_id, p.seq))
+            key = (p.device_id, p.seq)
+            if key in seen:
+                if seen[key] == p.raw:
+                    continue
+                p = msgspec.structs.replace(p, seq=None, flags=(*p.flags, "seq_conflict"))
+            else:
+                seen[key] = p.raw
         out.append(p)
     return out
+
+
+def _conflicting(r: Any) -> Any:
+    return msgspec.structs.replace(r, flags=(*r.flags, "seq_conflict"))
+
+
+def _status_conflicts(conn: Connection, statuses: list[StatusReport], new_keys: set[tuple]) -> list[StatusReport]:
+    repeated = [r for r in statuses if (r.device_id, r.seq) not in new_keys]
+    if not repeated:
+        return []
+    stored = reports_repo.stored_statuses(conn, [(r.device_id, r.seq) for r in repeated])
+    return [_conflicting(r) for r in repeated if stored.get((r.device_id, r.seq)) not in (None, status_content(r))]
 
 
 def _log_rejections(rejections: Sequence[InvalidMessage]) -> None:

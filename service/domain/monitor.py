@@ -335,6 +335,8 @@ class Monitor:
         recent = (report.received_at - ts).total_seconds() <= LIVE_WINDOW_S
         behind = last is not None and ts < last
         if behind and not recent:
+            if "seq_conflict" in report.flags:  # its seq was used by another report with other content: a clone
+                self._raise_health(dev, Kind.DEVICE_CLONED, ts, now, changes, {"seq": report.seq})
             self._flag(report, changes, "out_of_order")
             for order_id, role in roles:
                 if role == "respondent":
@@ -379,7 +381,8 @@ class Monitor:
                 self._check_zones(order, fix, previous, now, changes, retro)
                 self._check_moving(order, now, changes, retro)
             self._pursuit(order, changes)
-        if "two_sources" in flags:  # someone else publishes as this device: routed where this fix is; a person closes it
+        if "two_sources" in flags or "seq_conflict" in report.flags:  # someone else publishes as this device
+            # (a seq below a live one, or a seq already used with other content): routed where this fix is
             self._raise_health(dev, Kind.DEVICE_CLONED, ts, now, changes, {"seq": report.seq})
         if flags:
             self._flag(report, changes, *flags)
@@ -388,6 +391,8 @@ class Monitor:
     def on_status(self, status: StatusReport, now: datetime, changes: Changes) -> None:
         """Device health (contract section 1, status): tamper, battery, GPS without a fix."""
         dev, ts = status.device_id, effective_ts(status)
+        if "seq_conflict" in status.flags:  # its seq was used by another status with other content: a clone
+            self._raise_health(dev, Kind.DEVICE_CLONED, ts, now, changes, {"seq": status.seq})
         self._seen(dev, status.received_at, ts, now, changes)
         for field_name, kind in (("strap", Kind.STRAP_TAMPER), ("case", Kind.CASE_TAMPER)):
             value = getattr(status, field_name)

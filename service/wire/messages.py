@@ -32,6 +32,7 @@ class Reason(StrEnum):
     NOT_A_REPORT = "not_a_report"  # OwnTracks lwt: kept as evidence, not a report
     UNSUPPORTED_TYPE = "unsupported_type"  # an OwnTracks _type that carries no position
     INTERNAL_ERROR = "internal_error"
+    SEQ_CONFLICT = "seq_conflict"  # a (device_id, seq) already stored with other content: kept here AND evaluated
 
 
 class LocationReport(msgspec.Struct, frozen=True, gc=False):

@@ -131,3 +131,29 @@ def test_reports_dated_ahead_from_a_second_connection_do_not_demote_his_real_bre
     flags = {seq: set((f or "").split(",")) for seq, f in rows}
     assert {"ts_future"} <= flags[10**9 + 2] and "ts_future" not in flags[10**9]
     assert all("two_sources" in flags[s] for s in (1, 2, 3))
+
+
+@needs_mosquitto
+def test_squatting_his_tracker_s_next_seqs_does_not_hide_his_real_walk(behind_acl, accounts, broker, peers) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Attack review F1: a second connection publishes far-away reports under the seqs the real tracker will
+    send next; the real walk into her home must still raise a live breach, and police learn of the clone."""
+    police = peers("police-west")
+    police.subscribe("stayaway/v1/agencies/police-west/alerts")
+    forger = peers("trk-001")
+    far = offset(*builders.HOME, 5000, 0)
+    now = datetime.now(UTC)
+    squat = [{"seq": s, "ts": rfc3339(now - timedelta(seconds=2)), "lat": round(far[0], 7), "lon": round(far[1], 7),
+              "acc": 5.0} for s in range(1, 31)]
+    forger.publish("stayaway/v1/devices/trk-001/location", json.dumps(squat).encode())
+    forger.close()
+    time.sleep(0.5)
+    tracker = SimDevice("trk-001", "127.0.0.1", broker, 1, accounts["trk-001"]).connect()
+    try:
+        for north in (900, 500, 200):
+            tracker.location(*offset(*builders.HOME, north, 0), acc=5.0, ts=datetime.now(UTC) - timedelta(seconds=1))
+            time.sleep(0.2)
+        assert wait(lambda: alerts_of(police, "zone_breach"))
+        assert alerts_of(police, "zone_breach")[0]["retroactive"] is False
+        assert wait(lambda: alerts_of(police, "device_cloned"))
+    finally:
+        tracker.close()

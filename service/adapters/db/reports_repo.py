@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -55,12 +56,40 @@ def _insert_sql(mark: str, rows: int) -> str:
 
 def existing_location_keys(conn: Connection, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
     """Which of these (device_id, seq) keys are already stored."""
+    return set(stored_locations(conn, keys))
+
+
+def stored_locations(conn: Connection, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple]:
+    """The stored content (``location_content``) of those of these (device_id, seq) keys that are stored."""
     c = t.location_reports.c
-    found: set[tuple[str, int]] = set()
+    found: dict[tuple[str, int], tuple] = {}
     for i in range(0, len(keys), 500):
         part = list(keys[i:i + 500])
-        rows = conn.execute(sa.select(c.device_id, c.seq).where(sa.tuple_(c.device_id, c.seq).in_(part)))
-        found.update((d, s) for d, s in rows)
+        rows = conn.execute(sa.select(c.device_id, c.seq, c.device_ts, c.lat, c.lon, c.acc_m)
+                            .where(sa.tuple_(c.device_id, c.seq).in_(part)))
+        found.update(((r.device_id, r.seq), (r.device_ts, r.lat, r.lon, r.acc_m)) for r in rows)
+    return found
+
+
+def location_content(r: LocationReport) -> tuple:
+    """What makes a location report the same report: a repeat of its seq with other content is a conflict."""
+    return (r.ts, r.lat, r.lon, r.acc_m)
+
+
+def status_content(r: StatusReport) -> tuple:
+    return (r.ts, r.batt_pct, r.charging, r.strap, r.case, r.gps)
+
+
+def stored_statuses(conn: Connection, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple]:
+    """The stored content (``status_content``) of those of these (device_id, seq) keys that are stored."""
+    c = t.status_reports.c
+    found: dict[tuple[str, int], tuple] = {}
+    for i in range(0, len(keys), 500):
+        part = list(keys[i:i + 500])
+        rows = conn.execute(sa.select(c.device_id, c.seq, c.device_ts, c.batt_pct, c.charging, c.strap, c.case_state,
+                                      c.gps).where(sa.tuple_(c.device_id, c.seq).in_(part)))
+        found.update(((r.device_id, r.seq), (r.device_ts, r.batt_pct, r.charging, r.strap, r.case_state, r.gps))
+                     for r in rows)
     return found
 
 
@@ -92,11 +121,21 @@ def insert_statuses(conn: Connection, reports: Sequence[StatusReport], now: date
 
 
 def insert_panics(conn: Connection, presses: Sequence[PanicPress], now: datetime) -> list[PanicPress]:
-    """Returns the presses that were new. A press without a valid seq is always new."""
+    """Returns the presses that were new. A press without a valid seq is always new; so is a press whose seq
+    is stored with other bytes (a copy of her phone, or a squatter of her seqs, must never hide a press): it
+    is stored without its seq and flagged ``seq_conflict``."""
     new: list[PanicPress] = []
     keyed = [p for p in presses if p.seq is not None]
     inserted = insert_new(conn, t.panic_presses, [_panic_row(p, now) for p in keyed], ["device_id", "seq"])
     new.extend(p for p in keyed if (p.device_id, p.seq) in inserted)
+    repeated = [p for p in keyed if (p.device_id, p.seq) not in inserted]
+    if repeated:
+        c = t.panic_presses.c
+        stored = {(r.device_id, r.seq): r.raw for r in conn.execute(
+            sa.select(c.device_id, c.seq, c.raw).where(sa.tuple_(c.device_id, c.seq).in_(
+                [(p.device_id, p.seq) for p in repeated])))}
+        presses = [*presses, *(msgspec.structs.replace(p, seq=None, flags=(*p.flags, "seq_conflict"))
+                               for p in repeated if stored.get((p.device_id, p.seq)) != p.raw)]
     unkeyed = [p for p in presses if p.seq is None]
     if unkeyed:
         conn.execute(sa.insert(t.panic_presses), [_panic_row(p, now) for p in unkeyed])
