@@ -108,17 +108,20 @@ def classify(distance_m: float, uncertainty_m: float, poor: bool = False) -> Con
 
 
 def step(before: ZoneState, zone_id: str, d: float, uncertainty_m: float, poor: bool, ts: datetime,
-         rules: Rules, ring_m: float, eta_s: float | None = None) -> tuple[ZoneState, list[Transition]]:
-    """One check of one zone: the next state and the transitions it causes."""
+         rules: Rules, ring_m: float, eta_s: float | None = None, hold: bool = False) -> tuple[ZoneState, list[Transition]]:
+    """One check of one zone: the next state and the transitions it causes. ``hold``: the fix is not to be
+    trusted to lower anything (an impossible jump from the previous fix: a glitch, or a second source
+    publishing as the device): it may open or count towards an episode, never end one, end a warning or
+    reset the possible checks in a row."""
     conf = classify(d, uncertainty_m, poor)
     if before.inside:
-        if d > rules.exit_margin_m and d - uncertainty_m > 0.0:
+        if d > rules.exit_margin_m and d - uncertainty_m > 0.0 and not hold:
             return ZoneState(False, ts), [Transition(zone_id, "exit", ts, d, conf)]
         return before, []
     if conf is Confidence.POSSIBLE:  # a poor fix may warn, but never counts towards a breach: it can't make one alone
         possibles = before.possibles if poor else before.possibles + 1
     else:
-        possibles = 0
+        possibles = before.possibles if hold and conf is Confidence.CLEAR else 0
     if conf is Confidence.CONFIRMED or possibles >= rules.possibles_to_breach:
         out = [Transition(zone_id, "unwarn", ts, d, conf)] if before.warned else []
         out.append(Transition(zone_id, "enter", ts, d, conf))
@@ -127,7 +130,7 @@ def step(before: ZoneState, zone_id: str, d: float, uncertainty_m: float, poor: 
     if not warned and (conf is Confidence.POSSIBLE or (ring_m > 0.0 and d - uncertainty_m <= ring_m)):
         warned = True
         out.append(Transition(zone_id, "warn", ts, d, conf, eta_s))
-    elif warned and d - uncertainty_m > ring_m + rules.exit_margin_m:
+    elif warned and d - uncertainty_m > ring_m + rules.exit_margin_m and not hold:
         warned = False
         out.append(Transition(zone_id, "unwarn", ts, d, conf))
     if warned == before.warned and possibles == before.possibles:
@@ -169,8 +172,10 @@ def evaluate(
     rules: Rules,
     ring_m: float = 0.0,
     prev_fix: Fix | None = None,
+    hold: bool = False,
 ) -> Evaluation:
-    """Check ``fix`` against ``zones`` given the ``previous`` states (and the device's previous fix)."""
+    """Check ``fix`` against ``zones`` given the ``previous`` states (and the device's previous fix).
+    ``hold``: the fix may raise but not lower (see :func:`step`)."""
     p = frame.position(fix.lat, fix.lon)
     exact = rules.exit_margin_m + ring_m + fix.accuracy_m
     ahead = ahead_1s(frame, p, fix)
@@ -187,7 +192,7 @@ def evaluate(
             if d_ahead is None and prev_p is not None:  # no reported velocity: from the last fix
                 d_before = zone.signed_distance_m(prev_p, exact_within_m=exact)
             eta_s = eta(d, closing_speed_mps(d, d_ahead, d_before, dt))
-        after, transitions = step(before, zid, d, fix.accuracy_m, fix.poor, fix.ts, rules, ring_m, eta_s)
+        after, transitions = step(before, zid, d, fix.accuracy_m, fix.poor, fix.ts, rules, ring_m, eta_s, hold)
         if not after.inside and not before.inside and prev_fix is not None and prev_p is not None:
             crossing = _crossing(zone, prev_fix, prev_p, fix, p, d, rules, d_before)
             if crossing is not None:
@@ -261,6 +266,7 @@ def evaluate_moving(
     ring_m: float = 0.0,
     previous_distance_m: float | None = None,
     dt_s: float | None = None,
+    hold: bool = False,
 ) -> tuple[ZoneState, list[Transition], float]:
     """The moving zone: a circle of ``min_distance_m`` around the victim's (fresh) fix.
 
@@ -271,5 +277,5 @@ def evaluate_moving(
     closing = (previous_distance_m - dist) / dt_s if previous_distance_m is not None and dt_s else None
     after, transitions = step(before, zone_id, d, respondent.accuracy_m + victim.accuracy_m,
                               respondent.poor or victim.poor, max(respondent.ts, victim.ts), rules, ring_m,
-                              eta(d, closing))
+                              eta(d, closing), hold)
     return after, transitions, dist

@@ -372,14 +372,15 @@ class Monitor:
             if late and "late" not in flags:
                 flags.append("late")
             retro = late and "backfill" in report.flags  # a buffer uploaded after being offline: evidence
+            hold = "impossible_jump" in flags  # a glitch or a clone: it may raise, never end or reset (geofence.step)
             if role == "victim":
                 order.victim_fix = fix
-                self._check_moving(order, now, changes, retro)
+                self._check_moving(order, now, changes, retro, hold)
             else:
                 previous = order.respondent_fix
                 order.respondent_fix = fix
-                self._check_zones(order, fix, previous, now, changes, retro)
-                self._check_moving(order, now, changes, retro)
+                self._check_zones(order, fix, previous, now, changes, retro, hold)
+                self._check_moving(order, now, changes, retro, hold)
             self._pursuit(order, changes)
         if "two_sources" in flags or "seq_conflict" in report.flags:  # someone else publishes as this device
             # (a seq below a live one, or a seq already used with other content): routed where this fix is
@@ -511,7 +512,7 @@ class Monitor:
         return [z for z in zones if in_force(specs[z.zone_id].schedule, ts, order.tz)]
 
     def _check_zones(self, order: OrderState, fix: Fix, previous: Fix | None, now: datetime, changes: Changes,
-                     retro: bool) -> None:
+                     retro: bool, hold: bool = False) -> None:
         if order.frame is None:
             return
         busy = order.breach_alerts or order.warn_alerts or any(
@@ -521,7 +522,7 @@ class Monitor:
                 return  # far from every zone, inside none, and did not pass by one: nothing can change
         zones = self._zones_in_force(order, fix.ts)
         fixed = {k: v for k, v in order.membership.items() if k != MOVING_ZONE_ID}
-        result = evaluate(fix, order.frame, zones, fixed, order.rules, order.ring_m, previous)
+        result = evaluate(fix, order.frame, zones, fixed, order.rules, order.ring_m, previous, hold)
         specs = self._zone_specs(order, fix.ts)
         current = {z.zone_id for z in order.spec.zones}
         for zone_id, state in result.states.items():
@@ -595,7 +596,7 @@ class Monitor:
                 self._emit(order, breach_ended(alert, fix.ts, now, {**details, **reason}), fix, zone, distance, changes)
 
     # -- the moving zone -------------------------------------------------------
-    def _check_moving(self, order: OrderState, now: datetime, changes: Changes, retro: bool) -> None:
+    def _check_moving(self, order: OrderState, now: datetime, changes: Changes, retro: bool, hold: bool = False) -> None:
         spec = order.spec
         if spec.min_distance_m is None or order.respondent_fix is None:
             return
@@ -623,7 +624,7 @@ class Monitor:
         dt = (at - prev[1]).total_seconds() if prev is not None else None
         after, transitions, dist = evaluate_moving(
             MOVING_ZONE_ID, resp, victim, spec.min_distance_m, before, order.rules, order.ring_m,
-            prev[0] if prev is not None else None, dt)
+            prev[0] if prev is not None else None, dt, hold)
         order.party_distance = (dist, at)
         if after != before:
             order.membership[MOVING_ZONE_ID] = after

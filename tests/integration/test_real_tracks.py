@@ -396,6 +396,7 @@ def test_posmo_each_visit_raises_one_alert(shared_data: Path) -> None:
     zones = [circle(f"row-{i}", points[i].lat, points[i].lon, radius) for i in late]
     run = replay_track(make_monitor(order_body(zones), points[0].ts), points)
     problems, total_visits, total_alerts = [], 0, 0
+    jump_held: list[str] = []
     for i in late:
         zid, c = f"row-{i}", points[i]
         expected = visits(circle_checks(ordered, c.lat, c.lon, radius), circle_crossed(ordered, c.lat, c.lon, radius))
@@ -405,13 +406,18 @@ def test_posmo_each_visit_raises_one_alert(shared_data: Path) -> None:
         # the live episodes skip the late rows: same visits, each starting at most the late row's lag later
         assert len(live) == len(expected), zid
         for e, (start, end) in zip(live, expected, strict=True):
-            assert start <= e.start <= start + timedelta(seconds=1) and e.end == end, zid
+            assert start <= e.start <= start + timedelta(seconds=1), zid
+            if e.end != end:  # an impossible jump may not end an episode (a glitch, or a clone): the next fix does
+                [at_end] = [r for r in run.reports if r.ts == end]
+                assert "impossible_jump" in run.stored_flags(at_end) and e.end is not None and e.end > end, zid
+                jump_held.append(zid)
         for start, end in expected:
             alerts = [e.alert_id for e in got if start <= e.start and (end is None or e.start <= end)]
             if len(alerts) != 1:
                 problems.append(f"{zid}: visit {start.time()}-{end.time() if end else '...'} raised {alerts}")
         assert all(any(s <= e.start and (t is None or e.start <= t) for s, t in expected) for e in got), zid
-    print(f"POSMO: {total_alerts} breach alerts raised for {total_visits} visits in ground truth; {problems}")
+    print(f"POSMO: {total_alerts} breach alerts raised for {total_visits} visits in ground truth; {problems}; "
+          f"episodes ended one fix late because the fix at their end was an impossible jump: {jump_held}")
     assert problems == []
 
 

@@ -617,3 +617,25 @@ def test_distance_bounds_hold_the_geodesic_distance_between_them(lat, lon, azimu
     true_m = Geod(ellps="WGS84").inv(lon, lat, lon2, lat2)[2]
     low, high = distance_bounds_m(lat, lon, lat2, lon2)
     assert low <= true_m + 1e-6 and true_m <= high + 1e-6
+
+
+# -- a fix that may raise but not lower (an impossible jump: a glitch or a clone) ------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(inside=st.booleans(), warned=st.booleans(), possibles=st.integers(0, 2), d=st.floats(-2000, 5000),
+       acc=st.floats(1, 1500), poor=st.booleans(), ring=st.sampled_from([0.0, 300.0]))
+def test_a_held_fix_never_ends_an_episode_a_warning_or_a_count(inside, warned, possibles, d, acc, poor, ring) -> None:
+    from geofence.engine import Rules, ZoneState, step
+
+    before = ZoneState(inside, datetime(2026, 1, 1, tzinfo=UTC), warned and not inside, 0 if inside else possibles)
+    at = datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+    held, held_t = step(before, "z", d, acc, poor, at, Rules(), ring, hold=True)
+    free, free_t = step(before, "z", d, acc, poor, at, Rules(), ring)
+    kinds = {t.kind for t in held_t}
+    assert "exit" not in kinds and ("unwarn" not in kinds or "enter" in kinds)  # a warning ends only in a breach
+    if before.inside:
+        assert held.inside
+    else:
+        assert held.inside or (held.possibles >= before.possibles and held.warned >= before.warned)
+    raised = {t.kind for t in free_t} & {"enter", "warn"}
+    assert raised <= {t.kind for t in held_t} | ({"warn"} if held.inside else set())  # it raises what a free fix does

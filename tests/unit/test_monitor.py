@@ -173,3 +173,30 @@ def test_a_panic_from_the_respondent_device_is_ignored(monitor):
     changes = Changes()
     monitor.on_panic(PanicPress(RESPONDENT, 1, T0, T0, b"{}"), T0, changes)
     assert changes.events == []
+
+
+def test_a_clone_s_far_fixes_between_his_vague_ones_do_not_reset_the_count_to_a_breach(monitor):
+    """Attack review F2: he sits at her home with 400 m accuracy (each check only 'possible'); a clone publishes
+    a far-away fix between his real ones. An impossible jump may raise but never reset: the breach comes."""
+    now, events = T0, []
+    for seq in range(1, 4):
+        for device_fix in ((north_of_home(0), 400.0), (north_of_home(5000), 5.0)):
+            (lat, lon), acc = device_fix
+            r = LocationReport(RESPONDENT, seq * 2 + (acc == 5.0), now, lat, lon, acc, now + seconds(1), b"{}")
+            changes = Changes()
+            monitor.on_location(r, r.received_at, changes)
+            events += changes.events
+            now += seconds(10)
+    # the first possible check warns, the third makes the breach (the clone's fixes only held it back before)
+    assert [e.event.alert.kind for e in events if e.event.event == EventType.RAISED] == [Kind.PRE_ALERT,
+                                                                                          Kind.ZONE_BREACH]
+
+
+def test_a_clone_s_far_fix_does_not_end_his_breach_a_plausible_fix_outside_does(monitor):
+    walk_into_home(monitor)  # inside since T0 + 60 s
+    _, events = feed(monitor, report(4, T0 + seconds(70), *north_of_home(5000)))  # 5 km in 10 s: a jump
+    assert [e.event.alert.condition_active for e in events] in ([], [True])  # still on: no ended
+    _, events = feed(monitor, report(5, T0 + seconds(80), *north_of_home(150)))  # back at her home (a jump too)
+    assert all(e.event.alert.condition_active for e in events)
+    _, events = feed(monitor, report(6, T0 + seconds(140), *north_of_home(700)))  # walked out: 550 m in 60 s
+    assert [(e.event.alert.kind, e.event.alert.condition_active) for e in events] == [(Kind.ZONE_BREACH, False)]
