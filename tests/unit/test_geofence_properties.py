@@ -630,7 +630,7 @@ def test_a_held_fix_never_ends_an_episode_a_warning_or_a_count(inside, warned, p
     before = ZoneState(inside, datetime(2026, 1, 1, tzinfo=UTC), warned and not inside, 0 if inside else possibles)
     at = datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
     held, held_t = step(before, "z", d, acc, poor, at, Rules(), ring, hold=True)
-    free, free_t = step(before, "z", d, acc, poor, at, Rules(), ring)
+    _free, free_t = step(before, "z", d, acc, poor, at, Rules(), ring)
     kinds = {t.kind for t in held_t}
     assert "exit" not in kinds and ("unwarn" not in kinds or "enter" in kinds)  # a warning ends only in a breach
     if before.inside:
