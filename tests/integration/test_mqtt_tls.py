@@ -409,6 +409,22 @@ def test_a_second_connection_of_a_device_account_pushes_the_first_off(kit: Kit) 
         b.close()
 
 
+def test_the_kit_disconnects_a_device_sending_more_than_the_contract_s_largest_message(kit: Kit) -> None:
+    """max_packet_size: a 400 KB publish (the contract's largest message is 256 KiB) never reaches stayaway."""
+    service = Peer(kit.port(1883), "stayaway", kit.accounts["stayaway"])
+    big = Peer(kit.port(8883), "trk-001", kit.accounts["trk-001"], "localhost", client_context(kit), "big")
+    try:
+        assert service.connected.wait(5) and big.connected.wait(5) and big.accepted
+        service.subscribe(LOCATION.format("+"))
+        big.c.publish(LOCATION.format("trk-001"), b"[" + b" " * 400_000 + b"]", qos=1)
+        assert big.disconnected.wait(5)
+        time.sleep(0.5)
+        assert service.got == []
+    finally:
+        big.close()
+        service.close()
+
+
 def test_serve_over_mqtts_raises_the_alert_for_a_device_reporting_over_tls(kit: Kit, tmp_path: Path) -> None:
     """``stayaway serve`` with an mqtts:// URL, CA, client certificate and key from the settings: a tracker on
     the device listener walks into the home zone; police read the alert over TLS. No password in its log."""
