@@ -26,10 +26,22 @@ from typing import Any
 
 import orjson
 
-from service.wire import Decoded, InvalidMessage, LocationReport, PanicPress, Reason, StatusReport
-from service.wire.decode import MAX_PAYLOAD_BYTES, decode, decode_detailed, device_of_topic
+from service.wire import (
+    Decoded,
+    InvalidMessage,
+    LocationReport,
+    PanicPress,
+    Reason,
+    StatusReport,
+)
+from service.wire.decode import (
+    MAX_PAYLOAD_BYTES,
+    decode,
+    decode_detailed,
+    device_of_topic,
+)
 from service.wire.owntracks import decode_owntracks
-from service.wire.rfc3339 import END, EARLIEST
+from service.wire.rfc3339 import EARLIEST, END
 
 RECEIVED_AT = datetime(2026, 11, 21, 8, 16, 0, tzinfo=UTC)
 OWNTRACKS_DEVICE = "phone-001"

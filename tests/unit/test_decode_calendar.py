@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from service.wire import PanicPress, Reason, decode
 from service.wire.decode import FUTURE_TOLERANCE, fallback_panic
 from service.wire.owntracks import MAX_TST, decode_owntracks
-from service.wire.rfc3339 import END, EARLIEST, outside_window, parse_ts
+from service.wire.rfc3339 import EARLIEST, END, outside_window, parse_ts
 
 RECEIVED_AT = datetime(2026, 11, 21, 8, 16, 0, tzinfo=UTC)
 LOCATION_TOPIC = "stayaway/v1/devices/trk-001/location"
