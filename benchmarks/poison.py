@@ -1,0 +1,243 @@
+"""Poison flood benchmark (issue 12, finding 4): another order's breach queued behind 4,000 messages dated
+at the ends of the calendar on one respondent's own topics.
+
+    .venv/bin/python benchmarks/poison.py [--orders 1000] [--flood 4000] [--rounds 3] [--json FILE] [--keep]
+
+Against a private Mosquitto (deploy/mosquitto.conf) and ``stayaway serve`` on SQLite, set up with
+benchmarks/ingest.py's helpers and benchmarks/alerts.py's orders, consoles and devices (imported, not
+copied): ``--orders`` orders whose trackers can breach, and one more whose tracker is the poisoner.
+
+  1. every measured tracker sends a fix 20 m outside its home circle, and the poisoner a valid fix 3 km
+     from its own home; once processed:
+  2. baseline: ``--baseline`` trackers, one at a time, step ~100 m into their home circle; measured:
+     the inside fix's publish -> the ``zone_breach`` ``raised`` message at that order's police console;
+  3. flood: ``--rounds`` times, the poisoner publishes ``--flood`` messages back to back on its own
+     location and status topics, dated ``0001-01-01T00:00:00+00:01`` and ``9999-12-31T23:59:59-00:01``
+     in turn, and right behind them, on the same connection (so the broker delivers it after them),
+     another order's tracker steps into its home. Measured the same way; and when serve had handled the
+     whole round (its /healthz counters ``messages`` and ``rejected.internal_error``).
+
+Targets: the worst breach behind a flood reaches its police console no more than 1 s later than the
+median breach without one; every flood message is kept as a ``ts_invalid`` rejection, none as
+``internal_error``, and no batch failed (serve's counters ``batch_failures``). Before issue 12 each
+of these messages failed its batch and cost a state reload.
+
+Exit status: 0 when every target was met, 1 when one was missed, 2 when the harness failed.
+Only loopback addresses are used; every wait is bounded and ``--timeout`` bounds the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+_HERE = Path(__file__).resolve().parent
+# As in alerts.py: run as a script, this directory would come first on sys.path (and alerts.py there would
+# shadow the ``alerts`` package); put the repository first and import the helpers as ``benchmarks.*``.
+sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != _HERE]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import alerts as ab
+from benchmarks import ingest as ib
+
+CALENDAR_ENDS = ("0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01")
+TARGET_DELAY_MS = 1000.0
+POISON_SEQ0 = 1_000_000
+
+
+def flood_and_breach(devices: ab.Devices, poisoner: str, n: int, seq0: int, breacher: str,
+                     inside: tuple[float, float]) -> tuple[float, float]:
+    """``n`` calendar-end messages from ``poisoner``, then ``breacher``'s inside fix, on one connection.
+    Returns (first flood publish, breach publish)."""
+    pub = devices.pub
+    t0 = time.time()
+    for k in range(n):
+        channel = "location" if k % 4 < 2 else "status"
+        body = ('"lat":30.4310123,"lon":103.8615456,"acc":5.0' if channel == "location" else '"strap":"closed"')
+        pub.publish(f"stayaway/v1/devices/{poisoner}/{channel}",
+                    f'{{"seq":{seq0 + k},"ts":"{CALENDAR_ENDS[k % 2]}",{body}}}')
+        if k % 200 == 199:
+            pub.flush()
+    devices.sent += n
+    return t0, devices.fix(breacher, inside)  # flushes the rest of the flood first, then the fix
+
+
+def police_arrival(police: dict[str, ab.AgencyConsole], agency: str, order_id: str, timeout_s: float) -> tuple[float, dict] | None:
+    console = police[agency]
+    hit: list[tuple[float, dict]] = []
+
+    def arrived() -> bool:
+        got = ab.first_raised([console], "zone_breach").get((order_id, agency))
+        if got is not None:
+            hit.append(got)
+        return got is not None
+
+    ib.wait_for(arrived, timeout_s, 0.01)
+    return hit[0] if hit else None
+
+
+def counters(http_port: int) -> dict[str, int]:
+    return ib.healthz(http_port)[1].get("counters", {})
+
+
+def handled(http_port: int) -> int:
+    """Messages serve has done with: committed in a batch, or stored on their own as ``internal_error``
+    (which the code before issue 12 did not count in ``messages``)."""
+    c = counters(http_port)
+    return c.get("messages", 0) + c.get("rejected.internal_error", 0)
+
+
+def quiet(http_port: int, sent: int) -> bool:
+    """serve has handled ``sent`` messages, holds none, and the broker acknowledged every alert."""
+    code, body = ib.healthz(http_port)
+    c = body.get("counters", {})
+    return (code == 200 and c.get("messages", 0) + c.get("rejected.internal_error", 0) >= sent
+            and body.get("ingest_backlog") == 0 and body.get("outbox_pending") == 0)
+
+
+def run(r: ib.Run) -> None:
+    a, tmp, res = r.args, r.tmp, r.results
+    started = time.time()
+    rng = random.Random(a.seed)
+    orders, plan = ab.make_orders(rng, a.orders, 0)
+    measured = plan["breach"][:a.baseline + a.rounds]
+    poisoner = f"trk-{plan['storm']['i']:05d}"
+    db_url = ib.database_url("sqlite", tmp)
+    res["config"] = {"orders": len(orders), "flood": a.flood, "rounds": a.rounds, "baseline": a.baseline,
+                     "seed": a.seed, "poisoner": poisoner, "calendar_ends": list(CALENDAR_ENDS)}
+    res["machine"] = ib.machine_info()
+    ib.say(f"[1/5] private mosquitto in {tmp}")
+    _mosq, port = ib.start_mosquitto(r.procs, tmp)
+    ib.say(f"[2/5] importing agencies and {len(orders):,} orders")
+    (tmp / "agencies.geojson").write_text(json.dumps(ib.agencies_geojson()))
+    (tmp / "orders.json").write_text(json.dumps(orders))
+    ib.run_cli(r.procs, tmp, ["agencies", "import", str(tmp / "agencies.geojson"), "--db", db_url], 120)
+    ib.run_cli(r.procs, tmp, ["orders", "import", str(tmp / "orders.json"), "--db", db_url], 600)
+    ib.say("[3/5] stayaway serve and the police consoles")
+    _serve, http_port = ib.start_serve(r.procs, tmp, port, db_url, len(orders))
+    police = {p: ab.AgencyConsole(port, p, [p]) for p in sorted(ab.police_squares())}
+    for c in police.values():
+        c.start()
+    devices = ab.Devices(port)
+    try:
+        for b in measured:
+            devices.fix(f"trk-{b['i']:05d}", b["outside"])
+        devices.fix(poisoner, plan["storm"]["fix"])
+        if not devices.all_acked() or not ib.wait_for(lambda: quiet(http_port, devices.sent), 60, 0.1):
+            raise RuntimeError("serve did not process the outside fixes")
+        time.sleep(ab.MIN_STEP_S)  # the step inside stays under the service's jump check
+
+        ib.say(f"[4/5] baseline: {a.baseline} breaches, one at a time, no flood")
+        baseline = []
+        for b in measured[:a.baseline]:
+            oid = ib.order_id(b["i"])
+            t = devices.fix(f"trk-{b['i']:05d}", b["inside"])
+            got = police_arrival(police, b["police"], oid, a.wait)
+            baseline.append({"order_id": oid, "ms": None if got is None else (got[0] - t) * 1000})
+            ib.wait_for(lambda: quiet(http_port, devices.sent), 30, 0.05)
+        before = counters(http_port)
+
+        ib.say(f"[5/5] {a.rounds} rounds: {a.flood:,} calendar-end messages from {poisoner}, then another order's breach")
+        rounds = []
+        for k, b in enumerate(measured[a.baseline:]):
+            oid = ib.order_id(b["i"])
+            processed = handled(http_port)
+            t0, t = flood_and_breach(devices, poisoner, a.flood, POISON_SEQ0 + k * a.flood, f"trk-{b['i']:05d}",
+                                     b["inside"])
+            got = police_arrival(police, b["police"], oid, a.wait)
+            drained = ib.wait_for(lambda done=processed + a.flood + 1: handled(http_port) >= done, a.wait, 0.05)
+            t_drained = time.time()
+            rounds.append({"order_id": oid, "ms": None if got is None else (got[0] - t) * 1000,
+                           "flood_publish_ms": (t - t0) * 1000,
+                           "handled_after_s": (t_drained - t0) if drained else None})
+            ib.say(f"      round {k + 1}: breach at the console after "
+                   f"{ib.fmt(rounds[-1]['ms'], ' ms')}; round handled after {ib.fmt(rounds[-1]['handled_after_s'], ' s')}")
+            ib.wait_for(lambda: quiet(http_port, devices.sent), a.wait, 0.05)
+        after = counters(http_port)
+    finally:
+        devices.close()
+        for c in police.values():
+            c.stop()
+    res["exit_codes"] = r.procs.stop_all()
+    base_ms = [x["ms"] for x in baseline if x["ms"] is not None]
+    flood_ms = [x["ms"] for x in rounds if x["ms"] is not None]
+    base_p50 = ib.pct(base_ms, 50)
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in set(after) | set(before)
+             if k.startswith(("rejected.", "batch_failures", "messages", "batches"))}
+    res["baseline"] = {"breaches": baseline, "p50_ms": base_p50}
+    res["rounds"] = rounds
+    res["worst_ms"] = max(flood_ms) if flood_ms else None
+    res["worst_over_baseline_p50_ms"] = (res["worst_ms"] - base_p50) if flood_ms and base_p50 is not None else None
+    res["serve_counters_during_floods"] = delta
+    res["serve_log"] = ib.notable_lines(tmp / "serve.stderr", lambda ln: "werkzeug" not in ln, 20)
+    res["run_s"] = time.time() - started
+    n_bad = a.flood * a.rounds
+    res["targets"] = {
+        f"every breach behind a flood arrived, the worst <= no-flood median + {TARGET_DELAY_MS:g} ms":
+            len(flood_ms) == a.rounds and len(base_ms) == a.baseline and res["worst_over_baseline_p50_ms"] is not None
+            and res["worst_over_baseline_p50_ms"] <= TARGET_DELAY_MS,
+        f"all {n_bad:,} flood messages kept as ts_invalid, none as internal_error, no failed batch":
+            delta.get("rejected.ts_invalid", 0) == n_bad and delta.get("rejected.internal_error", 0) == 0
+            and delta.get("batch_failures", 0) == 0,
+    }
+
+
+def print_report(res: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    m, c = res["machine"], res["config"]
+    table = Table(title="stayaway poison flood benchmark")
+    table.add_column("measure", style="bold")
+    table.add_column("value")
+    rows: list[tuple[str, str] | None] = [
+        ("machine", (f"{m['cpu_model']}, {m['cores']} cores, {m['ram_gib']} GiB; Python {m['python']}; "
+                     f"SQLite {m['sqlite']}; {m['mosquitto']}")),
+        ("setup", (f"{c['orders']:,} orders; poisoner {c['poisoner']}; floods of {c['flood']:,} messages dated "
+                   f"{' / '.join(c['calendar_ends'])} on its location and status topics")),
+        None,
+        ("breach, no flood: publish -> police console", ", ".join(ib.fmt(x["ms"], " ms") for x in res["baseline"]["breaches"])
+         + f" (median {ib.fmt(res['baseline']['p50_ms'], ' ms')})"),
+    ]
+    for k, x in enumerate(res["rounds"]):
+        rows.append((f"round {k + 1}: breach behind the flood", (
+            f"{ib.fmt(x['ms'], ' ms')} (flood published in {x['flood_publish_ms']:.0f} ms; "
+            f"round handled after {ib.fmt(x['handled_after_s'], ' s')})")))
+    rows += [
+        ("worst behind a flood - no-flood median", ib.fmt(res["worst_over_baseline_p50_ms"], " ms")),
+        ("serve's counters over the floods", ", ".join(f"{k} {v:,}" for k, v in sorted(res["serve_counters_during_floods"].items()))),
+        ("run time", f"{res['run_s']:.0f} s"),
+    ]
+    ib.print_tables(table, rows, res["targets"], 200)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--orders", type=int, default=1000, help="orders whose trackers can breach (a state reload loads them all)")
+    p.add_argument("--flood", type=int, default=4000, help="calendar-end messages in each flood")
+    p.add_argument("--rounds", type=int, default=3, help="floods, each with another order's breach behind it")
+    p.add_argument("--baseline", type=int, default=5, help="breaches measured without a flood")
+    p.add_argument("--wait", type=float, default=180.0, help="bound on each wait for an alert or a drain, seconds")
+    p.add_argument("--seed", type=int, default=20261121)
+    p.add_argument("--timeout", type=float, default=1800.0, help="overall bound on the run, seconds")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--keep", action="store_true", help="keep the temp dir (database, logs)")
+    a = p.parse_args(argv)
+    if not (1 <= a.rounds and 1 <= a.baseline and a.rounds + a.baseline <= a.orders <= 20_000 and 1 <= a.flood <= 100_000):
+        p.error("out of range")
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    return ib.run_benchmark(parse_args(argv), "stayaway-poison-bench-", run, print_report)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
