@@ -224,7 +224,7 @@ class IngestLoop:
     def _guarded(self, task: Callable[[], None]) -> None:
         try:
             task()
-        except Exception:  # noqa: BLE001
+        except Exception:
             self._stale = True
             log.exception("loop task failed")
 

@@ -8,8 +8,16 @@ from typing import Any
 
 import pytest
 
-from service.wire import MAX_ARRAY_ITEMS, Decoded, InvalidMessage, LocationReport, PanicPress, Reason, StatusReport
-from service.wire import decode
+from service.wire import (
+    MAX_ARRAY_ITEMS,
+    Decoded,
+    InvalidMessage,
+    LocationReport,
+    PanicPress,
+    Reason,
+    StatusReport,
+    decode,
+)
 from service.wire.decode import MAX_PAYLOAD_BYTES
 
 RECEIVED_AT = datetime(2026, 11, 21, 8, 16, 0, tzinfo=UTC)
