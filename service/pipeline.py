@@ -40,6 +40,7 @@ from service.wire import (
     decode,
 )
 from service.wire.decode import Decoded, device_of_topic, fallback_panic
+from service.wire.evidence import RejectionBudget
 from service.wire.owntracks import TOPIC_PREFIX, decode_owntracks, is_owntracks_topic
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class Pipeline:
         self.notify_agencies: frozenset[str] = frozenset()  # agencies with Apprise URLs (STAYAWAY_APPRISE_CONFIG)
         self.new_deliveries: list[WebhookItem] = []  # committed webhook deliveries not yet handed to the sender
         self.max_seq: dict[str, int] = {}  # highest stored location seq per device, filled lazily
+        self.rejection_budget = RejectionBudget()  # how much of a rejected payload is kept (service.wire.evidence)
         self._in_batch_conflicts: list[tuple[Any, str]] = []  # of the batch being processed (see _decode)
         self._topics: dict[tuple[str, str, int], str] = {}
 
@@ -114,6 +116,7 @@ class Pipeline:
             result.outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, webhooks=self.webhooks, notify=self.notify_agencies,
                                                     new_deliveries=deliveries)
             result.outbox += alerts_repo.save_commands(conn, changes.commands, now)
+            rejections = [self.rejection_budget.bound(r) for r in rejections]
             reports_repo.insert_rejections(conn, rejections, now)
         self._commit_seqs(fresh)
         self.new_deliveries += deliveries
@@ -228,7 +231,7 @@ class Pipeline:
         rejection = InvalidMessage(item.topic, item.payload, item.received_at, Reason.INTERNAL_ERROR,
                                    f"processing failed: {error.__class__.__name__}", device_of_topic(item.topic))
         with self.engine.begin() as conn:
-            reports_repo.insert_rejections(conn, [rejection], self.clock())
+            reports_repo.insert_rejections(conn, [self.rejection_budget.bound(rejection)], self.clock())
         _log_rejections([rejection])
 
     def _decode(self, items: Sequence[Inbound]) -> tuple[list, list, list, list, int]:

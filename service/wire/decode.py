@@ -114,9 +114,13 @@ def decode_detailed(topic: str, payload: bytes, received_at: datetime,
         return out
     device_id, kind = m.group(1), m.group(2)
 
-    def reject(reason: Reason, detail: str, field_name: str | None = None, index: int | None = None) -> None:
+    def reject(reason: Reason, detail: str, field_name: str | None = None, index: int | None = None,
+               raw: bytes | None = None) -> None:
+        """``raw``: an array element's own bytes (re-serialised, values unchanged), kept instead of the whole
+        payload: a 1,000-element array of bad elements must not store its payload 1,000 times."""
         out.rejections.append(
-            InvalidMessage(topic, payload, received_at, reason, detail, device_id, field_name, index)
+            InvalidMessage(topic, payload if raw is None else raw, received_at, reason, detail, device_id,
+                           field_name, index)
         )
 
     try:
@@ -189,7 +193,7 @@ def _one(out: Decoded, reject: Any, decoder: Any, device_id: str, item: Any, raw
             report = msgspec.structs.replace(report, flags=(*report.flags, "backfill"))
         out.reports.append(report)
     except _Bad as bad:
-        reject(bad.reason, bad.detail, bad.field, index)
+        reject(bad.reason, bad.detail, bad.field, index, raw if index is not None else None)
 
 
 def _location(device_id: str, o: dict[str, Any], raw: bytes, received_at: datetime) -> LocationReport:
