@@ -155,13 +155,20 @@ def mqtt() -> None:
 def mqtt_credentials(out_dir: Path, service_user: str, rotate: tuple[str, ...], database_url: str | None) -> None:
     """Accounts for every enrolled device, agency and the service, and a Mosquitto ACL (%u patterns)."""
     from service.bootstrap import utc_now
-    from service.mqtt_credentials import generate
+    from service.mqtt_credentials import AccountsSkipped, generate
 
-    issued = generate(_migrated_engine(_settings(database_url=database_url)), utc_now, out_dir, service_user, rotate)
+    skipped = None
+    try:
+        issued = generate(_migrated_engine(_settings(database_url=database_url)), utc_now, out_dir, service_user,
+                          rotate)
+    except AccountsSkipped as exc:  # everything else is written: say so, then name the skipped ones (exit 2)
+        issued, skipped = exc.issued, exc
     click.echo(f"wrote {out_dir / 'passwd'} and {out_dir / 'acl'}")
     if issued:
         click.echo(f"{len(issued)} new passwords in {out_dir / 'new-credentials.json'} (shown once; mode 0600)")
     click.echo("in mosquitto.conf: allow_anonymous false, password_file <passwd>, acl_file <acl>")
+    if skipped is not None:
+        raise skipped
 
 
 @main.group()

@@ -36,6 +36,7 @@ from service.domain.monitor import Monitor
 from service.domain.orders import parse_order
 from service.errors import InvalidInput
 from service.importing import import_agencies, import_orders
+from service.mqtt_credentials import generate
 from service.order_admin import OrderAdmin
 from service.pipeline import Inbound, Pipeline
 from service.state import rebuild
@@ -398,3 +399,118 @@ def test_a_file_never_moves_another_court_s_order_to_its_court(world, engine) ->
     with engine.connect() as conn:
         assert conn.execute(sa.select(t.orders.c.court_id).where(t.orders.c.order_id == A)).scalar() == "court-xinjin"
         assert {r.court_id for r in conn.execute(sa.select(t.device_bindings))} == {"court-xinjin"}
+
+
+# -- issue 12 review, F5: broker usernames are one namespace ------------------------------------------------------
+
+def test_an_order_never_names_a_broker_username_another_holder_has(world, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Court Pidu names the service's own broker account, his tracker's id as an OwnTracks user, her OwnTracks
+    user (``her``) as a device, an agency's id as an OwnTracks user: each would have broken `stayaway mqtt
+    credentials` for everyone (one account per name). Refused with the one answer, byte for byte, through
+    every step; the credentials still come out whole."""
+    api, _ = world
+
+    def respondent(n: int, device: str) -> dict:
+        return pidu(n) | {"respondent": {"person_id": f"R-{n}", "device_id": device, "report_interval_s": 30}}
+
+    her_phone = api.post("other_court", "/api/v1/orders", pidu(41, device_id="phone-001"))  # the reference answers
+    her_topic = api.post("other_court", "/api/v1/orders", pidu(42, owntracks_topic=HER_TOPIC))
+    his_tracker = api.post("other_court", "/api/v1/orders", respondent(43, "trk-001"))
+    assert {r.status_code for r in (her_phone, her_topic, his_tracker)} == {409}
+    asked = {
+        "the service's account as her device": (pidu(44, device_id="stayaway"), her_phone),
+        "her OwnTracks user as a device": (pidu(44, device_id="her"), her_phone),
+        "his tracker's id as an OwnTracks user": (pidu(44, owntracks_topic="owntracks/trk-001/x"), her_topic),
+        "her OwnTracks user, another topic": (pidu(44, owntracks_topic="owntracks/her/x"), her_topic),
+        "an agency's id as an OwnTracks user": (pidu(44, owntracks_topic="owntracks/police-west/x"), her_topic),
+        "the service's account as an OwnTracks user": (pidu(44, owntracks_topic="owntracks/stayaway/x"), her_topic),
+        "the service's account as his tracker": (respondent(44, "stayaway"), his_tracker),
+        "her OwnTracks user as his tracker": (respondent(44, "her"), his_tracker),
+        "one order: his tracker's id as her OwnTracks user": (pidu(44, owntracks_topic="owntracks/trk-044/x"),
+                                                              her_topic),
+    }
+    for why, (body, reference) in asked.items():
+        r = api.post("other_court", "/api/v1/orders", body)
+        assert (r.status_code, r.data) == (reference.status_code, reference.data), why
+        text = r.get_data(as_text=True)
+        assert not any(s in text for s in (A, "court-xinjin", "V-1", "stayaway", "trk-001", "police-west")), why
+    # through its own order's steps too
+    assert api.post("other_court", "/api/v1/orders", pidu(45)).status_code == 201
+    own = "PSO-PIDU-0045"
+    by_replace = api.post("other_court", f"/api/v1/orders/{own}/replace-device",
+                          {"role": "victim", "device_id": "her", "reason": "new phone"})
+    by_modify = api.post("other_court", f"/api/v1/orders/{own}/modify", {
+        "order": pidu(45, owntracks_topic="owntracks/trk-001/x") | {"order_id": own}, "reason": "her app"})
+    assert (by_replace.status_code, by_replace.data) == (her_phone.status_code, her_phone.data)
+    assert (by_modify.status_code, by_modify.data) == (her_topic.status_code, her_topic.data)
+    # the positive control: one person's phone as her own OwnTracks user is one account, and is accepted
+    assert api.post("other_court", "/api/v1/orders", pidu(46, device_id="bea46",
+                                                          owntracks_topic="owntracks/bea46/phone")).status_code == 201
+    issued = generate(engine, lambda: NOW, tmp_path / "mqtt")  # whole: no name has two accounts
+    assert {(i.username, i.kind) for i in issued} >= {("stayaway", "service"), ("trk-001", "device"),
+                                                       ("her", "owntracks"), ("bea46", "device")}
+    acl = (tmp_path / "mqtt" / "acl").read_text()
+    assert "user bea46\ntopic write owntracks/bea46/phone\n\n" in acl  # her own phone's account: no deny
+    assert "user her\ntopic write owntracks/her/phone\ntopic deny stayaway/v1/devices/her/#\n" in acl
+
+
+def test_the_service_account_made_under_another_name_is_reserved_too(world, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    api, _ = world
+    generate(engine, lambda: NOW, tmp_path / "mqtt", service_user="svc-broker")
+    taken = api.post("other_court", "/api/v1/orders", pidu(47, device_id="svc-broker"))
+    reference = api.post("other_court", "/api/v1/orders", pidu(47, device_id="phone-001"))
+    assert taken.status_code == 409 and taken.data == reference.data
+
+
+def test_the_import_refuses_a_broker_username_the_same(world, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput) as service:
+        import_orders(engine, [(pidu(48, device_id="stayaway"), "b.json")], lambda: NOW)
+    with pytest.raises(InvalidInput) as held:
+        import_orders(engine, [(pidu(48, device_id="phone-001"), "b.json")], lambda: NOW)
+    assert (service.value.field, str(service.value)) == (held.value.field, str(held.value)) == (
+        "victim.device_id", f"b.json: {law.DeviceUnavailable('victim.device_id')}")
+    theirs = tmp_path / "pidu.json"
+    theirs.write_bytes(orjson.dumps([pidu(49), pidu(50, owntracks_topic="owntracks/trk-001/x"),
+                                     pidu(51, device_id="her")]))
+    url = engine.url.render_as_string(hide_password=False)
+    run = subprocess.run([*STAYAWAY, "orders", "import", str(theirs), "--db", url], check=False, capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "STAYAWAY_DATA_DIR": str(tmp_path)})
+    assert run.returncode == 2, run.stderr
+    assert "not available for this order" in run.stderr and "victim.owntracks_topic" in run.stderr
+    assert A not in run.stderr + run.stdout and "court-xinjin" not in run.stderr + run.stdout
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(t.orders.c.order_id).order_by(t.orders.c.order_id)).scalars().all() == [A]
+
+
+def test_two_courts_claiming_one_broker_username_at_once_exactly_one_wins(engine) -> None:  # type: ignore[no-untyped-def]
+    """Court Xinjin's order names the OwnTracks topic owntracks/vic9/phone while court Pidu's names the device
+    vic9: two different keys, one broker username. The second waits for the first and is refused."""
+    import_agencies(engine, agencies(), lambda: NOW)
+    first = builders.order_for(23)
+    first["victim"] = {**first["victim"], "owntracks_topic": "owntracks/vic9/phone"}
+    second = parse_order(pidu(24, device_id="vic9"))
+    outcome: dict[str, object] = {}
+
+    def court_pidu() -> None:
+        try:
+            with engine.begin() as conn:
+                config_repo.save_order(conn, second, "b", NOW)
+            outcome["pidu"] = "saved"
+        except law.DeviceUnavailable as exc:
+            outcome["pidu"] = exc.field
+        except Exception as exc:  # noqa: BLE001 - anything else is a race lost the wrong way
+            outcome["pidu"] = repr(exc)
+
+    racer = threading.Thread(target=court_pidu)
+    with engine.connect() as conn:  # closed (rolled back) whatever happens: the database can go afterwards
+        tx = conn.begin()
+        config_repo.save_order(conn, parse_order(first), "a", NOW)  # court Xinjin's, not yet committed
+        racer.start()
+        racer.join(0.5)
+        waited = racer.is_alive()  # it waits for the first (PostgreSQL: the username's advisory lock)
+        tx.commit()
+    racer.join(30)
+    assert waited
+    assert outcome == {"pidu": "victim.device_id"}
+    with engine.connect() as c:
+        assert c.execute(sa.select(t.orders.c.order_id)).scalars().all() == ["PSO-T-0023"]

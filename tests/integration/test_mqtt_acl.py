@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,12 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from service.importing import import_agencies, import_orders
-from service.mqtt_credentials import generate, mosquitto_hash, mosquitto_verify
+from service.mqtt_credentials import (
+    AccountsSkipped,
+    generate,
+    mosquitto_hash,
+    mosquitto_verify,
+)
 from tests.support import builders
 from tests.support.brokers import free_port, wait_listening
 
@@ -234,3 +240,166 @@ def test_serve_works_behind_the_acl_with_its_service_account(broker, accounts, t
         phone.close()
         police.close()
         serve.stop()
+
+
+# -- issue 12 review, F5: one bad order never blocks the broker's accounts for everyone ---------------------------
+
+COURT_B = "court-pidu"
+
+
+def _stored_as_before(engine, order_id: str, respondent: dict, victim: dict, at: datetime) -> None:  # type: ignore[no-untyped-def]
+    """An order of court Pidu as the code before the broker-username rule stored it (a migration-era
+    leftover): its rows, and its devices and topic bound to it (they were free)."""
+    import sqlalchemy as sa
+
+    from service.adapters.db import schema as t
+
+    body = builders.order(order_id=order_id, court=COURT_B, respondent=respondent, victim=victim)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(t.orders).values(
+            order_id=order_id, type="ordinary", court_id=COURT_B, issued_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+            expires_at=datetime(2027, 11, 20, 9, tzinfo=UTC), status="active", version=1, body=body, updated_at=at))
+        conn.execute(sa.insert(t.order_versions).values(order_id=order_id, version=1, body=body, source="old",
+                                                        recorded_at=at))
+        for role, party in (("respondent", respondent), ("victim", victim)):
+            topic = party.get("owntracks_topic")
+            conn.execute(sa.insert(t.order_parties).values(
+                order_id=order_id, role=role, person_id=party["person_id"], device_id=party["device_id"],
+                report_interval_s=party["report_interval_s"], owntracks_topic=topic))
+            for kind, ident in (("device", party["device_id"]), ("owntracks", topic)):
+                if ident:
+                    conn.execute(sa.insert(t.device_bindings).values(
+                        kind=kind, ident=ident, court_id=COURT_B, role=role, person_id=party["person_id"],
+                        device_id=party["device_id"], bound_at=at))
+
+
+@pytest.fixture
+def leftovers(engine, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Court Xinjin's order (her phone runs OwnTracks as ``vic3``), and court Pidu's orders stored before the
+    rule naming the service's account, his tracker's id as an OwnTracks user, ``vic3`` and an agency's id
+    as devices."""
+    agencies = {**builders.AGENCIES, "features": [*builders.AGENCIES["features"], {
+        "type": "Feature", "geometry": None, "properties": {"agency_id": COURT_B, "name": "Pidu", "kind": "court"}}]}
+    import_agencies(engine, agencies, lambda: T0)
+    theirs = builders.order()
+    theirs["victim"]["owntracks_topic"] = "owntracks/vic3/phone"
+    import_orders(engine, [(theirs, "a.json")], lambda: T0)
+    later = T0 + timedelta(hours=1)
+
+    def party(person: str, device: str, topic: str | None = None) -> dict:
+        return {"person_id": person, "device_id": device, "report_interval_s": 30,
+                **({"owntracks_topic": topic} if topic else {})}
+
+    _stored_as_before(engine, "PSO-PIDU-0001", party("R-b1", "stayaway"), party("V-b1", "phone-b01"), later)
+    _stored_as_before(engine, "PSO-PIDU-0002", party("R-b2", "trk-b02"),
+                      party("V-b2", "phone-b02", "owntracks/trk-001/x"), later)
+    _stored_as_before(engine, "PSO-PIDU-0003", party("R-b3", "trk-b03"), party("V-b3", "vic3"), later)
+    _stored_as_before(engine, "PSO-PIDU-0004", party("R-b4", "police-west"), party("V-b4", "phone-b04"), later)
+    return engine
+
+
+@contextmanager
+def mosquitto_with(files_from: Path) -> Iterator[int]:
+    if MOSQUITTO is None:
+        pytest.fail("mosquitto is needed (STAYAWAY_REQUIRE_ALL is set)")
+    files = Path(tempfile.mkdtemp(prefix="stayaway-acl-"))
+    os.chmod(files, 0o755)
+    for name in ("passwd", "acl"):
+        shutil.copy(files_from / name, files / name)
+        os.chmod(files / name, 0o644)
+    port = free_port()
+    (files / "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npersistence false\n"
+                                          f"password_file {files / 'passwd'}\nacl_file {files / 'acl'}\n")
+    proc = subprocess.Popen([MOSQUITTO, "-c", str(files / "mosquitto.conf")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_listening("127.0.0.1", port)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(5)
+        shutil.rmtree(files, ignore_errors=True)
+
+
+SKIPPED = [
+    "  police-west: agency police-west keeps it; no account for the device of order PSO-PIDU-0004 (respondent)",
+    "  stayaway: the service account keeps it; no account for the device of order PSO-PIDU-0001 (respondent)",
+    ("  trk-001: the device of order PSO-2026-0001 (respondent) keeps it; no account for the OwnTracks topic "
+     "owntracks/trk-001/x of order PSO-PIDU-0002 (victim)"),
+    ("  vic3: the OwnTracks topic owntracks/vic3/phone of order PSO-2026-0001 (victim) keeps it; no account for the "
+     "device of order PSO-PIDU-0003 (victim)"),
+]
+
+
+@needs_mosquitto
+def test_stored_collisions_are_skipped_and_named_and_everyone_else_gets_an_account(leftovers, db_url,  # type: ignore[no-untyped-def]
+                                                                                   tmp_path: Path) -> None:
+    from tests.support.serve import STAYAWAY
+
+    out = tmp_path / "mqtt"
+    run = subprocess.run([*STAYAWAY, "mqtt", "credentials", "--out", str(out), "--db", db_url], check=False,
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "STAYAWAY_DATA_DIR": str(tmp_path)})
+    assert run.returncode == 2, run.stderr
+    assert f"wrote {out / 'passwd'}" in run.stdout and "13 new passwords" in run.stdout  # written first, then:
+    assert [line for line in run.stderr.splitlines() if line.startswith("  ")] == SKIPPED, run.stderr
+    assert run.stderr.startswith("error: 4 broker username(s) claimed by more than one account; the rest is written")
+    issued = {c["username"]: (c["kind"], c["password"]) for c in json.loads((out / "new-credentials.json").read_text())}
+    assert {u: k for u, (k, _) in issued.items()} == {
+        "stayaway": "service", "police-west": "agency", "police-east": "agency", "court-xinjin": "agency",
+        COURT_B: "agency", "trk-001": "device", "phone-001": "device", "vic3": "owntracks", "phone-b01": "device",
+        "trk-b02": "device", "phone-b02": "device", "trk-b03": "device", "phone-b04": "device"}
+    assert "owntracks/trk-001/x" not in (out / "acl").read_text()
+    with mosquitto_with(out) as port:
+        made = []
+
+        def peer(username: str) -> Peer:
+            made.append(Peer(port, username, issued[username][1]))
+            assert made[-1].refused is None, username
+            return made[-1]
+
+        try:
+            service = peer("stayaway")
+            for topic in ("stayaway/v1/devices/+/location", "stayaway/v1/devices/+/panic", "owntracks/+/+"):
+                service.subscribe(topic)
+            her_app, his_tracker, west = peer("vic3"), peer("trk-001"), peer("police-west")
+            her_app.subscribe("stayaway/v1/devices/vic3/notices")
+            her_app.publish("owntracks/vic3/phone", b"her fix")
+            her_app.publish("stayaway/v1/devices/vic3/panic", b"as court Pidu's phone vic3")
+            his_tracker.publish("stayaway/v1/devices/trk-001/location", b"his fix")
+            his_tracker.publish("owntracks/trk-001/x", b"as court Pidu's victim")
+            west.publish("stayaway/v1/devices/police-west/location", b"as court Pidu's tracker")
+            peer("phone-b02").publish("stayaway/v1/devices/phone-b02/location", b"court Pidu's phone")
+            service.publish("stayaway/v1/devices/vic3/notices", b"for court Pidu's victim")
+            settle()
+            assert sorted(service.got) == [("owntracks/vic3/phone", b"her fix"),
+                                           ("stayaway/v1/devices/phone-b02/location", b"court Pidu's phone"),
+                                           ("stayaway/v1/devices/trk-001/location", b"his fix")]
+            assert her_app.got == []
+        finally:
+            for p in made:
+                p.close()
+    with pytest.raises(AccountsSkipped) as again:  # the files again: nobody's password changes, the same report
+        generate(leftovers, lambda: T0, out)
+    assert again.value.issued == [] and str(again.value).splitlines()[1:-1] == SKIPPED
+
+
+def test_a_name_that_comes_back_as_another_kind_of_account_gets_a_new_password(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Device ``zed``'s order ends; later someone's OwnTracks app is ``zed``: the old device's password must
+    not open the new account."""
+    from service.domain import law
+    from service.order_admin import OrderAdmin
+
+    import_agencies(engine, builders.AGENCIES, lambda: T0)
+    first = builders.order_for(7)
+    first["victim"]["device_id"] = "zed"
+    import_orders(engine, [(first, "a.json")], lambda: T0)
+    old = {i.username: i for i in generate(engine, lambda: T0, tmp_path / "mqtt")}["zed"]
+    assert old.kind == "device"
+    OrderAdmin(engine, lambda: T0).cancel("PSO-T-0007", law.Actor("judge", "court"), "set aside")
+    again = builders.order_for(8)
+    again["victim"]["owntracks_topic"] = "owntracks/zed/phone"
+    import_orders(engine, [(again, "b.json")], lambda: T0)
+    new = {i.username: i for i in generate(engine, lambda: T0, tmp_path / "mqtt")}["zed"]
+    assert new.kind == "owntracks" and new.password != old.password
+    stored = dict(line.split(":", 1) for line in (tmp_path / "mqtt" / "passwd").read_text().splitlines())
+    assert mosquitto_verify(new.password, stored["zed"]) and not mosquitto_verify(old.password, stored["zed"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -141,29 +142,81 @@ def _parties(conn: Connection, order_id: str, court_id: str | None) -> dict[str,
     return {r.role: Holder(court_id, r.role, r.person_id, r.device_id, r.owntracks_topic) for r in rows}
 
 
+SERVICE_USER = "stayaway"  # the service's broker account, unless `stayaway mqtt credentials --service-user` says
+
+
+def broker_user(kind: str, ident: str) -> str:
+    """The broker username a bound key stands for: the device id, or the ``{user}`` of an OwnTracks topic
+    ``owntracks/{user}/{device}`` (``stayaway mqtt credentials`` makes one account per name)."""
+    return ident if kind == "device" else ident.split("/")[1]
+
+
+def reserved_users(conn: Connection) -> set[str]:
+    """Broker usernames no order may name: the agencies' ids and the service's accounts (``stayaway`` and
+    any other ``--service-user`` the credentials were made for)."""
+    services = conn.execute(sa.select(t.mqtt_credentials.c.username).where(t.mqtt_credentials.c.kind == "service"))
+    return set(agency_kinds(conn)) | {SERVICE_USER} | set(services.scalars())
+
+
 def bind(conn: Connection, spec: OrderSpec, before: dict[str, Holder], now: datetime) -> None:
     """Take every device and OwnTracks topic ``spec`` names for its holder, or raise DeviceUnavailable (one
     answer for every reason). ``before``: the order's parties until now (what it already names is its own).
 
+    Broker usernames are one namespace (:func:`broker_user`): a device id or OwnTracks user this order
+    names anew must not be an agency's id or the service's account (:func:`reserved_users`), nor a name
+    another holder has through another key (her OwnTracks user as his device id, his device id as an
+    OwnTracks user, one OwnTracks user for two people's topics). What the order named already is kept:
+    stored data from before this rule goes on, and ``stayaway mqtt credentials`` reports it.
+
     Race-free on both databases: each key's row is created if missing (``ON CONFLICT DO NOTHING``: a
     concurrent claimant waits for the first to commit) and then locked (``FOR UPDATE``; SQLite's writers
     are serialised by ``BEGIN IMMEDIATE``) before the orders naming it are read, so of two courts naming a
-    free device at once exactly one wins. Keys are taken in a fixed order (no deadlock between two orders)."""
-    agencies = set(agency_kinds(conn))
+    free device at once exactly one wins; on PostgreSQL each broker username is also locked for the
+    transaction (an advisory lock) before another key using it is read. Keys are taken in a fixed order
+    (no deadlock between two orders)."""
+    reserved = reserved_users(conn)
     holders = _holders_of(spec)
     seen: dict[tuple[str, str], Holder] = {}
+    users: dict[str, Holder] = {}
+    new: dict[tuple[str, str], bool] = {}  # (kind, ident) -> whether this order names it anew
     for h in holders:
         for kind, ident in h.bound_keys():
             field = f"{h.role}.{'device_id' if kind == 'device' else 'owntracks_topic'}"
-            if (kind == "device" and ident in agencies) or ((kind, ident) in seen and not seen[(kind, ident)].same(
-                    kind, h.court_id, h.role, h.person_id, h.device_id)):
-                raise law.DeviceUnavailable(field)  # an agency's id (broker accounts); both parties' device
+            mine = before.get(h.role)
+            fresh = mine is None or (mine.device_id if kind == "device" else mine.owntracks_topic) != ident
+            user, other = broker_user(kind, ident), users.get(broker_user(kind, ident))
+            if ((kind, ident) in seen and not seen[(kind, ident)].same(
+                    kind, h.court_id, h.role, h.person_id, h.device_id)) or (
+                    other is not None and not h.same("device", other.court_id, other.role, other.person_id, "")) or (
+                    fresh and user in reserved):
+                raise law.DeviceUnavailable(field)  # both parties' device or account name; an agency's, the service's
             seen[(kind, ident)] = h
+            users.setdefault(user, h)
+            new[(kind, ident)] = fresh
+    if conn.dialect.name == "postgresql":
+        for user in sorted(users):
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(user))))
     for (kind, ident), h in sorted(seen.items()):
-        mine = before.get(h.role)
-        kept = mine is not None and (mine.device_id if kind == "device" else mine.owntracks_topic) == ident
-        if not _take(conn, kind, ident, h, spec.order_id, kept, now):
-            raise law.DeviceUnavailable(f"{h.role}.{'device_id' if kind == 'device' else 'owntracks_topic'}")
+        field = f"{h.role}.{'device_id' if kind == 'device' else 'owntracks_topic'}"
+        if new[(kind, ident)] and _user_held_elsewhere(conn, kind, ident, h):
+            raise law.DeviceUnavailable(field)
+        if not _take(conn, kind, ident, h, spec.order_id, not new[(kind, ident)], now):
+            raise law.DeviceUnavailable(field)
+
+
+def _lock_key(user: str) -> int:
+    digest = hashlib.blake2b(f"stayaway broker user {user}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _user_held_elsewhere(conn: Connection, kind: str, ident: str, h: Holder) -> bool:
+    """Whether another holder has the key's broker username through another key (a device id, a topic)."""
+    user, b = broker_user(kind, ident), t.device_bindings.c
+    rows = conn.execute(sa.select(b.kind, b.ident, b.court_id, b.role, b.person_id).where(sa.or_(
+        sa.and_(b.kind == "device", b.ident == user),
+        sa.and_(b.kind == "owntracks", b.ident.startswith(f"owntracks/{user}/", autoescape=True))))).all()
+    return any((r.kind, r.ident) != (kind, ident) and broker_user(r.kind, r.ident) == user  # LIKE: any case
+               and not h.same("device", r.court_id, r.role, r.person_id, "") for r in rows)
 
 
 def _take(conn: Connection, kind: str, ident: str, h: Holder, order_id: str, kept: bool, now: datetime) -> bool:
