@@ -37,8 +37,8 @@ class OrderAdmin:
         with self.engine.begin() as conn:
             now = self.clock()
             self._court_known(conn, spec)
-            if config_repo.load_standing(conn, spec.order_id) is not None:
-                raise law.LegalError("exists", f"order {spec.order_id} exists; modify it instead", "order_id")
+            # ids are unique across courts and never reused; another court's is refused as any unavailable id
+            law.new_order_id(spec.order_id, spec.court_id, config_repo.load_standing(conn, spec.order_id))
             law.issue(spec.order_id, spec.type, spec.court_id, spec.issued_at, spec.expires_at, actor, now)
             if supersedes is not None:  # first: the temporary order's devices pass to the ordinary one
                 old = self._standing(conn, str(supersedes))

@@ -16,7 +16,12 @@
 - A device, and an OwnTracks topic, stand for one person in one court's orders at a time (the
   database keeps it: ``config_repo.bind``); another court names one only once the order's court, or
   an admin, has released it with a reason (:func:`release_device`). A refusal says the same whatever
-  the reason (:class:`DeviceUnavailable`).
+  the reason (:class:`DeviceUnavailable`). The broker's usernames are one namespace (device ids,
+  OwnTracks users, agency ids, the service's account): an order never names one another holder has.
+- Order ids are unique across courts and never reused (they are in alerts, evidence and notices): a
+  new order's id is refused with one answer whether another court's order has it, one of the court's
+  own ended orders had it, or it is reserved (:func:`new_order_id`); only the court's own order in
+  force gets the precise ``exists``.
 
 Functions return a new :class:`Standing` and the :class:`LegalEvent` to append to the order's
 history, or raise :class:`LegalError` with a stable code.
@@ -69,6 +74,18 @@ class DeviceUnavailable(InvalidInput):
         super().__init__(f"this {what} is not available for this order: a device or topic stands for one person "
                          "in one court's orders at a time, until that order's court releases it", field)
 
+
+class OrderIdUnavailable(LegalError):
+    """An id a new order may not take (the API's 409 ``order_id_unavailable``): one text for every reason
+    (another court's order, in force or ended; one of the court's own ended orders; a reserved id), so the
+    answer never confirms another court's order, nor names it or its court."""
+
+    def __init__(self) -> None:
+        super().__init__("order_id_unavailable", "this order_id is not available for a new order: order ids are "
+                         "unique across courts and never reused; choose another", "order_id")
+
+
+RESERVED_ORDER_IDS = frozenset({".", ".."})  # a dot segment in /api/v1/orders/{id} is resolved away by clients
 
 RELEASABLE = ("device", "owntracks_topic")
 RELEASERS = COURT_ROLES | {"admin"}
@@ -127,6 +144,16 @@ def issue(order_id: str, order_type: str, court_id: str, issued_at: datetime, ex
     standing = Standing(order_id, order_type, court_id, issued_at, expires)
     return standing, LegalEvent(order_id, "issued", at, actor.actor_id, actor.role, None,
                                 {"type": order_type, "expires_at": expires})
+
+
+def new_order_id(order_id: str, court_id: str, existing: Standing | None) -> None:
+    """Whether a new order of ``court_id`` may take ``order_id``; ``existing``: the order stored under it
+    (any court's, any status). The court's own order in force: :class:`LegalError` ``exists`` (modify it);
+    any other reason: :class:`OrderIdUnavailable`, the same for all."""
+    if existing is not None and existing.court_id == court_id and existing.status == OrderStatus.ACTIVE:
+        raise LegalError("exists", f"order {order_id} exists; modify it instead", "order_id")
+    if existing is not None or order_id in RESERVED_ORDER_IDS:
+        raise OrderIdUnavailable()
 
 
 def modify(standing: Standing, actor: Actor, reason: str | None, at: datetime, changed: Sequence[str]) -> LegalEvent:

@@ -109,7 +109,9 @@ RESPONSES = {f"E{code}": {"description": text, "content": {"application/json": {
                                 (404, "unknown, or outside the caller's scope"),
                                 (409, ("not allowed now (a stable code: the lifecycle's or the law's; "
                                        "``device_unavailable``: a device or OwnTracks topic this order may not name, "
-                                       "one answer whatever the reason)")),
+                                       "one answer whatever the reason; ``order_id_unavailable``: a new order's id "
+                                       "another order has or had, or a reserved one, one answer whatever the "
+                                       "reason)")),
                                 (429, "locked after 5 failed sign-ins in 15 minutes"),
                                 (503, "the running service is needed"))}
 

@@ -514,3 +514,42 @@ def test_two_courts_claiming_one_broker_username_at_once_exactly_one_wins(engine
     assert outcome == {"pidu": "victim.device_id"}
     with engine.connect() as c:
         assert c.execute(sa.select(t.orders.c.order_id)).scalars().all() == ["PSO-T-0023"]
+
+
+# -- issue 12 review, F6: another court's order id is never confirmed -----------------------------------------------
+
+def test_creating_with_another_court_s_order_id_reads_as_any_unavailable_id(world, engine) -> None:  # type: ignore[no-untyped-def]
+    """Ids are unique across courts (they are in alerts and evidence), so court Pidu cannot take court Xinjin's;
+    the refusal is byte for byte the one for its own ended order's id and for a reserved id: it confirms no
+    other court's order, in force or ended, and names none. Its own order in force: the precise ``exists``."""
+    api, _ = world
+    import_orders(engine, [(builders.order_for(60), "c.json")], lambda: NOW)
+    assert api.post("court", "/api/v1/orders/PSO-T-0060/cancel", {"reason": "set aside"}).status_code == 200
+    assert api.post("other_court", "/api/v1/orders", pidu(61)).status_code == 201
+    assert api.post("other_court", "/api/v1/orders/PSO-PIDU-0061/cancel", {"reason": "withdrawn"}).status_code == 200
+    assert api.post("other_court", "/api/v1/orders", pidu(62)).status_code == 201
+    ids = {
+        "another court's order in force": A,
+        "another court's ended order": "PSO-T-0060",
+        "its own ended order": "PSO-PIDU-0061",
+        "a reserved id": "..",
+    }
+    answers = {why: api.post("other_court", "/api/v1/orders", pidu(63) | {"order_id": order_id})
+               for why, order_id in ids.items()}
+    first = answers["another court's order in force"]
+    assert first.status_code == 409 and first.get_json()["error"]["code"] == "order_id_unavailable"
+    assert first.get_json()["error"]["field"] == "order_id"
+    for why, r in answers.items():
+        assert (r.status_code, r.data) == (first.status_code, first.data), why
+    assert not any(s in first.get_data(as_text=True) for s in (A, "court-xinjin", "exists"))
+    own = api.post("other_court", "/api/v1/orders", pidu(62))  # its own order in force: theirs, said precisely
+    assert own.status_code == 409 and own.get_json()["error"] == {
+        "code": "exists", "message": "order PSO-PIDU-0062 exists; modify it instead", "field": "order_id"}
+    # reads answer as for an unknown order, and nothing was written to court Xinjin's order
+    unknown, theirs = api.get("other_court", "/api/v1/orders/PSO-NOPE"), api.get("other_court", f"/api/v1/orders/{A}")
+    assert unknown.status_code == theirs.status_code == 404
+    assert theirs.data.replace(A.encode(), b"ID") == unknown.data.replace(b"PSO-NOPE", b"ID")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(t.orders.c.court_id).where(t.orders.c.order_id == A)).scalar() == "court-xinjin"
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.order_versions)
+                            .where(t.order_versions.c.order_id == A)).scalar() == 1

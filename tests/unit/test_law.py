@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -174,3 +175,21 @@ def test_a_refused_device_reads_the_same_whatever_the_reason():
     topic = law.DeviceUnavailable("respondent.owntracks_topic")
     assert "OwnTracks topic" in str(topic) and topic.field == "respondent.owntracks_topic"
     assert isinstance(a, law.InvalidInput)  # the import's command line reports it like any bad file
+
+
+def test_a_new_order_s_id_is_refused_with_one_answer_unless_it_is_the_court_s_own_order_in_force():
+    """Ids are unique across courts and never reused; only the court's own order in force is named as such."""
+    law.new_order_id("PSO-9", "court-xinjin", None)  # free
+    with pytest.raises(LegalError) as own:
+        law.new_order_id("PSO-1", "court-xinjin", ordinary())
+    assert (own.value.code, own.value.message) == ("exists", "order PSO-1 exists; modify it instead")
+    ended = law.cancel(ordinary(), COURT, "set aside", T0)[0]
+    refusals = []
+    for order_id, existing in (("PSO-1", replace(ordinary(), court_id="court-pidu")),  # another court's
+                               ("PSO-1", replace(ended, court_id="court-pidu")),
+                               ("PSO-1", ended), ("..", None), (".", None)):
+        with pytest.raises(law.OrderIdUnavailable) as refused:
+            law.new_order_id(order_id, "court-xinjin", existing)
+        refusals.append((refused.value.code, refused.value.message, refused.value.field))
+    assert len(set(refusals)) == 1 and refusals[0][0] == "order_id_unavailable"
+    assert "PSO-1" not in refusals[0][1] and "court" not in refusals[0][1].replace("across courts", "")
