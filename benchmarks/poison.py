@@ -22,6 +22,12 @@ median breach without one; every flood message is kept as a ``ts_invalid`` rejec
 ``internal_error``, and no batch failed (serve's counters ``batch_failures``). Before issue 12 each
 of these messages failed its batch and cost a state reload.
 
+``--kind amplify`` (attack review F3) floods with backfill arrays instead: each ~240 KB message holds
+1,000 elements whose latitude is out of range (1,000 rejections per message; before the fix each of
+them stored the whole payload); the report adds how much the database grew over the floods.
+
+    .venv/bin/python benchmarks/poison.py --kind amplify --flood 20 [--orders 1000]
+
 Exit status: 0 when every target was met, 1 when one was missed, 2 when the harness failed.
 Only loopback addresses are used; every wait is bounded and ``--timeout`` bounds the run.
 """
@@ -53,12 +59,28 @@ TARGET_DELAY_MS = 1000.0
 POISON_SEQ0 = 1_000_000
 
 
+AMPLIFY_ELEMENTS = 1000
+
+
+def amplifying(seq0: int) -> str:
+    """A backfill array of 1,000 elements, each rejected (latitude out of range), ~240 KB in all."""
+    pad = "p" * 170
+    return "[" + ",".join(f'{{"seq":{seq0 + i},"ts":"2026-12-02T08:00:00Z","lat":91.0,"lon":103.86,"acc":5.0,'
+                          f'"pad":"{pad}"}}' for i in range(AMPLIFY_ELEMENTS)) + "]"
+
+
 def flood_and_breach(devices: ab.Devices, poisoner: str, n: int, seq0: int, breacher: str,
-                     inside: tuple[float, float]) -> tuple[float, float]:
-    """``n`` calendar-end messages from ``poisoner``, then ``breacher``'s inside fix, on one connection.
-    Returns (first flood publish, breach publish)."""
+                     inside: tuple[float, float], kind: str = "calendar") -> tuple[float, float]:
+    """``n`` calendar-end (or amplifying) messages from ``poisoner``, then ``breacher``'s inside fix, on one
+    connection. Returns (first flood publish, breach publish)."""
     pub = devices.pub
     t0 = time.time()
+    if kind == "amplify":
+        for k in range(n):
+            pub.publish(f"stayaway/v1/devices/{poisoner}/location", amplifying(seq0 + k * AMPLIFY_ELEMENTS))
+            pub.flush()
+        devices.sent += n
+        return t0, devices.fix(breacher, inside)
     for k in range(n):
         channel = "location" if k % 4 < 2 else "status"
         body = ('"lat":30.4310123,"lon":103.8615456,"acc":5.0' if channel == "location" else '"strap":"closed"')
@@ -103,6 +125,10 @@ def quiet(http_port: int, sent: int) -> bool:
             and body.get("ingest_backlog") == 0 and body.get("outbox_pending") == 0)
 
 
+def db_bytes(tmp: Path) -> int:
+    return sum(f.stat().st_size for f in tmp.glob("bench.sqlite*"))
+
+
 def run(r: ib.Run) -> None:
     a, tmp, res = r.args, r.tmp, r.results
     started = time.time()
@@ -111,7 +137,7 @@ def run(r: ib.Run) -> None:
     measured = plan["breach"][:a.baseline + a.rounds]
     poisoner = f"trk-{plan['storm']['i']:05d}"
     db_url = ib.database_url("sqlite", tmp)
-    res["config"] = {"orders": len(orders), "flood": a.flood, "rounds": a.rounds, "baseline": a.baseline,
+    res["config"] = {"kind": a.kind, "orders": len(orders), "flood": a.flood, "rounds": a.rounds, "baseline": a.baseline,
                      "seed": a.seed, "poisoner": poisoner, "calendar_ends": list(CALENDAR_ENDS)}
     res["machine"] = ib.machine_info()
     ib.say(f"[1/5] private mosquitto in {tmp}")
@@ -144,14 +170,15 @@ def run(r: ib.Run) -> None:
             baseline.append({"order_id": oid, "ms": None if got is None else (got[0] - t) * 1000})
             ib.wait_for(lambda: quiet(http_port, devices.sent), 30, 0.05)
         before = counters(http_port)
+        db_before = db_bytes(tmp)
 
         ib.say(f"[5/5] {a.rounds} rounds: {a.flood:,} calendar-end messages from {poisoner}, then another order's breach")
         rounds = []
         for k, b in enumerate(measured[a.baseline:]):
             oid = ib.order_id(b["i"])
             processed = handled(http_port)
-            t0, t = flood_and_breach(devices, poisoner, a.flood, POISON_SEQ0 + k * a.flood, f"trk-{b['i']:05d}",
-                                     b["inside"])
+            t0, t = flood_and_breach(devices, poisoner, a.flood, POISON_SEQ0 + k * a.flood * AMPLIFY_ELEMENTS,
+                                     f"trk-{b['i']:05d}", b["inside"], a.kind)
             got = police_arrival(police, b["police"], oid, a.wait)
             drained = ib.wait_for(lambda done=processed + a.flood + 1: handled(http_port) >= done, a.wait, 0.05)
             t_drained = time.time()
@@ -162,6 +189,7 @@ def run(r: ib.Run) -> None:
                    f"{ib.fmt(rounds[-1]['ms'], ' ms')}; round handled after {ib.fmt(rounds[-1]['handled_after_s'], ' s')}")
             ib.wait_for(lambda: quiet(http_port, devices.sent), a.wait, 0.05)
         after = counters(http_port)
+        res["db_growth_mb"] = (db_bytes(tmp) - db_before) / 1e6
     finally:
         devices.close()
         for c in police.values():
@@ -180,6 +208,17 @@ def run(r: ib.Run) -> None:
     res["serve_log"] = ib.notable_lines(tmp / "serve.stderr", lambda ln: "werkzeug" not in ln, 20)
     res["run_s"] = time.time() - started
     n_bad = a.flood * a.rounds
+    if a.kind == "amplify":
+        res["targets"] = {
+            f"every breach behind a flood arrived, the worst <= no-flood median + {TARGET_DELAY_MS:g} ms":
+                len(flood_ms) == a.rounds and res["worst_over_baseline_p50_ms"] is not None
+                and res["worst_over_baseline_p50_ms"] <= TARGET_DELAY_MS,
+            f"all {n_bad * AMPLIFY_ELEMENTS:,} bad elements kept as out_of_range rejections, no failed batch":
+                delta.get("rejected.out_of_range", 0) == n_bad * AMPLIFY_ELEMENTS and delta.get("batch_failures", 0) == 0,
+            "the database grew by at most 3 x the bytes of the floods (each element kept once, plus its row)":
+                res["db_growth_mb"] <= 3 * n_bad * 0.245,
+        }
+        return
     res["targets"] = {
         f"every breach behind a flood arrived, the worst <= no-flood median + {TARGET_DELAY_MS:g} ms":
             len(flood_ms) == a.rounds and len(base_ms) == a.baseline and res["worst_over_baseline_p50_ms"] is not None
@@ -200,8 +239,9 @@ def print_report(res: dict[str, Any]) -> None:
     rows: list[tuple[str, str] | None] = [
         ("machine", (f"{m['cpu_model']}, {m['cores']} cores, {m['ram_gib']} GiB; Python {m['python']}; "
                      f"SQLite {m['sqlite']}; {m['mosquitto']}")),
-        ("setup", (f"{c['orders']:,} orders; poisoner {c['poisoner']}; floods of {c['flood']:,} messages dated "
-                   f"{' / '.join(c['calendar_ends'])} on its location and status topics")),
+        ("setup", (f"{c['orders']:,} orders; poisoner {c['poisoner']}; floods of {c['flood']:,} "
+                   + ("~240 KB arrays of 1,000 bad elements on its location topic" if c.get("kind") == "amplify" else
+                      f"messages dated {' / '.join(c['calendar_ends'])} on its location and status topics"))),
         None,
         ("breach, no flood: publish -> police console", ", ".join(ib.fmt(x["ms"], " ms") for x in res["baseline"]["breaches"])
          + f" (median {ib.fmt(res['baseline']['p50_ms'], ' ms')})"),
@@ -213,6 +253,7 @@ def print_report(res: dict[str, Any]) -> None:
     rows += [
         ("worst behind a flood - no-flood median", ib.fmt(res["worst_over_baseline_p50_ms"], " ms")),
         ("serve's counters over the floods", ", ".join(f"{k} {v:,}" for k, v in sorted(res["serve_counters_during_floods"].items()))),
+        ("database growth over the floods", f"{res.get('db_growth_mb', 0):.1f} MB"),
         ("run time", f"{res['run_s']:.0f} s"),
     ]
     ib.print_tables(table, rows, res["targets"], 200)
@@ -221,7 +262,9 @@ def print_report(res: dict[str, Any]) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--orders", type=int, default=1000, help="orders whose trackers can breach (a state reload loads them all)")
-    p.add_argument("--flood", type=int, default=4000, help="calendar-end messages in each flood")
+    p.add_argument("--flood", type=int, default=4000, help="calendar-end (or amplifying) messages in each flood")
+    p.add_argument("--kind", choices=["calendar", "amplify"], default="calendar",
+                   help="calendar-end times (finding 4), or ~240 KB arrays of 1,000 bad elements (review F3)")
     p.add_argument("--rounds", type=int, default=3, help="floods, each with another order's breach behind it")
     p.add_argument("--baseline", type=int, default=5, help="breaches measured without a flood")
     p.add_argument("--wait", type=float, default=180.0, help="bound on each wait for an alert or a drain, seconds")
