@@ -7,7 +7,6 @@ The victim's position has its own endpoint, on a need-to-know basis (``orders_ap
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,7 +16,12 @@ from flask import Blueprint, abort, jsonify, request
 from alerts.lifecycle import LifecycleError
 from service.adapters.db import alerts_repo, config_repo, scope_repo, timeline_repo
 from service.domain import access
-from service.domain.her_data import without_her_data
+from service.domain.her_data import (
+    BUCKET,
+    is_moving_zone,
+    stream_message,
+    without_her_data,
+)
 from service.web import deps
 from service.web.errors import FieldError, error
 from service.web.security import audit, principal
@@ -55,8 +59,9 @@ def order_body(order_id: str) -> dict[str, Any]:
             abort(404, description=f"no order {order_id}")
         rows = [r for r in config_repo.order_rows(conn) if r["order_id"] == order_id]
         spec = config_repo.load_orders(conn, [order_id])
-        alerts = alerts_repo.alert_rows(conn, order_id=order_id)
-        sees_her = her_data_rights(conn, p, [order_id]).get(order_id, False)
+        alerts = [a for a in alerts_repo.alert_rows(conn, order_id=order_id)
+                  if access.may_read_alert(p, a["recipients"], order_id, a["kind"])]
+        shown = shown_alerts(conn, p, alerts, len(alerts))
     body = _order(rows[0])
     if not access.may_read_order_details(p, scope):
         return body
@@ -66,8 +71,7 @@ def order_body(order_id: str) -> dict[str, Any]:
                             "report_interval_s": x.report_interval_s} for x in s.parties()]
         body["zones"] = [{"zone_id": z.zone_id, "kind": z.kind, "name": z.name} for z in s.zones]
         body["min_distance_m"] = s.min_distance_m
-    body["alerts"] = [without_her_data(_alert(a), sees_her) for a in alerts
-                      if access.may_read_alert(p, a["recipients"], order_id, a["kind"])]
+    body["alerts"] = shown
     audit("read_victim_data", "order", order_id, details={"what": "order details"})
     return body
 
@@ -86,12 +90,32 @@ def list_alerts():  # type: ignore[no-untyped-def]
     with deps().engine.connect() as conn:  # other agencies' alerts are skipped page by page, never cut off ours
         visible = (a for a in alerts_repo.iter_alert_rows(conn, None if status == "all" else status)
                    if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"]))
-        rows = list(itertools.islice(visible, int(raw_limit)))
+        shown = shown_alerts(conn, p, visible, int(raw_limit))
         if p.role == access.Role.VICTIM:  # a silent panic shows nothing on her phone: he may be holding it
-            silent = alerts_repo.silent_panics(conn, [a["alert_id"] for a in rows])
-            rows = [a for a in rows if a["alert_id"] not in silent]
-        rights = her_data_rights(conn, p, {a["order_id"] for a in rows})
-    return jsonify(alerts=[without_her_data(_alert(a), rights.get(a["order_id"], False)) for a in rows])
+            silent = alerts_repo.silent_panics(conn, [a["alert_id"] for a in shown])
+            shown = [a for a in shown if a["alert_id"] not in silent]
+    return jsonify(alerts=shown)
+
+
+def shown_alerts(conn: Any, p: access.Principal, rows: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """At most ``limit`` of ``rows`` (alert rows the principal may read, newest first), each as the API gives
+    it (``_alert``, cut by ``her_data.without_her_data`` with the principal's rights on its order), newest
+    first by the time shown: a moving zone's alert, for a caller who may not see her, by its time rounded
+    down, so neither its place in the list nor whether ``limit`` takes it tells its time to the second.
+    Reads past the ``limit``-th row only as far as a rounded time could still come before it."""
+    taken: list[dict[str, Any]] = []
+    stop_below = None
+    for a in rows:
+        if stop_below is not None and a["raised_at"] < stop_below:
+            break
+        taken.append(a)
+        if len(taken) == limit:  # later rows were raised earlier still: rounding moves none ahead of these
+            stop_below = a["raised_at"] - BUCKET
+    rights = her_data_rights(conn, p, {a["order_id"] for a in taken})
+    cut = [without_her_data(_alert(a), rights.get(a["order_id"], False)) for a in taken]
+    cut.sort(key=lambda a: a["alert_id"])
+    cut.sort(key=lambda a: a["raised_at"], reverse=True)  # stable: the same time, by id (as the query)
+    return cut[:limit]
 
 
 def her_data_rights(conn: Any, p: access.Principal, order_ids: Iterable[str]) -> dict[str, bool]:
@@ -151,9 +175,10 @@ def alert_stream():  # type: ignore[no-untyped-def]
                 if payload == RESET:
                     yield b"event: reset\ndata: {}\n\n"
                     return
+                if payload and not sees_her:
+                    message = stream_message(orjson.loads(payload))  # None: a moving zone's "still inside"
+                    payload = None if message is None else orjson.dumps(message)
                 if payload:
-                    if not sees_her:
-                        payload = orjson.dumps(without_her_data(orjson.loads(payload), False))
                     yield b"event: alert\ndata: " + payload + b"\n\n"
                 if time.monotonic() - checked >= STREAM_RECHECK_S:
                     checked = time.monotonic()
@@ -213,7 +238,8 @@ def act_on_alert(alert_id: str, action: str):  # type: ignore[no-untyped-def]
         return error(409, exc.code, str(exc))
     with deps().engine.connect() as conn:
         sees_her = her_data_rights(conn, p, [found[0]]).get(found[0], False)
-    return jsonify(alert=without_her_data(alert, sees_her))
+        moving = not sees_her and is_moving_zone({"kind": found[1], "zone_id": timeline_repo.alert_zone(conn, alert_id)})
+    return jsonify(alert=without_her_data(alert, sees_her, moving_zone=moving))
 
 
 def _order(r: dict[str, Any]) -> dict[str, Any]:

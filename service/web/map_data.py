@@ -7,6 +7,8 @@
 - ``alerts``: where the respondent was at each alert event that carries it.
 - ``distance``: over time, the respondent's distance to the nearest fixed zone (negative: inside) and the
   distance between the parties, both only when her places and track are shown, with ``min_distance_m``.
+- ``withheld``: the timeline's windows where his fixes are withheld (near the moving zone's episodes, for
+  a caller who may not see her): no point, report, alert point or chart time of his falls in them.
 
 Without her places and track the layers are cut by ``her_data.without_her_data`` (``MAP_FIELDS``): no
 ``zones``, no ``victim``, and ``distance`` holds only the times of his fixes.
@@ -67,6 +69,7 @@ def map_layers(order_id: str, timeline: dict[str, Any]) -> dict[str, Any]:
                    if isinstance(e.get("respondent"), dict) and "lat" in e["respondent"]],
         "distance": distance_series(spec if places else None, his, hers),
         "min_distance_m": None if spec is None else spec.min_distance_m,
+        "withheld": timeline.get("withheld") or [],  # where his track is withheld: the map draws no line across
     }, places, MAP_FIELDS)
 
 

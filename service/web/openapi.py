@@ -59,16 +59,18 @@ SCHEMAS: dict[str, Any] = {
                   "zones": {"type": "array", "items": obj({"zone_id": STR, "kind": STR, "name": STR})},
                   "min_distance_m": NUM_NULL,
                   "alerts": {"type": "array", "items": ref("Alert")}}),
+    # a moving zone's alert for a caller who may not see her: ``coarse`` (times rounded: her_data.BUCKET),
+    # no ``event_seq`` (it counts the updates), ``next_escalation_at`` null
     "Alert": obj({"alert_id": STR, "order_id": STR, "kind": STR, "severity": STR, "status": STR, "zone_id": STR_NULL,
-                  "condition": STR, "retroactive": {"type": "boolean"}, "event_seq": INT,
+                  "condition": STR, "retroactive": {"type": "boolean"},
                   "recipients": {"type": "array", "items": STR}, "occurred_at": TS, "raised_at": TS,
                   "last_event_at": TS, "acknowledged_at": TS_NULL, "escalation_level": INT,
-                  "next_escalation_at": TS_NULL}),
+                  "next_escalation_at": TS_NULL}, {"event_seq": INT, "coarse": {"type": "boolean"}}),
     "AlertAfterStep": obj({"alert": obj({
-        "alert_id": STR, "order_id": STR, "kind": STR, "severity": STR, "status": STR, "event_seq": INT,
+        "alert_id": STR, "order_id": STR, "kind": STR, "severity": STR, "status": STR,
         "condition": STR, "acknowledged_at": TS_NULL, "acknowledged_by": STR_NULL, "dispatched_at": TS_NULL,
         "on_scene_at": TS_NULL, "resolved_at": TS_NULL, "resolved_by": STR_NULL, "outcome": STR_NULL,
-        "escalation_level": INT, "next_escalation_at": TS_NULL})}),
+        "escalation_level": INT, "next_escalation_at": TS_NULL}, {"event_seq": INT, "coarse": {"type": "boolean"}})}),
     "Notice": obj({"notice_id": STR, "kind": STR, "text": STR, "alert_id": STR}),
     "Step": {"type": "object", "properties": {"note": STR, "unit": STR, "outcome": STR, "to_agency": STR}},
     "Reason": {"type": "object", "properties": {"reason": STR}},
@@ -83,12 +85,13 @@ SCHEMAS: dict[str, Any] = {
     "Point": obj({"device_id": STR, "ts": TS, "lat": {"type": "number"}, "lon": {"type": "number"},
                   "acc": {"type": "number"}, "flags": {"type": "array", "items": STR}}),
     "Timeline": obj({"order_id": STR, "period": obj({"from": TS, "to": TS}), "victim_positions": STR,
+                     "withheld": {"type": "array", "items": obj({"from": TS, "to": TS})},
                      "respondent_track": {"type": "array", "items": ref("Point")},
                      "victim_track": {"type": "array", "items": ref("Point"), "nullable": True},
                      "events": {"type": "array", "items": {
                          "type": "object", "additionalProperties": False,
-                         "required": ["at", "alert_id", "event_seq", "kind", "severity", "event", "status", "zone_id",
-                                      "by", "source", "recipients"],
+                         "required": ["at", "alert_id", "kind", "severity", "event", "zone_id", "by", "source",
+                                      "recipients"],
                          "properties": {"at": TS, "alert_id": STR, "event_seq": INT, "kind": STR, "severity": STR,
                                         "event": STR, "status": STR, "zone_id": STR_NULL, "by": STR, "source": STR,
                                         "recipients": {"type": "array", "items": STR},
@@ -97,7 +100,8 @@ SCHEMAS: dict[str, Any] = {
                                         "action": STR, "unit": STR, "outcome": STR, "referred_to": STR,
                                         "device_id": STR, "ended_at": STR, "silent": {"type": "boolean"},
                                         "flips": INT, "respondent": {"type": "object"}, "zone": {"type": "object"},
-                                        "victim": {"type": "object"}, "note": STR}}}}),
+                                        "victim": {"type": "object"}, "note": STR,
+                                        "coarse": {"type": "boolean"}}}}}),
     "Figures": {"type": "object", "required": ["agency_id", "kind", "raised", "unacknowledged", "escalated"],
                 "properties": {"agency_id": STR, "kind": STR, "raised": INT, "unacknowledged": INT, "escalated": INT},
                 "additionalProperties": obj({"n": INT, "p50_s": NUM_NULL, "p90_s": NUM_NULL})},
@@ -185,7 +189,8 @@ PATHS: dict[str, Any] = {
                                                       "type": "array", "items": ref("HistoryEntry")}}), 401, 403, 404)}},
     "/api/v1/orders/{order_id}/timeline": {"get": {
         "summary": "the breach timeline: his track, every alert event with who and when; her track, and the "
-                   "events' distance_m, confidence and victim, only by need to know",
+                   "events' distance_m, confidence and victim, only by need to know; without it the moving "
+                   "zone's events are coarse and his fixes near them withheld (withheld)",
         "parameters": [ORDER_ID, *({"name": n, "in": "query", "required": False, "schema": STR} for n in ("from", "to"))],
         "responses": answers(ref("Timeline"), 400, 401, 403, 404)}},
     "/api/v1/orders/{order_id}/evidence": {"post": {

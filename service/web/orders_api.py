@@ -281,33 +281,49 @@ def timeline_body(order_id: str, since: datetime, until: datetime, reason: str |
     """The timeline as the principal may see it (the API's body; the web app's order page). The victim's
     track while an alert that needs it is open, or with a ``reason`` (break-glass, recorded); the read is
     audited either way. Every event goes through ``her_data.without_her_data`` with the same decision, so
-    what is computed from her positions or places comes with her track or not at all. 404 / 403 (aborts) as
-    ``_details``."""
-    from service.domain.her_data import without_her_data
+    what is computed from her positions or places comes with her track or not at all; without it, the
+    moving zone's events come by their time to the 10 minutes, and his fixes near them (and his latest,
+    while a moving zone is watched) are withheld (``withheld``: the windows, within the period). 404 / 403
+    (aborts) as ``_details``."""
+    from service.domain import her_data
 
     p = principal()
     scope = _details(order_id)
+    windows: list[her_data.Window] = []
     with deps().engine.connect() as conn:
         open_alerts = [(a["kind"], a["recipients"]) for a in alerts_repo.alert_rows(conn, "open", order_id)]
         decision = access.victim_position_access(p, scope, open_alerts, reason)
         periods = timeline_repo.device_periods(conn, [order_id]).get(order_id, [])
         his = timeline_repo.track_in(conn, periods, "respondent", since, until)
         hers = timeline_repo.track_in(conn, periods, "victim", since, until) if decision.allowed else None
-        events = timeline_repo.alert_events(conn, order_id, since, until)
+        # a moving zone's event counts by its time rounded down (read a bucket further, then cut)
+        events = timeline_repo.alert_events(conn, order_id, since, until + her_data.BUCKET)
+        if not decision.allowed:
+            watched = any(s.min_distance_m is not None for s in config_repo.load_orders(conn, [order_id]))
+            windows = her_data.withheld_windows(
+                timeline_repo.moving_zone_spans(conn, order_id, since, until),
+                timeline_repo.latest_fix_ts(conn, periods, "respondent") if watched else None)
+    his = [x for x in his if not her_data.withheld_fix(x["device_ts"], x["received_at"], _flags(x), windows)]
     details = {"what": "timeline", "victim_positions": "included" if decision.allowed else "omitted"}
     if reason is not None:
         details["basis"] = decision.basis
     audit("read_victim_data", "order", order_id, reason, "ok", details)
     return {"order_id": order_id, "period": {"from": format_ts(since), "to": format_ts(until)},
             "victim_positions": "included" if decision.allowed else "omitted",
+            "withheld": her_data.in_period(windows, since, until),
             "respondent_track": [_point(x) for x in his],
             "victim_track": None if hers is None else [_point(x) for x in hers],
-            "events": [without_her_data(_event(e, p.agency_id), decision.allowed) for e in events]}
+            "events": her_data.shown_events([_event(e, p.agency_id) for e in events], decision.allowed, since, until,
+                                            {e["alert_id"]: e["raised_at"] for e in events}, windows)}
+
+
+def _flags(r: dict[str, Any]) -> list[str]:
+    return [f for f in (r["flags"] or "").split(",") if f]
 
 
 def _point(r: dict[str, Any]) -> dict[str, Any]:
     return {"device_id": r["device_id"], "ts": format_ts(r["device_ts"]), "lat": r["lat"], "lon": r["lon"],
-            "acc": r["acc_m"], "flags": [f for f in (r["flags"] or "").split(",") if f]}
+            "acc": r["acc_m"], "flags": _flags(r)}
 
 
 # from the alert message as the caller's agency got it; her data among them (victim, distance_m, confidence)

@@ -39,7 +39,7 @@ from service.adapters.db.timeline_repo import MAX_POINTS
 from service.auth import AuthError
 from service.domain import access
 from service.domain.access import Role
-from service.domain.her_data import without_her_data
+from service.domain.her_data import BUCKET
 from service.web import deps
 from service.web.i18n import LOCALES, negotiate
 from service.web.security import SESSION_COOKIE, client_addr, cookie_session, csrf_token
@@ -142,16 +142,14 @@ def leaflet(name: str) -> Response:
 @bp.get("/board")
 def board() -> str:
     from service.adapters.db import alerts_repo
-    from service.web.api import _alert, her_data_rights
+    from service.web.api import shown_alerts
 
     p = g.principal
     alerts: list[dict[str, Any]] = []
     if p.agency_id:
         with deps().engine.connect() as conn:
-            rows = [a for a in alerts_repo.iter_alert_rows(conn, "open")
-                    if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])][:500]
-            rights = her_data_rights(conn, p, {a["order_id"] for a in rows})
-        alerts = [without_her_data(_alert(a), rights.get(a["order_id"], False)) for a in rows]
+            alerts = shown_alerts(conn, p, (a for a in alerts_repo.iter_alert_rows(conn, "open")
+                                            if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])), 500)
     return render_template("board.html", alerts=alerts, outcomes=OUTCOMES,
                            may_act=p.role in access.OFFICER_ROLES and bool(p.agency_id))
 
@@ -206,7 +204,7 @@ def order(order_id: str) -> str:
         layers=layers, window_error=window_error, reason_error=reason_error,
         window=_window_fields(since, until, zone),
         may_export=access.may_change_order(p, scope), min_reason=access.MIN_REASON_CHARS,
-        map_tiles=deps().map_tiles, max_points=MAX_POINTS)
+        map_tiles=deps().map_tiles, max_points=MAX_POINTS, coarse_minutes=int(BUCKET.total_seconds() // 60))
 
 
 # -- accountability ----------------------------------------------------------------------------------------
@@ -215,7 +213,8 @@ def order(order_id: str) -> str:
 def accountability_page() -> str:
     from alerts.accountability import accountability
     from service.adapters.db import alerts_repo
-    from service.web.api import _alert, her_data_rights
+    from service.web.accountability import counted_rows
+    from service.web.api import shown_alerts
 
     p = g.principal
     if not access.may_read_accountability(p, p.agency_id):
@@ -229,12 +228,10 @@ def accountability_page() -> str:
         window_error = "window"
         until, since = datetime.now(UTC), datetime.now(UTC) - timedelta(days=7)
     with deps().engine.connect() as conn:
-        rows, escalated = alerts_repo.accountability_rows(conn, since, until)
-        open_now = [a for a in alerts_repo.iter_alert_rows(conn, "open") if a["status"] == "open"]
+        rows, escalated = counted_rows(conn, since, until)
         # the list names orders: only alerts the person may read (an admin sees the figures, not the cases)
-        unanswered = [a for a in open_now if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])][:200]
-        rights = her_data_rights(conn, p, {a["order_id"] for a in unanswered})
-    unanswered = [without_her_data(_alert(a), rights.get(a["order_id"], False)) for a in unanswered]
+        unanswered = shown_alerts(conn, p, (a for a in alerts_repo.iter_alert_rows(conn, "open") if a["status"] == "open"
+                                            and access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])), 200)
     figures = [{"agency_id": agency, "kind": kind, **f.summary()}
                for (agency, kind), f in sorted(accountability(rows, escalated).items())
                if shown is None or agency in shown]

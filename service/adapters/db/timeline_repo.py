@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from service.adapters.db import schema as t
+from service.wire.rfc3339 import parse_ts
 
 MAX_POINTS = 20_000  # per track and window: a day at one fix every 5 s
 
@@ -95,7 +96,7 @@ def track(conn: Connection, devices: Iterable[str], since: datetime, until: date
     ids = list(devices)
     if not ids:
         return []
-    q = sa.select(c.device_id, c.seq, c.device_ts, c.lat, c.lon, c.acc_m, c.flags) \
+    q = sa.select(c.device_id, c.seq, c.device_ts, c.received_at, c.lat, c.lon, c.acc_m, c.flags) \
         .where(c.device_id.in_(ids), c.device_ts >= since, c.device_ts < until).order_by(c.device_ts, c.seq) \
         .limit(MAX_POINTS)
     return [dict(r) for r in conn.execute(q).mappings()]
@@ -104,10 +105,57 @@ def track(conn: Connection, devices: Iterable[str], since: datetime, until: date
 def alert_events(conn: Connection, order_id: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
     a, log = t.alerts.c, t.alert_log.c
     q = sa.select(log.alert_id, log.event_seq, log.event, log.status, log.actor, log.source, log.at, log.message,
-                  log.note, a.kind, a.zone_id, a.severity, a.recipients) \
+                  log.note, a.kind, a.zone_id, a.severity, a.recipients, a.raised_at) \
         .join(t.alerts, t.alerts.c.alert_id == log.alert_id) \
         .where(a.order_id == order_id, log.at >= since, log.at < until).order_by(log.at, log.id)
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def moving_zone_spans(conn: Connection, order_id: str, since: datetime, until: datetime
+                      ) -> list[tuple[datetime, datetime | None]]:
+    """The order's episodes of the moving zone (``proximity``, and ``pre_alert`` of no fixed zone) that may
+    come near [since, until): each as its first and last moment of his (the alert's start, the end of the
+    condition, and the time of every fix of his its events carry; a raise judged on her fix may carry an
+    older fix of his), the last None while the condition lasts. ``her_data.withheld_windows`` makes the
+    windows of his track withheld around them from a caller who may not see her."""
+    a, log = t.alerts.c, t.alert_log.c
+    near = timedelta(hours=6)  # wider than any bucket, margin and freshness of a fix
+    rows = conn.execute(sa.select(a.alert_id, a.occurred_at, a.last_report_ts, a.condition_active).where(
+        a.order_id == order_id, a.kind.in_(("proximity", "pre_alert")), a.zone_id.is_(None),
+        a.occurred_at < until + near,
+        sa.or_(a.condition_active.is_(True), a.last_report_ts.is_(None), a.last_report_ts >= since - near))).all()
+    if not rows:
+        return []
+    fixes: dict[str, list[datetime]] = {}
+    ids = [r.alert_id for r in rows]
+    for chunk in range(0, len(ids), 500):
+        for alert_id, message in conn.execute(sa.select(log.alert_id, log.message)
+                                              .where(log.alert_id.in_(ids[chunk:chunk + 500]))):
+            for msg in (message or {}).values():
+                for value in ((msg.get("respondent") or {}).get("ts"), msg.get("ended_at")):
+                    at = parse_ts(value)
+                    if at is not None:
+                        fixes.setdefault(alert_id, []).append(at)
+    out: list[tuple[datetime, datetime | None]] = []
+    for r in rows:
+        moments = [_utc(r.occurred_at), *fixes.get(r.alert_id, ())]
+        if r.last_report_ts is not None:
+            moments.append(_utc(r.last_report_ts))
+        out.append((min(moments), None if r.condition_active else max(moments)))
+    return out
+
+
+def alert_zone(conn: Connection, alert_id: str) -> str | None:
+    """The fixed zone an alert is of (None: the moving zone, or no zone)."""
+    return conn.execute(sa.select(t.alerts.c.zone_id).where(t.alerts.c.alert_id == alert_id)).scalar()
+
+
+def latest_fix_ts(conn: Connection, periods: Iterable[Period], role: str) -> datetime | None:
+    """When a party's latest fix counts (its devices' highest seq, as the monitor resumes from it)."""
+    from service.adapters.db.state_repo import latest_fix
+
+    times = [fix.ts for p in periods if p.role == role and (fix := latest_fix(conn, p.device_id)) is not None]
+    return max(times, default=None)
 
 
 def open_alerts(conn: Connection, order_ids: Iterable[str]) -> dict[str, list[tuple[str, list[str]]]]:

@@ -60,7 +60,7 @@
       el("td", {}, t(a.kind), a.condition === "ended" ? el("span", {class: "muted"}, " (" + t("ended") + ")") : null),
       el("td", {}, el("a", {href: "/orders/" + encodeURIComponent(a.order_id)}, a.order_id)),
       el("td", {class: "status"}, t(a.status)),
-      el("td", {}, SA.fmtTime(a.raised_at, data.locale, data.timezone)),
+      el("td", {}, (a.coarse ? "≈ " : "") + SA.fmtTime(a.raised_at, data.locale, data.timezone)),  // rounded down (her_data.BUCKET)
       el("td", {class: "age"}, SA.fmtSpan((now - Date.parse(a.raised_at)) / 1000)),
       el("td", {class: "esc"}, escalationCell(a, now)),
       el("td", {}, actions(a)));

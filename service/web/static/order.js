@@ -34,8 +34,19 @@
       : L.geoJSON(z.geometry, {style});
     layer.addTo(map).bindTooltip(text(z.name + " (" + t(z.kind) + ")"));
   }
+  // his track is broken where fixes are withheld (near the moving zone's alerts): no line drawn across
+  const withheld = (layers.withheld || []).map(w => [Date.parse(w.from), Date.parse(w.to)]);
+  const pieces = (points) => {
+    const out = [];
+    points.forEach((p, i) => {
+      const t0 = i ? Date.parse(points[i - 1][2]) : NaN, t1 = Date.parse(p[2]);
+      if (!i || withheld.some(([lo, hi]) => t0 < hi && t1 >= lo)) out.push([]);
+      out[out.length - 1].push([p[0], p[1]]);
+    });
+    return out;
+  };
   const line = (points, color, cls) => points.length
-    ? L.polyline(points.map(p => [p[0], p[1]]), {color, weight: 3, className: cls}).addTo(map) : null;
+    ? L.polyline(pieces(points), {color, weight: 3, className: cls}).addTo(map) : null;
   line(layers.respondent, "#1565c0", "track respondent");
   if (layers.respondent.length) {
     const last = layers.respondent[layers.respondent.length - 1];
