@@ -18,7 +18,7 @@ HER = offset(*builders.HOME, 0, 3000)  # 3 km east of home: the east station's a
 def test_proximity_goes_to_police_and_court_with_her_position_and_speeds_her_phone_up(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
     serve = loaded(sqlite_url, orders=[builders.order()]).start()
     tracker, phone = devices()
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) - timedelta(seconds=100)  # a walk of the last 100 s: device clocks never run ahead
     phone.location(*HER, acc=10.0, ts=now)
     time.sleep(0.3)
     tracker.location(*offset(*HER, 1500, 0), acc=5.0, ts=now + timedelta(seconds=5))
@@ -40,7 +40,7 @@ def test_proximity_goes_to_police_and_court_with_her_position_and_speeds_her_pho
         time.sleep(0.05)
     assert phone.interval_s == 15 and all(set(c) == {"cmd", "seconds"} for c in phone.commands)
     # he leaves: the episode ends, and her phone goes back to its order's interval
-    tracker.location(*offset(*HER, 2500, 0), acc=5.0, ts=now + timedelta(seconds=95))
+    tracker.location(*offset(*HER, 2000, 0), acc=5.0, ts=now + timedelta(seconds=95))  # 57 m/s: a plausible drive
     assert console.wait_for(lambda: len(console.where(kind="proximity", condition="ended")) == 2)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and phone.interval_s != 60:
@@ -52,7 +52,7 @@ def test_proximity_goes_to_police_and_court_with_her_position_and_speeds_her_pho
 def test_driving_through_the_workplace_is_a_crossed_breach(devices, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
     loaded(sqlite_url).start()
     tracker, _ = devices()
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) - timedelta(seconds=40)  # dated in the past: a clock ahead is not trusted
     tracker.location(30.4415, 103.8790, acc=5.0, ts=now)  # ~100 m west of the workplace
     tracker.location(30.4415, 103.8852, acc=5.0, ts=now + timedelta(seconds=30), spd=20.0, hdg=90.0)
     assert console.wait_for(lambda: len(console.where(kind="zone_breach", condition="ended")) == 2)

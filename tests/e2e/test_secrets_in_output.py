@@ -81,11 +81,49 @@ def pki(tmp_path: Path) -> dict[str, Path]:
     return {"certs": certs, "ca": ca.cert, "client_cert": client.cert, "client_key": client.key}
 
 
+PG_SECRET = f"pgpw{uuid.uuid4().hex}"
+
+
+def own_login(db_url: str) -> tuple[str, str]:
+    """For PostgreSQL, the same database and schema through a login role made here with a made-up password
+    (the configured URL's password may be a plain word, such as "postgres", that appears all over a log);
+    for SQLite, the URL as it is and no password."""
+    url = sa.engine.make_url(db_url)
+    if url.get_backend_name() != "postgresql":
+        return db_url, ""
+    schema = db_url.rsplit("search_path%3D", 1)[1].split("&")[0]  # tests/support/databases.py's throw-away schema
+    role = f"secrets_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN PASSWORD '{PG_SECRET}'")
+        conn.exec_driver_sql(f"GRANT USAGE, CREATE ON SCHEMA {schema} TO {role}")
+        conn.exec_driver_sql(f"GRANT CONNECT ON DATABASE {url.database} TO {role}")
+    admin.dispose()
+    _ROLES.append((db_url, role))
+    return url.set(username=role, password=PG_SECRET).render_as_string(hide_password=False), PG_SECRET
+
+
+_ROLES: list[tuple[str, str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _drop_roles():  # type: ignore[no-untyped-def]
+    yield
+    while _ROLES:
+        db_url, role = _ROLES.pop()
+        admin = sa.create_engine(db_url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"REASSIGN OWNED BY {role} TO CURRENT_USER")
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+        admin.dispose()
+
+
 def test_no_command_prints_a_broker_or_database_password(broker: BrokerInfo, db_url: str, tmp_path: Path,
                                                          pki: dict[str, Path]) -> None:
     if MOSQUITTO is None:
         skip_or_fail("mosquitto is not installed (the deployment kit's broker)")
-    real_db_secret = sa.engine.make_url(db_url).password or ""  # PostgreSQL's, when it has one
+    db_url, real_db_secret = own_login(db_url)  # PostgreSQL: a role of this test's with a password it made up
     runs = Runs([MQTT_SECRET, DB_SECRET, real_db_secret])
     mqtt_url = f"mqtt://stayaway:{MQTT_SECRET}@{broker.host}:{broker.port}"  # an open broker: any password works
     serve = Serve(BrokerInfo(mqtt_url, broker.host, broker.port, broker.kind, broker.protocol), db_url, tmp_path)
