@@ -36,6 +36,7 @@ from service.importing import import_agencies, import_orders
 from service.mqtt_credentials import generate
 from service.pipeline import Inbound
 from simulators import SimDevice
+from tests.integration.test_mqtt_transport import flush_while_peer_reads
 from tests.support import builders
 from tests.support.brokers import KitMosquitto, free_port, wait_listening
 from tests.support.tls import CertAuthority, Issued
@@ -283,25 +284,8 @@ def test_the_buffered_socket_keeps_what_tls_cannot_send_yet(tls_pair: tuple[ssl.
     buffered.send(payload)
     buffered.flush()
     assert buffered.unsent() == len(payload)  # TLS took some records and wants the same buffer again
-    received = bytearray()
-
-    def drain() -> None:
-        peer.settimeout(10)
-        while len(received) < len(payload):
-            chunk = peer.recv(1 << 20)
-            if not chunk:
-                return
-            received.extend(chunk)
-
-    reader = threading.Thread(target=drain)
-    reader.start()
-    deadline = time.monotonic() + 30
-    while buffered.unsent() and time.monotonic() < deadline:
-        buffered.flush()
-        time.sleep(0.001)
-    reader.join(30)
+    assert flush_while_peer_reads(buffered, peer, len(payload), 30.0) == payload
     assert buffered.unsent() == 0
-    assert bytes(received) == payload
 
 
 def refused(url: MqttUrl, wait_s: float = 3.0) -> bool:

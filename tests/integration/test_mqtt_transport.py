@@ -105,11 +105,17 @@ def test_flush_under_backpressure_keeps_the_rest_and_loses_nothing(
     buffered.send(payload)
     buffered.flush()
     assert 0 < buffered.unsent() < len(payload)  # the socket took part; the rest waits, nothing raised
+    assert flush_while_peer_reads(buffered, peer, len(payload)) == payload
+    assert buffered.unsent() == 0
+
+
+def flush_while_peer_reads(buffered: BufferedSocket, peer: socket.socket, size: int, bound_s: float = 20.0) -> bytes:
+    """Flush ``buffered`` until it holds nothing while ``peer`` reads; what the peer received."""
     received = bytearray()
 
     def drain() -> None:
-        peer.settimeout(5)
-        while len(received) < len(payload):
+        peer.settimeout(bound_s / 2)
+        while len(received) < size:
             chunk = peer.recv(1 << 20)
             if not chunk:
                 return
@@ -117,13 +123,12 @@ def test_flush_under_backpressure_keeps_the_rest_and_loses_nothing(
 
     reader = threading.Thread(target=drain)
     reader.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + bound_s
     while buffered.unsent() and time.monotonic() < deadline:
         buffered.flush()
         time.sleep(0.001)
-    reader.join(20)
-    assert buffered.unsent() == 0
-    assert bytes(received) == payload
+    reader.join(bound_s)
+    return bytes(received)
 
 
 def test_close_still_sends_what_paho_wrote_last(tcp_pair: tuple[socket.socket, socket.socket]) -> None:

@@ -22,6 +22,7 @@ from service.pipeline import Inbound, Pipeline
 from service.state import rebuild
 from service.wire.decode import Decoded
 from simulators.walk import offset
+from tests.integration.test_pipeline import Ids
 from tests.support import builders
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
@@ -30,14 +31,6 @@ LAT_TEXT, LON_TEXT = "30.4310123", "103.8615456"  # the poison's coordinates: ne
 CALENDAR_ENDS = ("0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01")
 OWNTRACKS_TOPIC = "owntracks/alice/phone"
 
-
-class Ids:
-    def __init__(self) -> None:
-        self.n = 0
-
-    def __call__(self) -> str:
-        self.n += 1
-        return f"alert-{self.n}"
 
 
 def setup(engine, cls: type[Pipeline] = Pipeline) -> Pipeline:  # type: ignore[no-untyped-def]
