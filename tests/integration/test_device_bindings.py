@@ -311,26 +311,29 @@ def test_a_temporary_order_s_devices_pass_to_its_ordinary_order(world, engine) -
     assert sorted(tuple(r) for r in rows) == [("phone-011", "V-11b"), ("trk-011", "R-11")]
 
 
+
+def save_as_court_b(engine, spec, outcome: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    """Court B's save of ``spec`` in its own transaction (a racing thread): "saved", the refused field, or any
+    other error's repr (an integrity error would be a race lost the wrong way)."""
+    try:
+        with engine.begin() as conn:
+            config_repo.save_order(conn, spec, "b", NOW)
+        outcome["pidu"] = "saved"
+    except law.DeviceUnavailable as exc:
+        outcome["pidu"] = exc.field
+    except Exception as exc:  # noqa: BLE001 - anything else is a race lost the wrong way
+        outcome["pidu"] = repr(exc)
+
 def test_two_courts_naming_one_free_device_at_once_exactly_one_wins(engine) -> None:  # type: ignore[no-untyped-def]
     import_agencies(engine, agencies(), lambda: NOW)
     first = parse_order(builders.order_for(21))
     second = parse_order(pidu(22, device_id="phone-021"))
     outcome: dict[str, object] = {}
 
-    def court_pidu() -> None:
-        try:
-            with engine.begin() as conn:
-                config_repo.save_order(conn, second, "b", NOW)
-            outcome["pidu"] = "saved"
-        except law.DeviceUnavailable as exc:
-            outcome["pidu"] = exc.field
-        except Exception as exc:  # noqa: BLE001 - an integrity error would be a race lost the wrong way
-            outcome["pidu"] = repr(exc)
-
     conn = engine.connect()
     tx = conn.begin()
     config_repo.save_order(conn, first, "a", NOW)  # court Xinjin's, not yet committed
-    racer = threading.Thread(target=court_pidu)
+    racer = threading.Thread(target=save_as_court_b, args=(engine, second, outcome))
     racer.start()
     racer.join(0.5)
     assert racer.is_alive()  # it waits for the first: the binding's row is locked (SQLite: the write lock)
@@ -491,17 +494,7 @@ def test_two_courts_claiming_one_broker_username_at_once_exactly_one_wins(engine
     second = parse_order(pidu(24, device_id="vic9"))
     outcome: dict[str, object] = {}
 
-    def court_pidu() -> None:
-        try:
-            with engine.begin() as conn:
-                config_repo.save_order(conn, second, "b", NOW)
-            outcome["pidu"] = "saved"
-        except law.DeviceUnavailable as exc:
-            outcome["pidu"] = exc.field
-        except Exception as exc:  # noqa: BLE001 - anything else is a race lost the wrong way
-            outcome["pidu"] = repr(exc)
-
-    racer = threading.Thread(target=court_pidu)
+    racer = threading.Thread(target=save_as_court_b, args=(engine, second, outcome))
     with engine.connect() as conn:  # closed (rolled back) whatever happens: the database can go afterwards
         tx = conn.begin()
         config_repo.save_order(conn, parse_order(first), "a", NOW)  # court Xinjin's, not yet committed

@@ -168,13 +168,16 @@ def _reads(w: World, name: str) -> dict[str, str]:
 
 
 def _stream(w: World, name: str) -> list[bytes]:
-    """The account's live stream while the world's alert messages are published (then one of the test's own,
+    return stream_lines(w.clients[name], ACCOUNTS[name][1], w.feed, w.outbox)
+
+
+def stream_lines(client: Any, agency: str, feed: Any, outbox: list[OutboxItem]) -> list[bytes]:
+    """The account's live stream while ``outbox`` is published to ``feed`` (then one message of the test's own,
     to know the stream has given all it will): the data lines."""
-    r = w.clients[name].get("/api/v1/alerts/stream", buffered=False)
+    r = client.get("/api/v1/alerts/stream", buffered=False)
     events = iter(r.response)
     assert next(events).startswith(b"retry:")
-    agency = ACCOUNTS[name][1]
-    w.feed.publish([*w.outbox, OutboxItem(0, 0, f"stayaway/v1/agencies/{agency}/alerts", SENTINEL)])
+    feed.publish([*outbox, OutboxItem(0, 0, f"stayaway/v1/agencies/{agency}/alerts", SENTINEL)])
     out = []
     for chunk in events:
         assert chunk.startswith(b"event: alert\ndata: "), chunk

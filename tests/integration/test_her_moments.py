@@ -57,6 +57,7 @@ from service.web import WebDeps, create_app
 from service.wire.rfc3339 import parse_ts
 from simulators.walk import offset
 from tests.conftest import skip_or_fail
+from tests.integration.test_her_distances import stream_lines
 from tests.support import builders
 from tests.support.databases import database_url, postgres_base_url
 
@@ -74,7 +75,6 @@ WINDOW = f"from={FROM}&to={TO}"
 PASSWORD = "correct horse battery"
 ACCOUNTS = {"west-officer": ("police", "police-west"), "east-officer": ("police", "police-east"),
             "xinjin-judge": ("court", "court-xinjin"), "west-sup": ("supervisor", "police-west")}
-SENTINEL = b'{"kind":"end of test"}'
 
 
 def polar(r: float, bearing: float) -> tuple[float, float]:
@@ -230,22 +230,8 @@ def _script(html: str, script_id: str) -> Any:
 
 
 def _stream(w: World, name: str) -> list[dict]:
-    """The account's live stream while the world's alert messages are published (then a last message of
-    the test's own, to know the stream has given all it will): the messages."""
-    r = w.clients[name].get("/api/v1/alerts/stream", buffered=False)
-    chunks = iter(r.response)
-    assert next(chunks).startswith(b"retry:")
-    agency = ACCOUNTS[name][1]
-    w.feed.publish([*w.outbox, OutboxItem(0, 0, f"stayaway/v1/agencies/{agency}/alerts", SENTINEL)])
-    out = []
-    for chunk in chunks:
-        assert chunk.startswith(b"event: alert\ndata: "), chunk
-        data = chunk.split(b"data: ", 1)[1].strip()
-        if data == SENTINEL:
-            break
-        out.append(orjson.loads(data))
-    r.close()
-    return out
+    """The account's live stream while the world's alert messages are published: the messages."""
+    return [orjson.loads(line) for line in stream_lines(w.clients[name], ACCOUNTS[name][1], w.feed, w.outbox)]
 
 
 def _reads(w: World, name: str) -> dict[str, Any]:

@@ -61,26 +61,9 @@ def accounts(engine, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyp
 
 @pytest.fixture
 def broker(accounts, tmp_path: Path) -> Iterator[int]:  # type: ignore[no-untyped-def]
-    if MOSQUITTO is None:
-        pytest.fail("mosquitto is needed (STAYAWAY_REQUIRE_ALL is set)")
-    # mosquitto started as root reads these as its own user: a directory it can reach (pytest's is 0700)
-    files = Path(tempfile.mkdtemp(prefix="stayaway-acl-"))
-    os.chmod(files, 0o755)
-    for name in ("passwd", "acl"):
-        shutil.copy(tmp_path / "mqtt" / name, files / name)
-        os.chmod(files / name, 0o644)
-    port = free_port()
-    conf = files / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npersistence false\n"
-                    f"password_file {files / 'passwd'}\nacl_file {files / 'acl'}\n")
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_listening("127.0.0.1", port)
+    """A private Mosquitto with the generated password file and ACL (``mosquitto_with``)."""
+    with mosquitto_with(tmp_path / "mqtt") as port:
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(5)
-        shutil.rmtree(files, ignore_errors=True)
 
 
 class Peer:

@@ -36,7 +36,7 @@ from service.importing import import_agencies, import_orders
 from service.mqtt_credentials import generate
 from service.pipeline import Inbound
 from simulators import SimDevice
-from tests.integration.test_mqtt_transport import flush_while_peer_reads
+from tests.integration.test_mqtt_transport import flush_while_peer_reads, take_and_ack
 from tests.support import builders
 from tests.support.brokers import KitMosquitto, free_port, wait_listening
 from tests.support.tls import CertAuthority, Issued
@@ -195,16 +195,7 @@ def test_many_reports_large_and_small_arrive_once_over_tls_and_their_acks_reach_
         infos = [tracker._client.publish(topic, p, qos=1) for p in payloads[start:start + 250]]
         for info in infos:
             info.wait_for_publish(10)
-        while len(got) < start + 250 and time.monotonic() < deadline:
-            batch: list[Inbound] = []
-            try:
-                batch.append(inbox.get(timeout=0.5))
-                while len(batch) < 200:
-                    batch.append(inbox.get_nowait())
-            except queue.Empty:
-                pass
-            got.extend(batch)
-            ingest.ack(batch)
+        take_and_ack(inbox, ingest, got, start + 250, deadline)
     tracker.close()
     assert sorted(item.payload for item in got) == sorted(payloads)
     time.sleep(0.5)  # the last acks leave on the loop's next turn

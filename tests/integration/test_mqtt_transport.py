@@ -182,16 +182,7 @@ def test_ingest_session_receives_all_and_its_acks_reach_the_broker(broker: Broke
         infos = [publisher.publish(topic, f'{{"n": {i}}}'.encode(), qos=1) for i in range(start, start + chunk)]
         for info in infos:
             info.wait_for_publish(10)
-        while len(got) < start + chunk and time.monotonic() < deadline:  # acknowledge in batches, as the pipeline does
-            batch: list[Inbound] = []
-            try:
-                batch.append(inbox.get(timeout=0.5))
-                while len(batch) < 200:
-                    batch.append(inbox.get_nowait())
-            except queue.Empty:
-                pass
-            got.extend(batch)
-            ingest.ack(batch)
+        take_and_ack(inbox, ingest, got, start + chunk, deadline)
     publisher.loop_stop()
     publisher.disconnect()
     assert sorted(item.payload for item in got) == sorted(f'{{"n": {i}}}'.encode() for i in range(n))
@@ -206,3 +197,19 @@ def test_ingest_session_receives_all_and_its_acks_reach_the_broker(broker: Broke
         assert inbox.qsize() == 0
     finally:
         again.stop()
+
+
+def take_and_ack(inbox: queue.Queue[Inbound], ingest: IngestClient, got: list[Inbound], want: int,
+                 deadline: float) -> None:
+    """Take what arrives into ``got`` until it holds ``want`` (or ``deadline``), acknowledging in batches of up
+    to 200, as the pipeline does."""
+    while len(got) < want and time.monotonic() < deadline:
+        batch: list[Inbound] = []
+        try:
+            batch.append(inbox.get(timeout=0.5))
+            while len(batch) < 200:
+                batch.append(inbox.get_nowait())
+        except queue.Empty:
+            pass
+        got.extend(batch)
+        ingest.ack(batch)
