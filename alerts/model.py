@@ -101,7 +101,13 @@ class Alert:
     outcome: str | None = None
     escalation: tuple[tuple[float, str], ...] = ()  # the policy copied at raise: (seconds after raise, action)
     escalation_level: int = 0  # steps already taken
-    next_escalation_at: datetime | None = None  # None once acknowledged or with no step left
+    next_escalation_at: datetime | None = None  # the next deadline of the owner's clock; None when none is left
+    # -- whose clock it is (alerts.lifecycle: only the owner's officers move it) and its response deadlines --
+    owner: str | None = None  # the agency that must act: the police recipient chosen at raise (else the first)
+    response: tuple[float, float] | None = None  # (dispatch_s, on_scene_s) after the owner's acknowledgement, copied at raise
+    dispatch_due_at: datetime | None = None  # set when the owner acknowledges (alerts with a response policy)
+    on_scene_due_at: datetime | None = None
+    missed: tuple[tuple[str, str], ...] = ()  # (deadline, agency) of each deadline missed: acknowledge | dispatch | on_scene
 
 
 @dataclass(frozen=True, slots=True)

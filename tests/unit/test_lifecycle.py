@@ -12,18 +12,19 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from alerts import Alert, EventType, Kind, Severity, Status, breach_started
-from alerts.escalation import DEFAULT_POLICY, arm, due, escalate, next_agencies, parse_steps, policy_for
+from alerts.escalation import DEFAULT_POLICY, arm, due, escalate, next_agencies, parse_steps, policy_for, response_for
 from alerts.lifecycle import SYSTEM, Actor, LifecycleError, acknowledge, dispatch, on_scene, refer, resolve
 from alerts.model import SEVERITY, Outcome
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 OFFICER = Actor("officer-7", "person", "police-west")
+CLERK = Actor("clerk-zhao", "person", "court-xinjin")  # a recipient that does not own the clock
 
 
 def raised(kind: Kind = Kind.ZONE_BREACH, alert_id: str = "a-1", at: datetime = T0) -> Alert:
     alert = breach_started(alert_id, "PSO-1", "home" if kind == Kind.ZONE_BREACH else None, at, at, False, {},
                            kind=kind).alert
-    return arm(alert, DEFAULT_POLICY[SEVERITY[kind]])
+    return arm(alert, DEFAULT_POLICY[SEVERITY[kind]], "police-west", response_for(kind, None))
 
 
 # -- lifecycle rules -------------------------------------------------------------------------------------------
@@ -32,7 +33,7 @@ def test_the_full_way_from_raised_to_resolved_with_times_and_actors():
     a = raised()
     ack = acknowledge(a, OFFICER, T0 + timedelta(seconds=40))
     assert (ack.event, ack.alert.status, ack.alert.acknowledged_by, ack.alert.next_escalation_at) == (
-        EventType.ACKNOWLEDGED, Status.ACKNOWLEDGED, "officer-7", None)
+        EventType.ACKNOWLEDGED, Status.ACKNOWLEDGED, "officer-7", T0 + timedelta(seconds=40 + 300))  # dispatch due
     sent = dispatch(ack.alert, OFFICER, T0 + timedelta(seconds=60), unit="car 12")
     assert (sent.alert.status, sent.details["unit"], sent.event) == (Status.DISPATCHED, "car 12", EventType.UPDATED)
     there = on_scene(sent.alert, OFFICER, T0 + timedelta(seconds=600))
@@ -44,7 +45,8 @@ def test_the_full_way_from_raised_to_resolved_with_times_and_actors():
 
 def test_dispatching_an_open_alert_acknowledges_it():
     sent = dispatch(raised(), OFFICER, T0 + timedelta(seconds=10), unit="car 3")
-    assert sent.alert.acknowledged_at == T0 + timedelta(seconds=10) and sent.alert.next_escalation_at is None
+    assert sent.alert.acknowledged_at == T0 + timedelta(seconds=10)
+    assert sent.alert.next_escalation_at == T0 + timedelta(seconds=10 + 1200)  # only the on-scene deadline is left
 
 
 @pytest.mark.parametrize("kind", [Kind.PANIC, Kind.STRAP_TAMPER, Kind.CASE_TAMPER])
@@ -104,9 +106,12 @@ def test_critical_re_notifies_at_60_s_then_supervisor_at_120_s_then_next_agency(
     assert actions == [(60, "renotify", 1), (120, "supervisor", 2), (300, "next_agency", 3)]
 
 
-def test_an_acknowledgement_stops_the_clock():
+def test_the_owner_s_acknowledgement_stops_the_steps_and_arriving_stops_the_clock():
     a = acknowledge(raised(), OFFICER, T0 + timedelta(seconds=30)).alert
-    assert not due(a, T0 + timedelta(days=1))
+    assert not due(a, T0 + timedelta(seconds=329))  # no policy step after it; the dispatch deadline is at 330 s
+    sent = dispatch(a, OFFICER, T0 + timedelta(seconds=40), unit="car 1").alert
+    assert not due(on_scene(sent, OFFICER, T0 + timedelta(seconds=50)).alert, T0 + timedelta(days=1))
+    assert not due(acknowledge(raised(Kind.BATTERY_LOW), OFFICER, T0).alert, T0 + timedelta(days=1))
 
 
 def test_agency_policies_per_kind_and_their_validation():
@@ -148,7 +153,7 @@ class AlertLifecycle(RuleBasedStateMachine):
         self.now = T0
         self.alerts: dict[str, Alert] = {}
         self.raised_ids: list[str] = []
-        self.escalations: list[tuple[str, int]] = []
+        self.escalations: list[tuple[str, str, int]] = []
         self.resolutions: dict[str, dict] = {}
         self.acked_at: dict[str, datetime] = {}
         self.seqs: dict[str, int] = {}
@@ -165,30 +170,42 @@ class AlertLifecycle(RuleBasedStateMachine):
         for alert_id, a in list(self.alerts.items()):
             while due(a, self.now):
                 ev = escalate(a, self.now)
-                self.escalations.append((alert_id, ev.details["level"]))
+                self.escalations.append((alert_id, str(ev.details["deadline"]), int(ev.details["level"])))
+                if self.alerts[alert_id].status != Status.OPEN:  # after the owner acknowledged: its deadlines only
+                    assert ev.details["deadline"] in ("dispatch", "on_scene") and ev.details["action"] == "supervisor"
                 a = ev.alert
             self.alerts[alert_id] = a
 
     @precondition(lambda self: self.alerts)
-    @rule(data=st.data())
-    def acknowledge_one(self, data: st.DataObject) -> None:
-        alert_id = data.draw(st.sampled_from(sorted(self.alerts)))
-        try:
-            self.alerts[alert_id] = acknowledge(self.alerts[alert_id], OFFICER, self.now).alert
-            self.acked_at[alert_id] = self.now
-        except LifecycleError as e:
-            assert e.code in ("already_acknowledged", "already_resolved")
-
-    @precondition(lambda self: self.alerts)
-    @rule(data=st.data(), by_system=st.booleans(), note=st.sampled_from(["", "checked, all fine"]),
-          outcome=st.sampled_from(list(Outcome)))
-    def resolve_one(self, data: st.DataObject, by_system: bool, note: str, outcome: Outcome) -> None:
+    @rule(data=st.data(), by_court=st.booleans())
+    def acknowledge_one(self, data: st.DataObject, by_court: bool) -> None:
         alert_id = data.draw(st.sampled_from(sorted(self.alerts)))
         before = self.alerts[alert_id]
         try:
-            ev = resolve(before, SYSTEM if by_system else OFFICER, self.now, outcome, note)
+            ev = acknowledge(before, CLERK if by_court else OFFICER, self.now)
+        except LifecycleError as e:
+            assert e.code in ("already_acknowledged", "already_resolved")
+            return
+        self.alerts[alert_id] = ev.alert
+        if by_court:  # on record, and nothing else changes
+            assert ev.event == EventType.UPDATED and ev.details["action"] == "acknowledged_by_other"
+            assert (ev.alert.status, ev.alert.next_escalation_at, ev.alert.acknowledged_at) == (
+                before.status, before.next_escalation_at, before.acknowledged_at)
+        else:
+            self.acked_at[alert_id] = self.now
+
+    @precondition(lambda self: self.alerts)
+    @rule(data=st.data(), by=st.sampled_from(["system", "police", "court"]), note=st.sampled_from(["", "checked, all fine"]),
+          outcome=st.sampled_from(list(Outcome)))
+    def resolve_one(self, data: st.DataObject, by: str, note: str, outcome: Outcome) -> None:
+        alert_id = data.draw(st.sampled_from(sorted(self.alerts)))
+        before = self.alerts[alert_id]
+        by_system = by == "system"
+        try:
+            ev = resolve(before, {"system": SYSTEM, "police": OFFICER, "court": CLERK}[by], self.now, outcome, note)
         except LifecycleError:
             return
+        assert by != "court", "only the owner (or the system, for an ended condition) resolves"
         self.alerts[alert_id] = ev.alert
         self.resolutions[alert_id] = {"by_system": by_system, "note": note, "kind": before.kind}
 
@@ -211,10 +228,13 @@ class AlertLifecycle(RuleBasedStateMachine):
         assert len(self.escalations) == len(set(self.escalations))
 
     @invariant()
-    def nothing_escalates_after_an_acknowledgement_or_a_resolution(self) -> None:
+    def nothing_escalates_after_arriving_or_a_resolution_and_each_deadline_fires_once(self) -> None:
         for alert_id, a in self.alerts.items():
-            if a.status != Status.OPEN:
+            if a.status in (Status.ON_SCENE, Status.RESOLVED):
                 assert not due(a, self.now + timedelta(days=30))
+            assert len(a.missed) == len({d for d, _ in a.missed})
+            if alert_id not in self.acked_at:
+                assert a.acknowledged_at is None  # only the owner's acknowledgement is one
 
     @invariant()
     def every_resolution_followed_the_rules(self) -> None:
