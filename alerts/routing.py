@@ -28,6 +28,7 @@ class Agency:
     # its own escalation steps per alert kind or severity (``alerts.escalation``), for alerts it must handle
     escalation: Mapping[str, Sequence[Sequence[object]]] | None = field(default=None, compare=False)
     escalate_to: tuple[str, ...] = ()  # the agencies a next_agency step adds as recipients
+    legal_profile: str | None = None  # a court's legal profile (service.domain.profiles); None: the deployment's
 
 
 class JurisdictionIndex:

@@ -103,6 +103,9 @@ class Runtime:
         self.monitor.escalation_policies = s.escalation_policies()
         self.monitor.health_close_after_s = s.health_close_after_s
         with self.engine.begin() as conn:
+            from service.importing import flag_terms
+
+            flag_terms(conn, s.legal_profile, self.clock())  # stored orders beyond their court's term: told, kept
             rebuild(self.monitor, conn, now=self.clock())
         protocol = s.mqtt_protocol
         if self.mqtt_url is None:
@@ -166,7 +169,7 @@ class Runtime:
         key = load_or_create_key(Path(s.evidence_key).expanduser() if s.evidence_key
                                  else s.data_path() / "evidence-key.pem")
         app = create_app(WebDeps(self.reader, self.health, self.act, Auth(self.engine, self.clock),
-                                 OrderAdmin(self.engine, self.clock), key, self.feed, s.timezone, s.map_tiles))
+                                 OrderAdmin(self.engine, self.clock, s.legal_profile), key, self.feed, s.timezone, s.map_tiles))
         self.http: BaseWSGIServer = make_server(host, port, app, threaded=True)
         thread = threading.Thread(target=self.http.serve_forever, name="stayaway-web", daemon=True)
         thread.start()

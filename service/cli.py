@@ -89,8 +89,9 @@ def agencies_import(file: Path, database_url: str | None) -> None:
     from service.bootstrap import utc_now
     from service.importing import import_agencies, read_json
 
-    engine = _migrated_engine(_settings(database_url=database_url))
-    n = import_agencies(engine, read_json(file), utc_now)
+    settings = _settings(database_url=database_url)
+    engine = _migrated_engine(settings)
+    n = import_agencies(engine, read_json(file), utc_now, settings.legal_profile)
     click.echo(f"imported {n} agencies from {file}")
 
 
@@ -102,13 +103,17 @@ def orders() -> None:
 @orders.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--db", "database_url", help="SQLAlchemy URL (default: STAYAWAY_DATABASE_URL or SQLite).")
-def orders_import(files: tuple[Path, ...], database_url: str | None) -> None:
-    """Load or update orders; each file holds one order object or an array of them."""
+@click.option("--reason", help="Why (on record, with the file's name, for every order the import changes).")
+def orders_import(files: tuple[Path, ...], database_url: str | None, reason: str | None) -> None:
+    """Load or update orders; each file holds one order object or an array of them. A new order is held to
+    its court's legal profile; a file for an order in force changes only its content (zones, devices,
+    intervals, distances): its type, court and dates change only through the court's steps (the API)."""
     from service.bootstrap import utc_now
     from service.importing import import_orders, read_json
 
-    engine = _migrated_engine(_settings(database_url=database_url))
-    done = import_orders(engine, [(read_json(f), str(f)) for f in files], utc_now)
+    settings = _settings(database_url=database_url)
+    engine = _migrated_engine(settings)
+    done = import_orders(engine, [(read_json(f), str(f)) for f in files], utc_now, settings.legal_profile, reason)
     for o in done:
         click.echo(f"order {o.order_id}: version {o.version} ({o.source})")
         for w in o.warnings:

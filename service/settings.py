@@ -57,6 +57,9 @@ class Settings:
     # STAYAWAY_MAP_TILES: a tile URL template for the web app's maps, e.g. https://tiles.example/{z}/{x}/{y}.png;
     # unset: zones, tracks and precincts are drawn on a plain background (no tile server needed)
     map_tiles: str = ""
+    # STAYAWAY_LEGAL_PROFILE: the order law of courts whose agency names none (service/domain/profiles.py):
+    # prc-advl-2016 (the law in force: terms of at most 6 months) or expert-draft
+    legal_profile: str = "prc-advl-2016"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -91,6 +94,10 @@ class Settings:
             ZoneInfo(self.timezone)
         except (ValueError, KeyError, OSError) as exc:
             raise ConfigError(f"STAYAWAY_TIMEZONE: no time zone {self.timezone!r}") from exc
+        from service.domain import profiles
+
+        if self.legal_profile not in profiles.PROFILES:
+            raise ConfigError(f"STAYAWAY_LEGAL_PROFILE must be one of {', '.join(profiles.PROFILES)}")
         loopback = self.map_tiles.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))
         if self.map_tiles and not ((self.map_tiles.startswith(("https://", "/")) or loopback)
                                    and "{z}" in self.map_tiles and "{x}" in self.map_tiles and "{y}" in self.map_tiles):

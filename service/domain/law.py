@@ -1,9 +1,22 @@
 """What the law lets happen to a protection order (pure: no I/O, no clock; every time is passed in).
 
-- An **ordinary** order runs one year from issue unless the court says otherwise (``expires_at``).
-  It can be **extended once**, by at most one year; a second extension is refused.
+The rules that differ between the law in force and the expert draft come from the court's
+:class:`~service.domain.profiles.LegalProfile` (``service.domain.profiles``, each rule with its source),
+passed in; the default is the law in force (``prc-advl-2016``).
+
+- An **ordinary** order runs the profile's term from its ruling (ADVL: at most 6 months, Art. 30;
+  draft: 1 year, Art. 51); one without ``expires_at`` gets the whole term, a longer one is refused
+  (``term_too_long``, :func:`check_term`). A stored order that breaks its profile's term is flagged to
+  its court, never shortened (:func:`term_breach`).
+- It is **extended** by the court before it lapses, as the profile allows (ADVL: each time by at most 6
+  months; draft: once, by at most one year).
 - A **temporary** order ends when the ordinary order is issued (superseded), or when the application
-  is rejected or withdrawn.
+  is rejected or withdrawn. Until then it is *undecided* (:func:`undecided`): its court is reminded.
+- The court's steps carry its **decision date** (``decided_at``, default the time of entry): a
+  cancellation or the end of an application ends the order then, a modification's version is in force
+  from then (:func:`decision_date`: not before the order's issue, not in the future).
+- **Legal fields** (type, court, issued_at, expires_at) change only through the court's steps, never by
+  re-importing a file (:func:`check_legal_fields`).
 - Only the court changes an order: modification (zones, distances, devices), extension and
   cancellation need a court actor and a reason. **The victim's consent never switches a stay-away
   order off**: no victim action suspends, edits or cancels one. An application for reconsideration
@@ -36,10 +49,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from service.domain import profiles
+from service.domain.profiles import LegalProfile
 from service.errors import InvalidInput
 
-SERVICE_PARTIES = ("respondent", "victim", "police", "committee")
-SERVICE_DUE = timedelta(hours=24)
+DEFAULT_PROFILE: LegalProfile = profiles.get(profiles.DEFAULT)
+SERVICE_PARTIES = DEFAULT_PROFILE.service.parties  # the law in force's; a profile may add parties
+SERVICE_DUE = DEFAULT_PROFILE.service.due
 COURT_ROLES = frozenset({"court", "court_officer", "judge"})
 
 
@@ -132,18 +148,121 @@ def add_years(t: datetime, years: int = 1) -> datetime:
     return t.replace(year=year, day=min(t.day, calendar.monthrange(year, t.month)[1]))
 
 
-def default_expiry(order_type: str, issued_at: datetime) -> datetime | None:
-    """One year from issue for an ordinary order; a temporary order runs until it is replaced or ends."""
-    return add_years(issued_at) if order_type == "ordinary" else None
+def add_months(t: datetime, months: int) -> datetime:
+    """The same calendar day ``months`` later (clamped to the month's last day: 31 Aug + 6 months = 28/29 Feb)."""
+    y, m = divmod(t.month - 1 + months, 12)
+    year, month = t.year + y, m + 1
+    return t.replace(year=year, month=month, day=min(t.day, calendar.monthrange(year, month)[1]))
+
+
+def _span(months: int) -> str:
+    return f"{months // 12} year{'s' if months > 12 else ''}" if months % 12 == 0 else f"{months} months"
+
+
+def default_expiry(order_type: str, issued_at: datetime, profile: LegalProfile = DEFAULT_PROFILE) -> datetime | None:
+    """The profile's whole term for an ordinary order (ADVL: 6 months; draft: 1 year); a temporary order
+    runs until it is replaced or ends (undecided)."""
+    return add_months(issued_at, profile.term.months) if order_type == "ordinary" else None
+
+
+def term_limit(order_type: str, issued_at: datetime, profile: LegalProfile = DEFAULT_PROFILE) -> datetime | None:
+    """The latest expiry the profile allows an order of this type at issue (None: no term for this type)."""
+    return add_months(issued_at, profile.term.months) if order_type in profile.term.applies_to else None
+
+
+def check_term(order_type: str, issued_at: datetime, expires_at: datetime | None,
+               profile: LegalProfile = DEFAULT_PROFILE) -> None:
+    """An order issued with ``expires_at`` beyond its profile's term: ``term_too_long`` (field expires_at)."""
+    limit = term_limit(order_type, issued_at, profile)
+    if expires_at is not None and limit is not None and expires_at > limit:
+        raise LegalError("term_too_long", f"under the legal profile {profile.name} an order runs at most "
+                         f"{_span(profile.term.months)} from its ruling ({profile.term.source}): expires_at may be "
+                         f"{_iso(limit)} at the latest", "expires_at")
 
 
 def issue(order_id: str, order_type: str, court_id: str, issued_at: datetime, expires_at: datetime | None,
-          actor: Actor, at: datetime) -> tuple[Standing, LegalEvent]:
+          actor: Actor, at: datetime, profile: LegalProfile = DEFAULT_PROFILE) -> tuple[Standing, LegalEvent]:
+    """A new order, held to its court's profile: an ordinary order without ``expires_at`` gets the term,
+    one beyond it is refused (:func:`check_term`)."""
     _court(actor)
-    expires = expires_at if expires_at is not None else default_expiry(order_type, issued_at)
+    if order_type not in ("ordinary", "temporary"):
+        raise LegalError("bad_type", "type must be ordinary or temporary", "type")
+    check_term(order_type, issued_at, expires_at, profile)
+    expires = expires_at if expires_at is not None else default_expiry(order_type, issued_at, profile)
     standing = Standing(order_id, order_type, court_id, issued_at, expires)
     return standing, LegalEvent(order_id, "issued", at, actor.actor_id, actor.role, None,
-                                {"type": order_type, "expires_at": expires})
+                                {"type": order_type, "expires_at": expires, "profile": profile.name})
+
+
+def term_breach(standing: Standing, profile: LegalProfile = DEFAULT_PROFILE) -> str | None:
+    """Why a stored order in force breaks its profile's term (its expiry later than the term and the
+    extensions on record allow), or None. Such an order is flagged to its court, never shortened."""
+    if standing.status != OrderStatus.ACTIVE:
+        return None
+    limit = term_limit(standing.type, standing.issued_at, profile)
+    if limit is None:
+        return None
+    if standing.expires_at is None:
+        return (f"an {standing.type} order without expiry: under {profile.name} it runs at most "
+                f"{_span(profile.term.months)} ({profile.term.source})")
+    ext = profile.extension
+    allowed = standing.extensions if ext.max_count is None else min(standing.extensions, ext.max_count)
+    limit = add_months(limit, ext.months * allowed)
+    if standing.expires_at > limit:
+        return (f"expires {_iso(standing.expires_at)}, later than {_iso(limit)}: under {profile.name} an order runs "
+                f"at most {_span(profile.term.months)} ({profile.term.source})"
+                + (f" and {standing.extensions} extension(s) of at most {_span(ext.months)} ({ext.source})"
+                   if standing.extensions else ""))
+    return None
+
+
+def undecided(standing: Standing) -> bool:
+    """An order in force whose end the court has still to decide: a temporary order (it ends only when the
+    ordinary order is issued or the application ends) or any order without an expiry. Its court is
+    reminded of it (daily)."""
+    return standing.status == OrderStatus.ACTIVE and (standing.type == "temporary" or standing.expires_at is None)
+
+
+# The legal fields of an order file and the court's step that changes each (never a re-imported file).
+LEGAL_FIELD_STEPS = {
+    "court": "an order never moves to another court; another court's order is a new order: POST /api/v1/orders",
+    "type": "type changes only through the court's steps: the ordinary order replaces the temporary one "
+            "(POST /api/v1/orders with supersedes) or the application ends (POST /api/v1/orders/{id}/end)",
+    "issued_at": "issued_at is the court's ruling and never changes; a new ruling is a new order: "
+                 "POST /api/v1/orders (with supersedes for a temporary order)",
+    "expires_at": "expires_at changes only through the court's extension: POST /api/v1/orders/{id}/extend "
+                  "(or its cancellation: POST /api/v1/orders/{id}/cancel)",
+}
+
+
+def check_legal_fields(standing: Standing, order_type: str, court_id: str, issued_at: datetime,
+                       expires_at: datetime | None) -> None:
+    """A new body for an order in force (a re-imported file, a modification) keeps its legal fields:
+    ``legal_field`` naming the field and the step to use instead."""
+    new = {"court": court_id, "type": order_type, "issued_at": issued_at, "expires_at": expires_at}
+    old = {"court": standing.court_id, "type": standing.type, "issued_at": standing.issued_at,
+           "expires_at": standing.expires_at}
+    for key in LEGAL_FIELD_STEPS:
+        if new[key] != old[key]:
+            raise LegalError("legal_field", f"{key} of order {standing.order_id} cannot change by a new body: "
+                             + LEGAL_FIELD_STEPS[key].replace("{id}", standing.order_id), key)
+
+
+def decision_date(standing: Standing, decided_at: datetime | None, at: datetime) -> datetime:
+    """The court's decision date for a step entered at ``at`` (None: ``at``, the time of entry). Refused
+    (``bad_decision_date``) before the order's issue, in the future, or once the order had lapsed."""
+    if decided_at is None:
+        return at
+    if decided_at < standing.issued_at or decided_at > at:
+        raise LegalError("bad_decision_date", "decided_at must lie between the order's issue and now", "decided_at")
+    if standing.expires_at is not None and decided_at >= standing.expires_at:
+        raise LegalError("bad_decision_date", f"the order had lapsed on {_iso(standing.expires_at)}: a decision "
+                         "after it changes nothing", "decided_at")
+    return decided_at
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
 
 
 def new_order_id(order_id: str, court_id: str, existing: Standing | None) -> None:
@@ -156,41 +275,59 @@ def new_order_id(order_id: str, court_id: str, existing: Standing | None) -> Non
         raise OrderIdUnavailable()
 
 
-def modify(standing: Standing, actor: Actor, reason: str | None, at: datetime, changed: Sequence[str]) -> LegalEvent:
-    """A new version of the order's content (zones, distances, devices); the court's, with a reason."""
+def modify(standing: Standing, actor: Actor, reason: str | None, at: datetime, changed: Sequence[str],
+           decided_at: datetime | None = None, in_force_from: datetime | None = None) -> LegalEvent:
+    """A new version of the order's content (zones, distances, devices); the court's, with a reason. The
+    version is in force from the decision date (``details["decided_at"]``), which may not precede the
+    version in force now (``in_force_from``): versions follow one another."""
     _court(actor)
     _open(standing)
     _reason(reason)
-    return LegalEvent(standing.order_id, "modified", at, actor.actor_id, actor.role, reason, {"changed": list(changed)})
+    decided = decision_date(standing, decided_at, at)
+    if in_force_from is not None and decided < in_force_from:
+        raise LegalError("bad_decision_date", f"the version in force took effect on {_iso(in_force_from)}: a "
+                         "modification takes effect after it", "decided_at")
+    return LegalEvent(standing.order_id, "modified", at, actor.actor_id, actor.role, reason,
+                      {"changed": list(changed), "decided_at": decided})
 
 
 def extend(standing: Standing, new_expires_at: datetime, actor: Actor, reason: str | None,
-           at: datetime) -> tuple[Standing, LegalEvent]:
-    """Extend an ordinary order once, by at most one year from its current expiry."""
+           at: datetime, profile: LegalProfile = DEFAULT_PROFILE,
+           decided_at: datetime | None = None) -> tuple[Standing, LegalEvent]:
+    """Extend an ordinary order, decided before it lapses, as the profile allows (ADVL: each time by at
+    most 6 months beyond the current expiry; draft: once, by at most one year)."""
     _court(actor)
     _open(standing)
     _reason(reason)
+    ext = profile.extension
     if standing.type != "ordinary" or standing.expires_at is None:
         raise LegalError("not_extendable", "only an ordinary order is extended; a temporary order is replaced "
                          "by the ordinary order", "type")
-    if standing.extensions >= 1:
-        raise LegalError("already_extended", "an ordinary order can be extended only once", "expires_at")
+    decided = decision_date(standing, decided_at, at)  # before the order lapses (bad_decision_date)
+    if ext.max_count is not None and standing.extensions >= ext.max_count:
+        raise LegalError("already_extended", f"under the legal profile {profile.name} an ordinary order can be "
+                         f"extended only {'once' if ext.max_count == 1 else f'{ext.max_count} times'} ({ext.source})",
+                         "expires_at")
     if new_expires_at <= standing.expires_at:
         raise LegalError("extension_not_later", "the new expiry must be after the current one", "expires_at")
-    if new_expires_at > add_years(standing.expires_at):
-        raise LegalError("extension_too_long", "an extension is at most one year", "expires_at")
+    if new_expires_at > add_months(standing.expires_at, ext.months):
+        raise LegalError("extension_too_long", f"under the legal profile {profile.name} an extension is at most "
+                         f"{_span(ext.months)} beyond the current expiry ({ext.source})", "expires_at")
     extended = replace(standing, expires_at=new_expires_at, extensions=standing.extensions + 1)
     return extended, LegalEvent(standing.order_id, "extended", at, actor.actor_id, actor.role, reason,
-                                {"from": standing.expires_at, "to": new_expires_at})
+                                {"from": standing.expires_at, "to": new_expires_at, "decided_at": decided})
 
 
-def cancel(standing: Standing, actor: Actor, reason: str | None, at: datetime) -> tuple[Standing, LegalEvent]:
-    """The court ends the order. (A victim's wish to stop it is a matter for the court, not an action.)"""
+def cancel(standing: Standing, actor: Actor, reason: str | None, at: datetime,
+           decided_at: datetime | None = None) -> tuple[Standing, LegalEvent]:
+    """The court ends the order, from its decision date (``ended_at``; default the time of entry). (A
+    victim's wish to stop it is a matter for the court, not an action.)"""
     _court(actor)
     _open(standing)
     _reason(reason)
-    return _end(standing, OrderStatus.CANCELLED, at), LegalEvent(standing.order_id, "cancelled", at, actor.actor_id,
-                                                                  actor.role, reason)
+    decided = decision_date(standing, decided_at, at)
+    return _end(standing, OrderStatus.CANCELLED, decided), LegalEvent(
+        standing.order_id, "cancelled", at, actor.actor_id, actor.role, reason, {"decided_at": decided})
 
 
 def supersede(temporary: Standing, ordinary_id: str, actor: Actor, at: datetime) -> tuple[Standing, LegalEvent]:
@@ -232,8 +369,9 @@ def release_device(standing: Standing, actor: Actor, role: str, what: str, devic
 
 
 def end_application(temporary: Standing, outcome: str, actor: Actor, reason: str | None,
-                    at: datetime) -> tuple[Standing, LegalEvent]:
-    """The application behind a temporary order is ``rejected`` or ``withdrawn``: the order ends."""
+                    at: datetime, decided_at: datetime | None = None) -> tuple[Standing, LegalEvent]:
+    """The application behind a temporary order is ``rejected`` or ``withdrawn``: the order ends, from the
+    court's decision date (default the time of entry)."""
     _court(actor)
     _open(temporary)
     _reason(reason)
@@ -242,17 +380,81 @@ def end_application(temporary: Standing, outcome: str, actor: Actor, reason: str
     status = {"rejected": OrderStatus.REJECTED, "withdrawn": OrderStatus.WITHDRAWN}.get(outcome)
     if status is None:
         raise LegalError("bad_outcome", "the outcome is rejected or withdrawn", "outcome")
-    return _end(temporary, status, at), LegalEvent(temporary.order_id, outcome, at, actor.actor_id, actor.role, reason)
+    decided = decision_date(temporary, decided_at, at)
+    return _end(temporary, status, decided), LegalEvent(temporary.order_id, outcome, at, actor.actor_id, actor.role,
+                                                        reason, {"decided_at": decided})
 
 
-def reconsideration_filed(standing: Standing, actor: Actor, reason: str | None, at: datetime) -> LegalEvent:
-    """An application for reconsideration is on record; it does not suspend the order (the standing is
-    unchanged: monitoring goes on until the court decides, by modifying or cancelling it)."""
+RECONSIDERATION_OUTCOMES = ("upheld", "modified", "cancelled")
+
+
+def reconsideration_window(standing: Standing, profile: LegalProfile,
+                           received_at: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """When an application for reconsideration may be filed: from the ruling's effect (ADVL: its issue)
+    or the respondent's receipt (draft: his service, ``received_at``; None: not yet served, the window has
+    not begun to run and a filing is taken), for the profile's days. (start, end); (None, None) when open."""
+    start = standing.issued_at if profile.reconsideration.from_ == "effect" else received_at
+    return (None, None) if start is None else (start, start + timedelta(days=profile.reconsideration.days))
+
+
+def reconsideration_filed(standing: Standing, actor: Actor, reason: str | None, at: datetime,
+                          profile: LegalProfile = DEFAULT_PROFILE, filed_at: datetime | None = None,
+                          court: str | None = None, received_at: datetime | None = None,
+                          earlier: int = 0) -> LegalEvent:
+    """An application for reconsideration is on record: filed (``filed_at``, default now) within the
+    profile's window (``reconsideration_window``), at the profile's court (ADVL: the issuing court, its
+    default; draft: the next higher court, named: ``court``, a known court agency checked by the caller),
+    once where the profile says so (``earlier``: applications already on record). It does not suspend
+    the order (the standing is unchanged: monitoring goes on until the court decides)."""
     _court(actor)
     _open(standing)
     _reason(reason)
+    rule = profile.reconsideration
+    filed = at if filed_at is None else filed_at
+    if filed > at or filed < standing.issued_at:
+        raise LegalError("bad_decision_date", "filed_at must lie between the order's issue and now", "filed_at")
+    start, end = reconsideration_window(standing, profile, received_at)
+    if end is not None and not start <= filed <= end:  # type: ignore[operator]
+        raise LegalError("reconsideration_window", f"under the legal profile {profile.name} reconsideration is "
+                         f"applied for within {rule.days} days of "
+                         f"{'the ruling taking effect' if rule.from_ == 'effect' else 'receipt'} ({rule.source}): "
+                         f"from {_iso(start)} to {_iso(end)}", "filed_at")  # type: ignore[arg-type]
+    if rule.once and earlier:
+        raise LegalError("reconsideration_once", f"under the legal profile {profile.name} reconsideration is "
+                         f"applied for once ({rule.source})", None)
+    if rule.court == "issuing":
+        if court is not None and court != standing.court_id:
+            raise LegalError("reconsideration_court", f"under the legal profile {profile.name} the issuing court "
+                             f"reconsiders its order ({rule.source}): court is {standing.court_id}", "court")
+        court = standing.court_id
+    elif court is None or court == standing.court_id:
+        raise LegalError("reconsideration_court", f"under the legal profile {profile.name} the next higher court "
+                         f"reconsiders the order ({rule.source}): name it in court", "court")
     return LegalEvent(standing.order_id, "reconsideration", at, actor.actor_id, actor.role, reason,
-                      {"suspends": False})
+                      {"suspends": False, "filed_at": filed, "court": court, "window_ends": end,
+                       "profile": profile.name})
+
+
+def reconsideration_decided(standing: Standing, pending: LegalEvent | None, outcome: str, actor: Actor,
+                            reason: str | None, at: datetime, decided_at: datetime | None = None) -> LegalEvent:
+    """The reconsidering court's decision on the pending application (``pending``: its ``reconsideration``
+    entry): ``upheld`` (nothing changes), ``modified`` (the court then modifies the order, a step of its
+    own) or ``cancelled`` (the caller ends the order through :func:`cancel` from the same date)."""
+    _court(actor)
+    _open(standing)
+    _reason(reason)
+    if pending is None:
+        raise LegalError("no_reconsideration", "no application for reconsideration of this order awaits a decision",
+                         None)
+    if outcome not in RECONSIDERATION_OUTCOMES:
+        raise LegalError("bad_outcome", "the outcome is upheld, modified or cancelled", "outcome")
+    decided = decision_date(standing, decided_at, at)
+    filed = pending.details.get("filed_at")
+    if isinstance(filed, datetime) and decided < filed:
+        raise LegalError("bad_decision_date", "decided_at must not precede the application's filing", "decided_at")
+    return LegalEvent(standing.order_id, "reconsideration_decided", at, actor.actor_id, actor.role, reason,
+                      {"outcome": outcome, "decided_at": decided, "court": pending.details.get("court"),
+                       "filed_at": filed})
 
 
 def expire(standing: Standing, at: datetime) -> tuple[Standing, LegalEvent] | None:
@@ -287,18 +489,20 @@ def version_at(versions: Sequence[tuple[datetime, V]], at: datetime) -> V | None
     return chosen
 
 
-def service_overdue(standing: Standing, served: Mapping[str, datetime], now: datetime) -> list[str]:
-    """The parties not yet served 24 h after issue, in :data:`SERVICE_PARTIES` order ([] before then,
-    and once the order has ended)."""
-    if standing.status != OrderStatus.ACTIVE or now - standing.issued_at < SERVICE_DUE:
+def service_overdue(standing: Standing, served: Mapping[str, datetime], now: datetime,
+                    profile: LegalProfile = DEFAULT_PROFILE) -> list[str]:
+    """The parties of the profile's service list not yet served when its deadline has passed, in its
+    order ([] before then, and once the order has ended)."""
+    if standing.status != OrderStatus.ACTIVE or now - standing.issued_at < profile.service.due:
         return []
-    return [p for p in SERVICE_PARTIES if p not in served]
+    return [p for p in profile.service.parties if p not in served]
 
 
 def record_service(standing: Standing, party: str, served_at: datetime, actor: Actor, method: str | None,
-                   at: datetime) -> LegalEvent:
-    if party not in SERVICE_PARTIES:
-        raise LegalError("bad_party", f"served to one of {', '.join(SERVICE_PARTIES)}", "party")
+                   at: datetime, profile: LegalProfile = DEFAULT_PROFILE) -> LegalEvent:
+    parties = profile.service.parties
+    if party not in parties:
+        raise LegalError("bad_party", f"served to one of {', '.join(parties)} ({profile.service.source})", "party")
     if actor.role in ("victim", "respondent"):
         raise LegalError("forbidden", "service is recorded by the court or the police", None)
     if served_at < standing.issued_at or served_at > at:

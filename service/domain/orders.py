@@ -156,8 +156,17 @@ def parse_agencies(collection: Any) -> list[Agency]:
             raise InvalidInput("escalate_to must be a list of agency ids", f"{where}.properties.escalate_to")
         if agency_id in escalate_to:
             raise InvalidInput("an agency can't escalate to itself", f"{where}.properties.escalate_to")
+        legal_profile = props.get("legal_profile")
+        if legal_profile is not None:
+            from service.domain import profiles
+
+            if kind != "court":
+                raise InvalidInput("legal_profile is a court's property", f"{where}.properties.legal_profile")
+            if legal_profile not in profiles.PROFILES:
+                raise InvalidInput(f"unknown legal profile {str(legal_profile)[:40]!r}: one of "
+                                   f"{', '.join(profiles.PROFILES)}", f"{where}.properties.legal_profile")
         agencies.append(Agency(agency_id, name, kind, geometry if isinstance(geometry, dict) else None, webhook,
-                               escalation or None, tuple(dict.fromkeys(escalate_to))))
+                               escalation or None, tuple(dict.fromkeys(escalate_to)), legal_profile))
     ids = {a.agency_id for a in agencies}
     for i, a in enumerate(agencies):
         missing = [x for x in a.escalate_to if x not in ids]

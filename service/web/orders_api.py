@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, jsonify, request
 
 from service.adapters.db import (
@@ -18,6 +19,7 @@ from service.adapters.db import (
     state_repo,
     timeline_repo,
 )
+from service.adapters.db import schema as t
 from service.domain import access
 from service.domain.law import DeviceUnavailable, LegalError
 from service.errors import InvalidInput, NotFound
@@ -46,12 +48,15 @@ def create_order():  # type: ignore[no-untyped-def]
 
 @bp.post("/<order_id>/modify")
 def modify_order(order_id: str):  # type: ignore[no-untyped-def]
-    """Body ``{"order": <the whole new order body>, "reason"}``: zones, distances, devices. The legal fields
-    (type, court, dates) change only through their own steps."""
+    """Body ``{"order": <the whole new order body>, "reason", "decided_at"?}``: zones, distances, devices,
+    in force from the court's decision date (``decided_at``, default now; 409 ``bad_decision_date`` before
+    the order's issue or the version in force, or in the future). The legal fields (type, court, dates)
+    change only through their own steps."""
     body = _body()
     _court_only(order_id)
+    decided = _when(body, "decided_at")
     return _done(_run(lambda admin: admin.modify(order_id, body.get("order"), principal().law_actor(),
-                                                 _text(body, "reason"))))
+                                                 _text(body, "reason"), decided)))
 
 
 @bp.post("/<order_id>/replace-device")
@@ -99,39 +104,67 @@ def release_device(order_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/<order_id>/extend")
 def extend_order(order_id: str):  # type: ignore[no-untyped-def]
-    """Body ``{"expires_at", "reason"}``: once, by at most one year (409 ``already_extended``,
-    ``extension_too_long``)."""
+    """Body ``{"expires_at", "reason", "decided_at"?}``: as the court's legal profile allows (ADVL: by at most
+    6 months each time; draft: once, by at most one year: 409 ``already_extended``, ``extension_too_long``),
+    decided before the order lapses (409 ``bad_decision_date``)."""
     body = _body()
     _court_only(order_id)
     new_expiry = parse_ts(body.get("expires_at"))  # None for anything but a time within the years 1900-2199
     if new_expiry is None:
         return error(400, "validation", "expires_at must be an RFC 3339 time within the years 1900-2199", "expires_at")
-    return _done(_run(lambda admin: admin.extend(order_id, new_expiry, principal().law_actor(), _text(body, "reason"))))
+    decided = _when(body, "decided_at")
+    return _done(_run(lambda admin: admin.extend(order_id, new_expiry, principal().law_actor(), _text(body, "reason"),
+                                                 decided)))
 
 
 @bp.post("/<order_id>/cancel")
 def cancel_order(order_id: str):  # type: ignore[no-untyped-def]
+    """Body ``{"reason", "decided_at"?}``: the order ends at the court's decision date (default now)."""
     body = _body()
     _court_only(order_id)
-    return _done(_run(lambda admin: admin.cancel(order_id, principal().law_actor(), _text(body, "reason"))))
+    decided = _when(body, "decided_at")
+    return _done(_run(lambda admin: admin.cancel(order_id, principal().law_actor(), _text(body, "reason"), decided)))
 
 
 @bp.post("/<order_id>/end")
 def end_application(order_id: str):  # type: ignore[no-untyped-def]
-    """A temporary order's application ``{"outcome": "rejected" | "withdrawn", "reason"}``."""
+    """A temporary order's application ``{"outcome": "rejected" | "withdrawn", "reason", "decided_at"?}``."""
     body = _body()
     _court_only(order_id)
+    decided = _when(body, "decided_at")
     return _done(_run(lambda admin: admin.end_application(order_id, str(body.get("outcome")), principal().law_actor(),
-                                                          _text(body, "reason"))))
+                                                          _text(body, "reason"), decided)))
 
 
 @bp.post("/<order_id>/reconsideration")
 def reconsideration(order_id: str):  # type: ignore[no-untyped-def]
-    """``{"reason"}``: an application for reconsideration is on record. It suspends nothing: monitoring
-    goes on until the court modifies or cancels the order. Its court."""
+    """``{"reason", "filed_at"?, "court"?}``: an application for reconsideration is on record, filed
+    ``filed_at`` (default now) within the court's profile's window (409 ``reconsideration_window``), at the
+    profile's court (ADVL: the issuing court, the default; draft: the next higher court, named in
+    ``court``: 409 ``reconsideration_court``), once under ADVL (409 ``reconsideration_once``). It suspends
+    nothing: monitoring goes on until the court decides (``.../reconsideration/decision``). Its court."""
     body = _body()
     _court_only(order_id)
-    return _done(_run(lambda admin: admin.reconsideration(order_id, principal().law_actor(), _text(body, "reason"))))
+    filed = _when(body, "filed_at")
+    court = body.get("court")
+    if court is not None and not isinstance(court, str):
+        return error(400, "validation", "court must be a court agency's id", "court")
+    return _done(_run(lambda admin: admin.reconsideration(order_id, principal().law_actor(), _text(body, "reason"),
+                                                          filed, court)))
+
+
+@bp.post("/<order_id>/reconsideration/decision")
+def reconsideration_decision(order_id: str):  # type: ignore[no-untyped-def]
+    """``{"outcome": "upheld" | "modified" | "cancelled", "reason", "decided_at"?}``: the outcome of the
+    pending application (409 ``no_reconsideration`` when none waits). ``cancelled`` ends the order at the
+    decision date; ``modified`` is followed by the modification itself (``.../modify`` with the same
+    ``decided_at``). Its court."""
+    body = _body()
+    _court_only(order_id)
+    decided = _when(body, "decided_at")
+    return _done(_run(lambda admin: admin.reconsideration_decision(order_id, str(body.get("outcome")),
+                                                                   principal().law_actor(), _text(body, "reason"),
+                                                                   decided)))
 
 
 @bp.post("/<order_id>/service")
@@ -156,12 +189,14 @@ def service_status(order_id: str):  # type: ignore[no-untyped-def]
 
 
 def service_body(order_id: str) -> dict[str, Any]:
-    from service.domain.law import SERVICE_PARTIES
-
+    """Who has been served, and who not yet of the court's legal profile's service list."""
+    setting = deps().orders.legal_profile if deps().orders is not None else None  # type: ignore[union-attr]
     with deps().engine.connect() as conn:
         served = config_repo.service_records(conn, [order_id]).get(order_id, {})
+        court = conn.execute(sa.select(t.orders.c.court_id).where(t.orders.c.order_id == order_id)).scalar()
+        parties = config_repo.court_profile(conn, court, setting).service.parties if court else ()
     return {"order_id": order_id, "served": {k: format_ts(v) for k, v in served.items()},
-            "unserved": [x for x in SERVICE_PARTIES if x not in served]}
+            "unserved": [x for x in parties if x not in served]}
 
 
 @bp.get("/<order_id>/versions")
@@ -353,6 +388,18 @@ def _body() -> dict[str, Any]:
     if not isinstance(body, dict):
         abort(400, description="the body must be a JSON object")
     return body
+
+
+def _when(body: dict[str, Any], name: str) -> datetime | None:
+    """A time field of the body: None when absent or null (the step's default: now); 400 naming the field
+    when it is anything but an RFC 3339 time within the years 1900-2199."""
+    value = body.get(name)
+    if value is None:
+        return None
+    parsed = parse_ts(value)
+    if parsed is None:
+        raise FieldError(f"{name} must be an RFC 3339 time within the years 1900-2199", name)
+    return parsed
 
 
 def _text(body: dict[str, Any], name: str) -> str | None:

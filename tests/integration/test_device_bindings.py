@@ -33,7 +33,7 @@ from service.adapters.db.engine import make_engine, migrate
 from service.auth import Auth
 from service.domain import law
 from service.domain.monitor import Monitor
-from service.domain.orders import parse_order
+from service.domain.orders import parse_agencies, parse_order
 from service.errors import InvalidInput
 from service.importing import import_agencies, import_orders
 from service.mqtt_credentials import generate
@@ -288,9 +288,9 @@ def test_a_replaced_device_is_held_until_its_successor_reports_and_an_ended_orde
 
 def test_an_expired_order_frees_its_devices(world, engine) -> None:  # type: ignore[no-untyped-def]
     api, clock = world
-    clock["now"] = datetime(2027, 11, 20, 9, 0, tzinfo=UTC)  # order A's expiry, before the clock marks it
+    clock["now"] = datetime(2027, 5, 20, 9, 0, tzinfo=UTC)  # order A's expiry, before the clock marks it
     assert api.post("other_court", "/api/v1/orders", pidu(31, device_id="phone-001") | {
-        "issued_at": "2027-11-20T09:00:00Z", "expires_at": "2028-05-20T09:00:00Z"}).status_code == 201
+        "issued_at": "2027-05-20T09:00:00Z", "expires_at": "2027-11-20T09:00:00Z"}).status_code == 201
     with engine.begin() as conn:  # the orders' clock marks it (the pipeline's tick): nothing changes hands
         config_repo.end_order(conn, A, "expired", clock["now"])
         holder = conn.execute(sa.select(t.device_bindings.c.court_id).where(
@@ -354,7 +354,9 @@ def test_stored_orders_sharing_a_device_survive_the_migration_flagged(db_url, ca
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0014")
-    import_agencies(engine, agencies(), lambda: NOW)
+        for a in parse_agencies(agencies()):  # as revision 0014 stored them (later columns do not exist yet)
+            conn.execute(sa.insert(t.agencies).values(agency_id=a.agency_id, name=a.name, kind=a.kind,
+                                                      jurisdiction=a.jurisdiction, updated_at=NOW))
     bodies = [(A, "court-xinjin", order_a(), NOW),
               ("PSO-PIDU-0031", "court-pidu", pidu(31, person_id="V-1", device_id="phone-001",
                                                    owntracks_topic=HER_TOPIC), NOW + timedelta(hours=1))]
@@ -382,7 +384,7 @@ def test_stored_orders_sharing_a_device_survive_the_migration_flagged(db_url, ca
         (A, "device"), (A, "owntracks_topic"), ("PSO-PIDU-0031", "device"), ("PSO-PIDU-0031", "owntracks_topic")]
     admin = OrderAdmin(engine, lambda: NOW + timedelta(days=1))
     court = law.Actor("pidu-desk", "court")
-    admin.extend("PSO-PIDU-0031", datetime(2028, 11, 20, 9, tzinfo=UTC), court, "risk persists")  # it goes on
+    admin.extend("PSO-PIDU-0031", datetime(2028, 5, 20, 9, tzinfo=UTC), court, "risk persists")  # it goes on
     with pytest.raises(InvalidInput) as nobody_else:  # but nobody else takes it
         import_orders(engine, [(builders.order_for(3, court="court-pujiang") | {"victim": {
             "person_id": "V-3", "device_id": "phone-001", "report_interval_s": 60}}, "c.json")], lambda: NOW)

@@ -36,20 +36,21 @@ def test_the_court_issues_an_order_and_police_cannot(client) -> None:  # type: i
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "min_distance_m"
 
 
-def test_an_ordinary_order_is_extended_once_by_at_most_a_year(client) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    c, _ = client
-    too_long = c.as_("court").post(f"/api/v1/orders/{ORDER}/extend", {"expires_at": "2028-11-20T09:00:01Z",
+def test_under_the_law_in_force_an_order_is_extended_by_at_most_six_months_each_time(client) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    c, _ = client  # its court names no profile: prc-advl-2016 (the draft's once-by-a-year: test_legal_profiles)
+    too_long = c.as_("court").post(f"/api/v1/orders/{ORDER}/extend", {"expires_at": "2027-11-20T09:00:01Z",
                                                                        "reason": "risk assessment"})
     assert too_long.status_code == 409 and too_long.get_json()["error"]["code"] == "extension_too_long"
-    done = c.as_("court").post(f"/api/v1/orders/{ORDER}/extend", {"expires_at": "2028-11-20T09:00:00Z",
+    assert "prc-advl-2016" in too_long.get_json()["error"]["message"] and "ADVL Art. 30" in too_long.get_json()["error"]["message"]
+    done = c.as_("court").post(f"/api/v1/orders/{ORDER}/extend", {"expires_at": "2027-11-20T09:00:00Z",
                                                                    "reason": "risk assessment"})
     assert done.status_code == 200 and done.get_json()["extensions"] == 1
-    assert done.get_json()["expires_at"].startswith("2028-11-20T09:00:00")
-    again = c.as_("court").post(f"/api/v1/orders/{ORDER}/extend", {"expires_at": "2028-12-01T00:00:00Z",
-                                                                    "reason": "again"})
-    assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_extended"
+    assert done.get_json()["expires_at"].startswith("2027-11-20T09:00:00")
+    again = c.as_("court").post(f"/api/v1/orders/{ORDER}/extend", {"expires_at": "2028-05-20T09:00:00Z",
+                                                                    "reason": "risk persists"})
+    assert again.status_code == 200 and again.get_json()["extensions"] == 2  # the law sets no count
     listed = c.as_("court").get(f"/api/v1/orders/{ORDER}").get_json()
-    assert listed["expires_at"].startswith("2028-11-20") and listed["version"] == 2  # a new version says so
+    assert listed["expires_at"].startswith("2028-05-20") and listed["version"] == 3  # a new version says so
 
 
 def test_a_temporary_order_is_superseded_by_the_ordinary_one(client) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
@@ -167,10 +168,13 @@ def test_a_broken_tracker_is_replaced_without_a_gap(client, sqlite_url) -> None:
 
 def test_a_reconsideration_on_record_leaves_the_order_in_force(client) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     c, _ = client
-    r = c.as_("court").post(f"/api/v1/orders/{ORDER}/reconsideration", {"reason": "respondent applied on 29 Nov"})
-    assert r.status_code == 200 and r.get_json() == {"order_id": ORDER, "status": "active", "monitored": True}
+    r = c.as_("court").post(f"/api/v1/orders/{ORDER}/reconsideration", {"reason": "respondent applied on 23 Nov",
+                                                                          "filed_at": "2026-11-23T10:00:00Z"})
+    assert r.status_code == 200 and r.get_json() == {  # within 5 days of the ruling, at the issuing court
+        "order_id": ORDER, "status": "active", "monitored": True, "filed_at": "2026-11-23T10:00:00.000Z",
+        "court": "court-xinjin", "window_ends": "2026-11-25T09:00:00.000Z"}
     history = c.as_("court").get(f"/api/v1/orders/{ORDER}/history").get_json()["history"]
-    assert history[-1]["event"] == "reconsideration" and history[-1]["details"] == {"suspends": False}
+    assert history[-1]["event"] == "reconsideration" and history[-1]["details"]["suspends"] is False
     bad = c.as_("court").get(f"/api/v1/orders/{ORDER}/timeline?from=yesterday")
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "from"
 

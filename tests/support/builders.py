@@ -29,7 +29,7 @@ ORDER: dict[str, Any] = {
     "type": "ordinary",
     "court": "court-xinjin",
     "issued_at": "2026-11-20T09:00:00Z",
-    "expires_at": "2027-11-20T09:00:00Z",
+    "expires_at": "2027-05-20T09:00:00Z",  # 6 months: the law in force (prc-advl-2016)
     "respondent": {"person_id": "R-1", "device_id": "trk-001", "report_interval_s": 30},
     "victim": {"person_id": "V-1", "device_id": "phone-001", "report_interval_s": 60},
     "min_distance_m": 500,

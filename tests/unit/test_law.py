@@ -9,41 +9,43 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain import law
+from service.domain import law, profiles
 from service.domain.law import Actor, LegalError, OrderStatus
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 COURT = Actor("judge-li", "court")
 VICTIM = Actor("V-1", "victim")
 POLICE = Actor("officer-7", "police")
+ADVL = profiles.get("prc-advl-2016")
+DRAFT = profiles.get("expert-draft")
 
 
-def ordinary(expires: datetime | None = None) -> law.Standing:
-    return law.issue("PSO-1", "ordinary", "court-xinjin", T0, expires, COURT, T0)[0]
+def ordinary(expires: datetime | None = None, profile: profiles.LegalProfile = DRAFT) -> law.Standing:
+    return law.issue("PSO-1", "ordinary", "court-xinjin", T0, expires, COURT, T0, profile)[0]
 
 
 def temporary() -> law.Standing:
     return law.issue("PSO-T", "temporary", "court-xinjin", T0, None, COURT, T0)[0]
 
 
-def test_an_ordinary_order_runs_one_year_from_issue_unless_the_court_says_otherwise():
+def test_under_the_draft_an_ordinary_order_runs_one_year_from_issue_unless_the_court_says_otherwise():
     assert ordinary().expires_at == datetime(2027, 11, 20, 9, 0, tzinfo=UTC)
     assert ordinary(T0 + timedelta(days=180)).expires_at == T0 + timedelta(days=180)
     assert law.add_years(datetime(2028, 2, 29, tzinfo=UTC)) == datetime(2029, 2, 28, tzinfo=UTC)
     assert temporary().expires_at is None
 
 
-def test_an_ordinary_order_is_extended_once_by_at_most_a_year():
+def test_under_the_draft_an_ordinary_order_is_extended_once_by_at_most_a_year():
     order = ordinary()
     one_year_more = law.add_years(order.expires_at)  # type: ignore[arg-type]
     with pytest.raises(LegalError) as too_long:
-        law.extend(order, one_year_more + timedelta(seconds=1), COURT, "risk persists", T0)
-    assert too_long.value.code == "extension_too_long"
-    extended, event = law.extend(order, one_year_more, COURT, "risk persists", T0 + timedelta(days=300))
+        law.extend(order, one_year_more + timedelta(seconds=1), COURT, "risk persists", T0, DRAFT)
+    assert too_long.value.code == "extension_too_long" and "draft Art. 52" in too_long.value.message
+    extended, event = law.extend(order, one_year_more, COURT, "risk persists", T0 + timedelta(days=300), DRAFT)
     assert extended.expires_at == one_year_more and extended.extensions == 1
     assert (event.event, event.reason, event.details["to"]) == ("extended", "risk persists", one_year_more)
     with pytest.raises(LegalError) as again:
-        law.extend(extended, one_year_more + timedelta(days=1), COURT, "still", T0 + timedelta(days=600))
+        law.extend(extended, one_year_more + timedelta(days=1), COURT, "still", T0 + timedelta(days=600), DRAFT)
     assert again.value.code == "already_extended"
 
 
@@ -135,7 +137,8 @@ def test_service_is_recorded_by_court_or_police_to_a_known_party_at_a_plausible_
 def test_an_application_for_reconsideration_suspends_nothing():
     order = ordinary()
     event = law.reconsideration_filed(order, COURT, "respondent applied for reconsideration", T0 + timedelta(days=3))
-    assert event.event == "reconsideration" and event.details == {"suspends": False}
+    assert event.event == "reconsideration" and event.details["suspends"] is False
+    assert (event.details["court"], event.details["profile"]) == ("court-xinjin", "prc-advl-2016")
     assert law.monitored(order, T0 + timedelta(days=4))  # the standing is what it was: monitoring goes on
     with pytest.raises(LegalError) as err:
         law.reconsideration_filed(order, VICTIM, "I want it stopped", T0)

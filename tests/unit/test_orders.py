@@ -28,7 +28,7 @@ def test_the_contract_example_parses():
     spec = parse_order(example_order())
     assert (spec.order_id, spec.type, spec.court_id, spec.datum) == ("PSO-2026-0001", "ordinary", "court-xinjin", "wgs84")
     assert spec.issued_at == datetime(2026, 11, 20, 9, tzinfo=UTC)
-    assert spec.expires_at == datetime(2027, 11, 20, 9, tzinfo=UTC)
+    assert spec.expires_at == datetime(2027, 5, 20, 9, tzinfo=UTC)
     assert spec.respondent == Party("respondent", "R-1", "trk-001", 30)
     assert spec.victim == Party("victim", "V-1", "phone-001", 60)
     assert (spec.min_distance_m, spec.pre_alert_m, spec.exit_margin_m) == (500.0, 300.0, None)

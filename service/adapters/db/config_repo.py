@@ -16,7 +16,8 @@ from alerts.routing import Agency
 from service.adapters.db import schema as t
 from service.adapters.db import state_repo
 from service.adapters.db.upsert import dialect_insert, upsert
-from service.domain import law
+from service.domain import law, profiles
+from service.domain.profiles import LegalProfile
 from service.domain.monitor import MOVING_ZONE_ID
 from service.domain.orders import OrderSpec, parse_order
 from service.errors import InvalidInput
@@ -28,7 +29,7 @@ def save_agencies(conn: Connection, agencies: Iterable[Agency], now: datetime) -
     rows = [
         {"agency_id": a.agency_id, "name": a.name, "kind": a.kind, "jurisdiction": a.jurisdiction,
          "webhook_url": a.webhook_url, "escalation": dict(a.escalation) if a.escalation else None,
-         "escalate_to": list(a.escalate_to) or None, "updated_at": now}
+         "escalate_to": list(a.escalate_to) or None, "legal_profile": a.legal_profile, "updated_at": now}
         for a in agencies
     ]
     if rows:
@@ -39,7 +40,13 @@ def save_agencies(conn: Connection, agencies: Iterable[Agency], now: datetime) -
 def load_agencies(conn: Connection) -> list[Agency]:
     rows = conn.execute(sa.select(t.agencies).order_by(t.agencies.c.agency_id)).mappings()
     return [Agency(r["agency_id"], r["name"], r["kind"], r["jurisdiction"], r["webhook_url"], r["escalation"] or None,
-                   tuple(r["escalate_to"] or ())) for r in rows]
+                   tuple(r["escalate_to"] or ()), r["legal_profile"]) for r in rows]
+
+
+def court_profile(conn: Connection, court_id: str, setting: str | None = None) -> LegalProfile:
+    """The court's legal profile: its agency's ``legal_profile``, else the setting, else the law in force."""
+    own = conn.execute(sa.select(t.agencies.c.legal_profile).where(t.agencies.c.agency_id == court_id)).scalar()
+    return profiles.resolve(own, setting)
 
 
 def agency_webhooks(conn: Connection) -> dict[str, str]:
@@ -53,8 +60,10 @@ def agency_kinds(conn: Connection) -> dict[str, str]:
 
 def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime,
                warnings: list[dict[str, Any]] | None = None, actor: law.Actor | None = None,
-               reason: str | None = None, event: law.LegalEvent | None = None) -> int:
-    """Insert or replace an order; every new body is kept as a new version (taking effect ``now``) and
+               reason: str | None = None, event: law.LegalEvent | None = None,
+               effective_from: datetime | None = None) -> int:
+    """Insert or replace an order; every new body is kept as a new version (taking effect ``now``, or
+    ``effective_from``: the court's decision date of a modification) and
     an ``issued`` or ``modified`` entry in its legal history (or ``event``, the step that made it). An
     order that has ended is not revived: InvalidInput. Its devices and OwnTracks topics are bound to it
     in the same transaction (:func:`bind`: DeviceUnavailable when another holder has one). Returns the
@@ -76,7 +85,8 @@ def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime,
     version = 1 if current is None else int(current.version) + 1
     who = actor or law.Actor(f"import:{source}"[:64], "court")
     conn.execute(sa.insert(t.order_versions).values(
-        order_id=spec.order_id, version=version, body=spec.body, source=source, recorded_at=now, effective_from=now,
+        order_id=spec.order_id, version=version, body=spec.body, source=source, recorded_at=now,
+        effective_from=effective_from or now,
         actor_id=who.actor_id, reason=reason))
     if event is None:
         event = law.LegalEvent(spec.order_id, "issued" if current is None else "modified", now, who.actor_id, who.role,
@@ -330,6 +340,29 @@ def add_order_event(conn: Connection, event: law.LegalEvent, version: int | None
     conn.execute(sa.insert(t.order_events).values(
         order_id=event.order_id, event=event.event, at=event.at, actor_id=event.actor_id, role=event.role,
         reason=event.reason, version=version, details=_jsonable(event.details) or None))
+
+
+def order_events_of(conn: Connection, order_id: str, event: str) -> list[law.LegalEvent]:
+    """The order's history entries of one kind, oldest first (their times in details read back as times)."""
+    from service.wire.rfc3339 import parse_ts
+
+    c = t.order_events.c
+    rows = conn.execute(sa.select(c.event, c.at, c.actor_id, c.role, c.reason, c.details)
+                        .where(c.order_id == order_id, c.event == event).order_by(c.id)).all()
+    out = []
+    for r in rows:
+        details = {k: (parse_ts(v) or v) if k in ("filed_at", "decided_at", "window_ends") and isinstance(v, str)
+                   else v for k, v in (r.details or {}).items()}
+        out.append(law.LegalEvent(order_id, r.event, _utc(r.at), r.actor_id, r.role, r.reason, details))
+    return out
+
+
+def in_force_from(conn: Connection, order_id: str) -> datetime | None:
+    """When the order's current version took effect."""
+    c = t.order_versions.c
+    row = conn.execute(sa.select(sa.func.coalesce(c.effective_from, c.recorded_at)).where(c.order_id == order_id)
+                       .order_by(c.version.desc()).limit(1)).scalar()
+    return _utc(row)
 
 
 def load_standing(conn: Connection, order_id: str) -> law.Standing | None:

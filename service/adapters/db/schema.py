@@ -61,6 +61,7 @@ agencies = Table(
     Column("webhook_url", sa.Text),  # alert messages are also POSTed here, signed (channels/webhook.py)
     Column("escalation", sa.JSON),  # {kind or severity: [[seconds, action], ...]} for alerts it must handle
     Column("escalate_to", sa.JSON),  # [agency_id, ...]: added as recipients by a next_agency step
+    Column("legal_profile", sa.String(32)),  # a court's legal profile (service.domain.profiles); null: the setting's
 )
 
 orders = Table(
