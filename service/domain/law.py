@@ -202,9 +202,10 @@ def term_breach(standing: Standing, profile: LegalProfile = DEFAULT_PROFILE) -> 
     limit = term_limit(standing.type, standing.issued_at, profile)
     if limit is None:
         return None
-    if standing.expires_at is None:
-        return (f"an {standing.type} order without expiry: under {profile.name} it runs at most "
-                f"{_span(profile.term.months)} ({profile.term.source})")
+    if standing.expires_at is None:  # a temporary order: undecided (reminded), not beyond a term
+        return None if standing.type == "temporary" else (
+            f"an ordinary order without expiry: under {profile.name} it runs at most "
+            f"{_span(profile.term.months)} ({profile.term.source})")
     ext = profile.extension
     allowed = standing.extensions if ext.max_count is None else min(standing.extensions, ext.max_count)
     limit = add_months(limit, ext.months * allowed)
