@@ -50,7 +50,7 @@ from service.wire.rfc3339 import format_ts, parse_ts
 Fields = Mapping[str, "bool | Fields"]
 
 _FIX: Fields = {"lat": True, "lon": True, "acc": True, "ts": True}  # his fix (the respondent's)
-_ESCALATION: Fields = {"level": True, "action": True, "escalated_to": True}
+_ESCALATION: Fields = {"level": True, "action": True, "escalated_to": True, "deadline": True, "overdue_s": True}
 
 ALERT_FIELDS: Fields = {
     # an alert as the API lists it, an alert event of the timeline, an agency's alert message on a stream
@@ -60,7 +60,7 @@ ALERT_FIELDS: Fields = {
         "at", "occurred_at", "raised_at", "last_event_at", "ended_at", "acknowledged_at", "acknowledged_by",
         "dispatched_at", "on_scene_at", "resolved_at", "resolved_by", "outcome", "escalation_level",
         "next_escalation_at", "by", "source", "note", "action", "unit", "referred_to", "device_id", "flips",
-        "min_distance_m"), True),
+        "min_distance_m", "owner", "actor_agency", "dispatch_due_at", "on_scene_due_at", "missed_deadlines"), True),
     "escalation": _ESCALATION,
     "respondent": _FIX,
     "zone": {"zone_id": True, "kind": True, "name": True},
@@ -86,7 +86,7 @@ MOVING_ZONE_FIELDS: Fields = {
         "alert_id", "order_id", "kind", "severity", "status", "event", "episode_id", "agency_id", "zone_id",
         "condition", "retroactive", "recipients", "acknowledged_by", "resolved_by", "outcome", "escalation_level",
         "next_escalation_at", "by", "source", "note", "action", "unit", "referred_to", "min_distance_m",
-        *TIME_FIELDS), True),
+        "owner", "actor_agency", *TIME_FIELDS), True),
     "escalation": _ESCALATION,
 }
 # not listed: his fix (respondent), event_id and event_seq (they count the updates: how long he was inside)

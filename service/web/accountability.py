@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from alerts.accountability import STEPS, accountability, percentile
+from alerts.accountability import STEPS, accountability, owner_of, percentile
 from service.adapters.db import alerts_repo
 from service.adapters.db import schema as t
 from service.domain import access
@@ -36,8 +36,9 @@ MAX_PERIOD = timedelta(days=400)
 
 @bp.get("/api/v1/accountability")
 def figures():  # type: ignore[no-untyped-def]
-    """Per agency and alert kind over ``?from=...&to=...`` (RFC 3339; default the last 24 h): raised,
-    unacknowledged, escalated, and time to acknowledge / dispatch / arrive / resolve (p50, p90).
+    """Per agency and alert kind over ``?from=...&to=...`` (RFC 3339; default the last 24 h): raised (received),
+    owned (its clock), unacknowledged, escalated, acknowledged never dispatched, missed deadlines (acknowledge,
+    dispatch, on scene), and the owner's time to acknowledge / dispatch / arrive / resolve (p50, p90).
     A supervisor gets her own agency's figures; an admin every agency's; anyone else 403."""
     agencies = _visible_agencies()
     until = time_arg("to") or datetime.now(UTC)
@@ -94,13 +95,15 @@ class _Collector(Collector):
         now = datetime.now(UTC)
         with deps().engine.connect() as conn:
             rows, escalated = counted_rows(conn, now - WINDOW, now + timedelta(seconds=1))
-            open_rows = conn.execute(sa.select(t.alerts.c.kind, t.alerts.c.recipients)
+            open_rows = conn.execute(sa.select(t.alerts.c.kind, t.alerts.c.recipients, t.alerts.c.owner)
                                      .where(t.alerts.c.status == "open")).all()
-        unacked = GaugeMetricFamily("stayaway_alerts_unacknowledged", "Alerts open and not yet acknowledged, now",
+        unacked = GaugeMetricFamily("stayaway_alerts_unacknowledged",
+                                    "Alerts open and not yet acknowledged by the agency that must act (its owner), now",
                                     labels=["agency", "kind"])
         counts: dict[tuple[str, str], int] = {}
-        for kind, recipients in open_rows:
-            for agency in recipients:
+        for kind, recipients, owner in open_rows:
+            agency = owner_of({"owner": owner, "recipients": recipients})
+            if agency is not None:
                 counts[(agency, kind)] = counts.get((agency, kind), 0) + 1
         for (agency, kind), n in sorted(counts.items()):
             if self._shown(agency):
@@ -111,13 +114,22 @@ class _Collector(Collector):
         esc = GaugeMetricFamily("stayaway_alerts_escalated_24h", "Alerts raised in the last 24 h that escalated",
                                 labels=["agency", "kind"])
         resp = GaugeMetricFamily("stayaway_alert_response_seconds",
-                                 "Seconds from raising to each step, alerts of the last 24 h",
+                                 "Seconds from raising to each step of the agency that must act, alerts of the last 24 h",
                                  labels=["agency", "kind", "step", "quantile"])
+        missed = GaugeMetricFamily("stayaway_alert_deadlines_missed_24h",
+                                   "Deadlines the agency that must act missed, alerts raised in the last 24 h",
+                                   labels=["agency", "kind", "deadline"])
+        idle = GaugeMetricFamily("stayaway_alerts_acknowledged_never_dispatched_24h",
+                                 "Alerts raised in the last 24 h its owner acknowledged and never dispatched a unit to",
+                                 labels=["agency", "kind"])
         for (agency, kind), f in sorted(table.items()):
             if not self._shown(agency):
                 continue
             raised.add_metric([agency, kind], f.raised)
             esc.add_metric([agency, kind], f.escalated)
+            idle.add_metric([agency, kind], f.acknowledged_never_dispatched)
+            for deadline, n in f.missed.items():
+                missed.add_metric([agency, kind, deadline], n)
             for step in STEPS:
                 values = f.seconds[step]
                 for q in (50, 90):
@@ -127,6 +139,8 @@ class _Collector(Collector):
         yield raised
         yield esc
         yield resp
+        yield missed
+        yield idle
         health = deps().health()
         counters = GaugeMetricFamily("stayaway_ingest_messages", "Ingest counters since start", labels=["counter"])
         for name, value in sorted((health.get("counters") or {}).items()):

@@ -52,6 +52,12 @@ LABELS = {
     "issued": N_("Issued"), "modified": N_("Modified"), "extended": N_("Extended"), "served": N_("Served"),
     "reconsideration": N_("Reconsideration applied for"), "service_overdue": N_("Service overdue"), "rejected": N_("Rejected"),
     "withdrawn": N_("Withdrawn"), "device_replaced": N_("Device replaced"),
+    # another recipient's steps (alerts.lifecycle): on record, the owner's clock runs on
+    "acknowledged_by_other": N_("Seen by another agency (the clock runs on)"),
+    "dispatched_by_other": N_("Another agency sent a unit (the clock runs on)"),
+    "on_scene_by_other": N_("Another agency on scene (the clock runs on)"),
+    "deadline_acknowledge": N_("acknowledgement overdue"), "deadline_dispatch": N_("dispatch overdue"),
+    "deadline_on_scene": N_("arrival overdue"),
 }
 DIR = Path(__file__).parent / "translations"
 

@@ -186,7 +186,9 @@ def _alert_row(a: Alert, recipients: Sequence[str]) -> dict[str, Any]:
         "last_report_ts": a.last_report_ts, "acknowledged_at": a.acknowledged_at, "acknowledged_by": a.acknowledged_by,
         "dispatched_at": a.dispatched_at, "on_scene_at": a.on_scene_at, "resolved_at": a.resolved_at,
         "resolved_by": a.resolved_by, "outcome": a.outcome, "escalation": [list(s) for s in a.escalation],
-        "escalation_level": a.escalation_level, "next_escalation_at": a.next_escalation_at}
+        "escalation_level": a.escalation_level, "next_escalation_at": a.next_escalation_at, "owner": a.owner,
+        "response": list(a.response) if a.response is not None else None, "dispatch_due_at": a.dispatch_due_at,
+        "on_scene_due_at": a.on_scene_due_at, "missed": [list(m) for m in a.missed] or None}
 
 
 def load_open_alerts(conn: Connection, order_ids: Sequence[str] | None = None) -> list[tuple[Alert, list[str]]]:
@@ -206,7 +208,10 @@ def _alert(r: Any) -> Alert:
         acknowledged_by=r["acknowledged_by"], dispatched_at=r["dispatched_at"], on_scene_at=r["on_scene_at"],
         resolved_at=r["resolved_at"], resolved_by=r["resolved_by"], outcome=r["outcome"],
         escalation=tuple((float(a), str(b)) for a, b in (r["escalation"] or [])),
-        escalation_level=r["escalation_level"], next_escalation_at=r["next_escalation_at"])
+        escalation_level=r["escalation_level"], next_escalation_at=r["next_escalation_at"], owner=r["owner"],
+        response=(float(r["response"][0]), float(r["response"][1])) if r["response"] else None,
+        dispatch_due_at=r["dispatch_due_at"], on_scene_due_at=r["on_scene_due_at"],
+        missed=tuple((str(d), str(a)) for d, a in (r["missed"] or [])))
 
 
 def unsent_outbox(conn: Connection, limit: int = 10_000, created_before: datetime | None = None) -> list[OutboxItem]:
@@ -228,8 +233,8 @@ def accountability_rows(conn: Connection, since: datetime, until: datetime) -> t
     """Alerts raised in [since, until) with their step times, and the ids of those that escalated."""
     c = t.alerts.c
     rows = [dict(r) for r in conn.execute(
-        sa.select(c.alert_id, c.kind, c.raised_at, c.recipients, c.acknowledged_at, c.dispatched_at, c.on_scene_at,
-                  c.resolved_at).where(c.raised_at >= since, c.raised_at < until)).mappings()]
+        sa.select(c.alert_id, c.kind, c.raised_at, c.recipients, c.owner, c.missed, c.acknowledged_at, c.dispatched_at,
+                  c.on_scene_at, c.resolved_at).where(c.raised_at >= since, c.raised_at < until)).mappings()]
     escalated = set(conn.execute(
         sa.select(t.alert_log.c.alert_id).join(t.alerts, t.alerts.c.alert_id == t.alert_log.c.alert_id)
         .where(t.alert_log.c.event == "escalated", c.raised_at >= since, c.raised_at < until).distinct()).scalars())
@@ -246,7 +251,8 @@ def iter_alert_rows(conn: Connection, status: str | None = None, order_id: str |
     q = sa.select(t.alerts.c.alert_id, t.alerts.c.order_id, t.alerts.c.kind, t.alerts.c.severity, t.alerts.c.status,
                   t.alerts.c.zone_id, t.alerts.c.condition_active, t.alerts.c.retroactive, t.alerts.c.event_seq,
                   t.alerts.c.recipients, t.alerts.c.occurred_at, t.alerts.c.raised_at, t.alerts.c.last_event_at,
-                  t.alerts.c.acknowledged_at, t.alerts.c.escalation_level, t.alerts.c.next_escalation_at)
+                  t.alerts.c.acknowledged_at, t.alerts.c.escalation_level, t.alerts.c.next_escalation_at,
+                  t.alerts.c.owner, t.alerts.c.dispatch_due_at, t.alerts.c.on_scene_due_at)
     if status == "open":  # everything not yet resolved: open, acknowledged, dispatched, on scene
         q = q.where(t.alerts.c.status != Status.RESOLVED.value)
     elif status is not None:
