@@ -189,7 +189,7 @@ def order_id(i: int) -> str:
 
 def orders_json(plan: Plan) -> list[dict[str, Any]]:
     now = time.time()
-    issued, expires = rfc3339(now - 86400), rfc3339(now + 365 * 86400)
+    issued, expires = rfc3339(now - 86400), rfc3339(now + 150 * 86400)  # within the law in force's 6 months
     interval = max(1, round(plan.interval_s))
     out = []
     for i in range(plan.devices):

@@ -120,6 +120,9 @@ RESPONSES = {f"E{code}": {"description": text, "content": {"application/json": {
                                 (503, "the running service is needed"))}
 
 ENDED = obj({"order_id": STR, "status": STR, "ended_at": TS_NULL})
+DECIDED = {"decided_at": {**TS, "description": "the court's decision date (default: now), from which the step takes "
+                                               "effect; 409 bad_decision_date before the order's issue, once it had "
+                                               "lapsed, or in the future"}}
 
 PATHS: dict[str, Any] = {
     "/api/v1/auth/sign-in": {"post": {
@@ -140,14 +143,15 @@ PATHS: dict[str, Any] = {
                                           "responses": answers(ref("Order"), 401, 404)}},
     "/api/v1/orders/{order_id}/modify": {"post": {
         "summary": "a new version (its court)", "parameters": [ORDER_ID],
-        "requestBody": body({"type": "object", "properties": {"order": ref("OrderFile"), "reason": STR}}),
-        "responses": answers(obj({"order_id": STR, "version": INT, "changed": {"type": "array", "items": STR}}),
-                             *SIGNED_IN, 409, 503)}},
+        "requestBody": body({"type": "object", "properties": {"order": ref("OrderFile"), "reason": STR,
+                                                              **DECIDED}}),
+        "responses": answers(obj({"order_id": STR, "version": INT, "changed": {"type": "array", "items": STR},
+                                  "effective_from": TS}), *SIGNED_IN, 409, 503)}},
     "/api/v1/orders/{order_id}/replace-device": {"post": {
         "summary": "a party's new device, without a gap (its court)", "parameters": [ORDER_ID],
         "requestBody": body({"type": "object", "properties": {"role": STR, "device_id": STR, "reason": STR}}),
-        "responses": answers(obj({"order_id": STR, "version": INT, "changed": {"type": "array", "items": STR}}),
-                             *SIGNED_IN, 409, 503)}},
+        "responses": answers(obj({"order_id": STR, "version": INT, "changed": {"type": "array", "items": STR},
+                                  "effective_from": TS}), *SIGNED_IN, 409, 503)}},
     "/api/v1/orders/{order_id}/release-device": {"post": {
         "summary": "the order gives up a party's device (with its OwnTracks topic) or its OwnTracks topic, so "
                    "another order may name it; it goes on without it, its court is told (its court, or an admin; "
@@ -158,20 +162,38 @@ PATHS: dict[str, Any] = {
         "responses": answers(obj({"order_id": STR, "version": INT, "role": STR, "what": STR}), *SIGNED_IN, 409,
                              503)}},
     "/api/v1/orders/{order_id}/extend": {"post": {
-        "summary": "extend once, by at most a year (its court)", "parameters": [ORDER_ID],
-        "requestBody": body({"type": "object", "properties": {"expires_at": STR, "reason": STR}}),
+        "summary": "extend before the order lapses, as the court's legal profile allows (prc-advl-2016: by at "
+                   "most 6 months each time; expert-draft: once, by at most a year) (its court)",
+        "parameters": [ORDER_ID],
+        "requestBody": body({"type": "object", "properties": {"expires_at": STR, "reason": STR, **DECIDED}}),
         "responses": answers(obj({"order_id": STR, "expires_at": TS_NULL, "extensions": INT}), *SIGNED_IN, 409, 503)}},
     "/api/v1/orders/{order_id}/cancel": {"post": {
-        "summary": "cancel (its court)", "parameters": [ORDER_ID], "requestBody": body(ref("Reason")),
+        "summary": "cancel from the court's decision date (its court)", "parameters": [ORDER_ID],
+        "requestBody": body({"type": "object", "properties": {"reason": STR, **DECIDED}}),
         "responses": answers(ENDED, *SIGNED_IN, 409, 503)}},
     "/api/v1/orders/{order_id}/reconsideration": {"post": {
-        "summary": "an application for reconsideration on record; it suspends nothing (its court)",
-        "parameters": [ORDER_ID], "requestBody": body(ref("Reason")),
-        "responses": answers(obj({"order_id": STR, "status": STR, "monitored": {"type": "boolean"}}), *SIGNED_IN,
-                             409, 503)}},
+        "summary": "an application for reconsideration on record, within the court's legal profile's window "
+                   "(409 reconsideration_window), at its court (409 reconsideration_court), once under "
+                   "prc-advl-2016 (409 reconsideration_once); it suspends nothing (its court)",
+        "parameters": [ORDER_ID],
+        "requestBody": body({"type": "object", "properties": {
+            "reason": STR,
+            "filed_at": {**TS, "description": "when the application was filed (default: now)"},
+            "court": {**STR, "description": "the reconsidering court agency: prc-advl-2016, the issuing court "
+                                            "(the default); expert-draft, the next higher court (required)"}}}),
+        "responses": answers(obj({"order_id": STR, "status": STR, "monitored": {"type": "boolean"}, "filed_at": TS,
+                                  "court": STR, "window_ends": TS_NULL}), *SIGNED_IN, 409, 503)}},
+    "/api/v1/orders/{order_id}/reconsideration/decision": {"post": {
+        "summary": "the outcome of the pending application for reconsideration (409 no_reconsideration): upheld, "
+                   "modified (the modification follows through .../modify) or cancelled (the order ends at the "
+                   "decision date) (its court)", "parameters": [ORDER_ID],
+        "requestBody": body({"type": "object", "properties": {
+            "outcome": {"type": "string", "enum": ["upheld", "modified", "cancelled"]}, "reason": STR, **DECIDED}}),
+        "responses": answers(obj({"order_id": STR, "outcome": STR, "status": STR},
+                                 {"decided_at": TS, "ended_at": TS_NULL}), *SIGNED_IN, 409, 503)}},
     "/api/v1/orders/{order_id}/end": {"post": {
         "summary": "a temporary order's application rejected or withdrawn (its court)", "parameters": [ORDER_ID],
-        "requestBody": body({"type": "object", "properties": {"outcome": STR, "reason": STR}}),
+        "requestBody": body({"type": "object", "properties": {"outcome": STR, "reason": STR, **DECIDED}}),
         "responses": answers(ENDED, *SIGNED_IN, 409, 503)}},
     "/api/v1/orders/{order_id}/service": {
         "post": {"summary": "record service to a party (its court, police in scope)", "parameters": [ORDER_ID],
