@@ -19,11 +19,18 @@ that may be found (e.g. ``loiter_edge``: exactly one ``zone_breach``; ``cell_onl
 truth covers the scenario's own span ``[0, duration_s]`` and holds at ``speedup`` 1: the runner
 compresses device time by ``speedup`` too, so time thresholds (``go_dark``) need the real seconds.
 
+A scenario that needs an order other than the demo order as shipped (an order that expires mid-case, zones
+somewhere else) carries ``order_overrides``: fields replacing the demo order's, times in scenario time;
+:func:`scenario_order` gives the order body to load for a run, its times mapped as :func:`plan_scenario` maps
+the device times. Such a scenario can't be played on the demo's own order (``Scenario.fits_demo_order``).
+
 Every scenario is deterministic (seeded RNG) and built with :mod:`simulators.walk`.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import json
 import math
@@ -36,12 +43,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from geopy.distance import geodesic
-from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry import LineString, Point, Polygon, shape
 
 from simulators.device import SimDevice, rfc3339
 from simulators.walk import Walker, offset
 
 ORDER_PATH = Path(__file__).parent / "data" / "demo_order.json"
+AGENCIES_PATH = Path(__file__).parent / "data" / "demo_agencies.geojson"  # the agencies the library's orders use
 DEFAULT_START = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)  # within the demo order's validity
 CELL_ACC_M = 500.0
 WALK_MPS = 1.4
@@ -97,10 +105,30 @@ class DemoOrder:
     def crosses_work(self, a: LatLon, b: LatLon) -> bool:
         return bool(LineString([(a[1], a[0]), (b[1], b[0])]).intersects(self.work))
 
+    def moved(self, north_deg: float, east_deg: float) -> DemoOrder:
+        """The same order with its zones shifted by whole degrees of latitude and longitude."""
+        ring = [(x + east_deg, y + north_deg) for x, y in self.work.exterior.coords]
+        return dataclasses.replace(self, home=(self.home[0] + north_deg, self.home[1] + east_deg), work=Polygon(ring))
+
+    def zones_geojson(self) -> dict[str, Any]:
+        """The order file's ``zones`` for these zones (the demo order's names)."""
+        home = {"type": "Point", "coordinates": [self.home[1], self.home[0]]}
+        work = {"type": "Polygon", "coordinates": [[list(c) for c in self.work.exterior.coords]]}
+        return {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": home, "properties": {
+                "zone_id": "home", "kind": "home", "name": "Victim's home", "radius_m": self.home_radius_m}},
+            {"type": "Feature", "geometry": work, "properties": {
+                "zone_id": "work", "kind": "work", "name": "Victim's workplace"}},
+        ]}
+
 
 def load_order(path: Path = ORDER_PATH) -> DemoOrder:
     """The demo order's parties, intervals and zones (a ``home`` circle and a ``work`` polygon)."""
-    o = json.loads(Path(path).read_text())
+    return order_from(json.loads(Path(path).read_text()))
+
+
+def order_from(o: dict[str, Any]) -> DemoOrder:
+    """A :class:`DemoOrder` from an order body shaped like the demo order's."""
     zones = {f["properties"]["zone_id"]: f for f in o["zones"]["features"]}
     home, work = zones["home"], zones["work"]
     lon, lat = home["geometry"]["coordinates"]
@@ -133,7 +161,7 @@ class Step:
 class Expected:
     """An alert a correct backend must raise. ``at_s``: the scenario time when the backend can first know;
     ``occurred_at``: when the condition began (device time of the report that showed it, or when a
-    silence passed its limit)."""
+    silence passed its limit). ``after_end`` and ``police`` are checked only where a scenario sets them."""
 
     kind: str
     zone_id: str | None
@@ -141,6 +169,8 @@ class Expected:
     occurred_at: datetime
     retroactive: bool = False
     party: Party = "respondent"
+    after_end: bool = False  # raised in the grace after the order's end (a panic: still routed to police)
+    police: str | None = None  # when set: the police agency the alert must reach (routing ground truth)
 
     @property
     def key(self) -> tuple[str, str | None, bool]:
@@ -155,10 +185,23 @@ class Scenario:
     steps: list[Step]
     expected: list[Expected]
     exhaustive: frozenset[str] = field(default_factory=frozenset)
+    # fields replacing the demo order's (times as scenario times: see scenario_order); empty: the demo order
+    order_overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
         return max((s.at_s for s in self.steps), default=0.0)
+
+    @property
+    def fits_demo_order(self) -> bool:
+        """True when the scenario plays on the demo order as shipped (``stayaway demo --scenario``)."""
+        return not self.order_overrides
+
+    @property
+    def order_ends_at(self) -> datetime | None:
+        """The order's expiry in scenario time, when the scenario sets one."""
+        value = self.order_overrides.get("expires_at")
+        return value if isinstance(value, datetime) else None
 
     def expected_keys(self) -> list[tuple[str, str | None, bool]]:
         return [e.key for e in self.expected]
@@ -200,9 +243,16 @@ class _Script:
             jitter = offset(*pos, self.rng.gauss(0, 4), self.rng.gauss(0, 4))
             self.location(t_from + i * every, "victim", jitter, note if i == 0 else "")
 
-    def scenario(self, name: str, description: str, expected: list[Expected], exhaustive: Iterable[str]) -> Scenario:
+    def panic(self, at_s: float, pos: LatLon, note: str = "", silent: bool = False) -> Step:
+        step = Step(at_s, "victim", "panic", {**self.fix(at_s, pos, 8.0), "silent": silent}, note=note)
+        self.steps.append(step)
+        return step
+
+    def scenario(self, name: str, description: str, expected: list[Expected], exhaustive: Iterable[str],
+                 order_overrides: dict[str, Any] | None = None) -> Scenario:
         steps = sorted(self.steps, key=lambda s: s.at_s)  # stable: equal times keep their order
-        return Scenario(name, " ".join(description.split()), self.start, steps, expected, frozenset(exhaustive))
+        return Scenario(name, " ".join(description.split()), self.start, steps, expected, frozenset(exhaustive),
+                        dict(order_overrides or {}))
 
 
 def _respondent_fixes(steps: list[Step]) -> list[Step]:
@@ -410,10 +460,93 @@ def cell_only(start: datetime = DEFAULT_START, seed: int = 7, order: DemoOrder |
     return s.scenario("cell_only", cell_only.__doc__ or "", [], LIVE_KINDS)
 
 
+def order_expires_mid_case(start: datetime = DEFAULT_START, seed: int = 8, order: DemoOrder | None = None) -> Scenario:
+    """The order expires while the respondent walks towards the victim's home: he enters the warning ring
+    while it is in force, it expires between two of his fixes, and he walks on into the home zone and waits
+    there; then the victim, at work, presses her panic button. Expected: pre_alert (home, before the end);
+    no zone_breach (the order is no longer in force: his reports are evidence only); her panic raised all the
+    same, marked after_end (the grace after an order's end) and routed to the police of her position."""
+    o = order or load_order()
+    s = _Script(o, start, seed)
+    every = o.respondent_interval_s
+    origin, inside = offset(*o.home, -500, -1414), offset(*o.home, -30, -80)  # 1.5 km SW; 85 m from the centre
+    t = s.walk(15, "respondent", [origin, inside], every, "respondent 1.5 km from the home")
+    for i in range(4):
+        s.location(t + i * every, "respondent", offset(*inside, 3 * i, -2 * i),
+                   "respondent waits inside the home zone, after the order's end" if i == 0 else "")
+    fixes = _respondent_fixes(s.steps)
+    ring, first_in = _first(fixes, _home_ring(o)), _first(fixes, _in_home(o))
+    expires_s = ring.at_s + 2 * every + 5  # while he is in the ring, between two fixes
+    if not ring.at_s < expires_s < first_in.at_s:
+        raise ValueError("the order must expire after he enters the ring and before he enters the home")
+    work = _work_centre(o)
+    press = s.panic(first_in.at_s + 45, offset(*work, 5, -5), "victim presses her panic button, after the order's end")
+    s.victim_at(work, 0, t + 3 * every + 30, "victim at work")
+    expected = [_expect("pre_alert", "home", ring),
+                _expect("panic", None, press, party="victim", after_end=True, police=police_at(work))]
+    overrides = {"issued_at": start - timedelta(days=179), "expires_at": start + timedelta(seconds=expires_s)}
+    return s.scenario("order_expires_mid_case", order_expires_mid_case.__doc__ or "", expected,
+                      (*LIVE_KINDS, "pre_alert"), overrides)
+
+
+MOVED_NORTH_DEG = 0.3  # about 33 km north of the demo order's zones: outside every jurisdiction of the demo agencies
+
+
+def home_outside_police_areas(start: datetime = DEFAULT_START, seed: int = 9, order: DemoOrder | None = None,
+                              police: str = "police-xinjin-west") -> Scenario:
+    """The victim has moved where no imported police jurisdiction reaches (the demo order's zones 0.3 degrees,
+    about 33 km, further north); the court names the police agency that answers for her order
+    (``police_agency_id``, the Xinjin west station). The respondent walks from 1.5 km south-west into her home
+    zone and stays; she is at work. Expected: pre_alert and zone_breach (home), both reaching that police agency
+    (a location outside every jurisdiction goes to the order's responsible agency) and the court."""
+    o = (order or load_order()).moved(MOVED_NORTH_DEG, 0.0)
+    s = _Script(o, start, seed)
+    origin, inside = offset(*o.home, -500, -1414), offset(*o.home, -30, -80)
+    t = s.walk(15, "respondent", [origin, inside], o.respondent_interval_s, "respondent 1.5 km from her new home")
+    for i in range(4):
+        s.location(t + i * o.respondent_interval_s, "respondent", offset(*inside, 3 * i, -2 * i),
+                   "respondent waits inside the home zone" if i == 0 else "")
+    s.victim_at(_work_centre(o), 0, t + 3 * o.respondent_interval_s + 30, "victim at work")
+    fixes = _respondent_fixes(s.steps)
+    expected = [_expect("pre_alert", "home", _first(fixes, _home_ring(o)), police=police),
+                _expect("zone_breach", "home", _first(fixes, _in_home(o)), police=police)]
+    if any(police_at(p) is not None for p in (o.home, _work_centre(o))):
+        raise ValueError("the moved zones must lie outside every police jurisdiction")
+    return s.scenario("home_outside_police_areas", home_outside_police_areas.__doc__ or "", expected, LIVE_KINDS,
+                      {"zones": o.zones_geojson(), "police_agency_id": police})
+
+
 SCENARIOS: dict[str, Callable[..., Scenario]] = {
     f.__name__: f for f in (approach_and_enter, loiter_edge, drive_through, follow_victim, go_dark,
-                            late_buffer_upload, cell_only)
+                            late_buffer_upload, cell_only, order_expires_mid_case, home_outside_police_areas)
 }
+# the scenarios that need an order of their own (``order_overrides``: load ``scenario_order``), and the others,
+# which play on the demo order as shipped (``stayaway demo --scenario``)
+OWN_ORDER = frozenset({"order_expires_mid_case", "home_outside_police_areas"})
+DEMO_SCENARIOS: dict[str, Callable[..., Scenario]] = {n: f for n, f in SCENARIOS.items() if n not in OWN_ORDER}
+
+
+def police_at(pos: LatLon, path: Path = AGENCIES_PATH) -> str | None:
+    """The police agency of the library's agencies file whose jurisdiction holds ``pos`` (the smallest one
+    where several do); None where none does."""
+    found = []
+    for f in json.loads(Path(path).read_text())["features"]:
+        if f["properties"].get("kind") == "police" and f.get("geometry"):
+            geom = shape(f["geometry"])
+            if geom.covers(Point(pos[1], pos[0])):
+                found.append((geom.area, f["properties"]["agency_id"]))
+    return min(found)[1] if found else None
+
+
+def scenario_order(scenario: Scenario, start: datetime | None = None, speedup: float = 1.0, compress_ts: bool = True,
+                   path: Path = ORDER_PATH) -> dict[str, Any]:
+    """The order body to load for a run of ``scenario`` from ``start`` (default now): the demo order with the
+    scenario's ``order_overrides``, each time in them mapped as :func:`plan_scenario` maps device times."""
+    body = json.loads(Path(path).read_text())
+    to_run = _run_time(scenario, start, speedup, compress_ts)
+    for k, v in scenario.order_overrides.items():
+        body[k] = rfc3339(to_run(v)) if isinstance(v, datetime) else copy.deepcopy(v)
+    return body
 
 
 # --- running ------------------------------------------------------------------------------------------------------
@@ -429,6 +562,16 @@ class Outgoing:
     note: str = ""
 
 
+def _run_time(scenario: Scenario, start: datetime | None, speedup: float,
+              compress_ts: bool) -> Callable[[datetime], datetime]:
+    """Scenario time to a run's time (see :func:`plan_scenario`)."""
+    if speedup <= 0:
+        raise ValueError("speedup must be > 0")
+    run_start = (start or datetime.now(UTC)).astimezone(UTC)
+    scale = speedup if compress_ts else 1.0
+    return lambda at: run_start + (at - scenario.start) / scale
+
+
 def plan_scenario(scenario: Scenario, start: datetime | None = None, speedup: float = 1.0,
                   first_seq: dict[Party, int] | None = None, compress_ts: bool = True) -> list[Outgoing]:
     """The wire bodies and send times of ``scenario`` run from ``start`` (default now).
@@ -438,18 +581,15 @@ def plan_scenario(scenario: Scenario, start: datetime | None = None, speedup: fl
     past), or to ``start + (ts - scenario.start)`` without compression. ``seq`` counts per device from
     ``first_seq`` (default 1) in publish order.
     """
-    if speedup <= 0:
-        raise ValueError("speedup must be > 0")
-    start = (start or datetime.now(UTC)).astimezone(UTC)
+    to_run = _run_time(scenario, start, speedup, compress_ts)
     seqs: dict[Party, int] = {"respondent": 1, "victim": 1, **(first_seq or {})}
-    scale = speedup if compress_ts else 1.0
 
     def body(device: Party, fields: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"seq": seqs[device]}
         seqs[device] += 1
         for k, v in fields.items():
             if k == "ts":
-                v = rfc3339(start + (v - scenario.start) / scale)
+                v = rfc3339(to_run(v))
             elif k in ("lat", "lon"):
                 v = round(v, 7)
             elif k == "acc":

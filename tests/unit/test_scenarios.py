@@ -10,10 +10,14 @@ from typing import Any
 
 import pytest
 from pyproj import Geod, Transformer
-from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry import LineString, Point, Polygon, shape
 
 from service.wire import decode
 from simulators.scenarios import (
+    AGENCIES_PATH,
+    DEMO_SCENARIOS,
+    ORDER_PATH,
+    OWN_ORDER,
     SCENARIOS,
     Scenario,
     Step,
@@ -22,10 +26,13 @@ from simulators.scenarios import (
     drive_through,
     follow_victim,
     go_dark,
+    home_outside_police_areas,
     late_buffer_upload,
     load_order,
     loiter_edge,
+    order_expires_mid_case,
     plan_scenario,
+    scenario_order,
 )
 
 GEOD = Geod(ellps="WGS84")
@@ -50,16 +57,34 @@ def dist(a: tuple[float, float], b: tuple[float, float]) -> float:
     return float(GEOD.inv(a[1], a[0], b[1], b[0])[2])
 
 
-def home_d(f: dict[str, Any]) -> float:
-    return dist(HOME, (f["lat"], f["lon"]))
+def home_d(f: dict[str, Any], home: tuple[float, float] = HOME) -> float:
+    return dist(home, (f["lat"], f["lon"]))
 
 
-def in_work(f: dict[str, Any]) -> bool:
-    return bool(WORK.covers(Point(utm(f["lat"], f["lon"]))))
+def in_work(f: dict[str, Any], work: Polygon = WORK) -> bool:
+    return bool(work.covers(Point(utm(f["lat"], f["lon"]))))
 
 
-def work_d(f: dict[str, Any]) -> float:
-    return float(WORK.distance(Point(utm(f["lat"], f["lon"]))))
+def work_d(f: dict[str, Any], work: Polygon = WORK) -> float:
+    return float(work.distance(Point(utm(f["lat"], f["lon"]))))
+
+
+def places(sc: Scenario) -> tuple[tuple[float, float], float, Polygon]:
+    """(home centre, home radius, workplace in UTM metres) of the scenario's order: read from the zones it
+    overrides (GeoJSON, here), else the brief's."""
+    zones = sc.order_overrides.get("zones")
+    if zones is None:
+        return HOME, HOME_R, WORK
+    by_id = {f["properties"]["zone_id"]: f for f in zones["features"]}
+    lon, lat = by_id["home"]["geometry"]["coordinates"]
+    ring = by_id["work"]["geometry"]["coordinates"][0]
+    return (lat, lon), float(by_id["home"]["properties"]["radius_m"]), Polygon([utm(la, lo) for lo, la in ring])
+
+
+def in_force(sc: Scenario, s: Step | dict[str, Any]) -> bool:
+    """The order is still in force at the fix's time (before the expiry the scenario sets, if any)."""
+    f = s.fields if isinstance(s, Step) else s
+    return sc.order_ends_at is None or f["ts"] < sc.order_ends_at
 
 
 def fixes(sc: Scenario, device: str = "respondent") -> list[Step]:
@@ -90,8 +115,15 @@ def test_order_file_matches_the_brief() -> None:
 
 def test_registry_names() -> None:
     assert set(SCENARIOS) == {"approach_and_enter", "loiter_edge", "drive_through", "follow_victim", "go_dark",
-                              "late_buffer_upload", "cell_only"}
+                              "late_buffer_upload", "cell_only", "order_expires_mid_case", "home_outside_police_areas"}
     assert all(SCENARIOS[name]().name == name for name in SCENARIOS)
+
+
+def test_only_the_scenarios_that_fit_the_demo_order_are_offered_to_the_demo() -> None:
+    assert set(DEMO_SCENARIOS) == {n for n in SCENARIOS if SCENARIOS[n]().fits_demo_order} == set(SCENARIOS) - OWN_ORDER
+    assert OWN_ORDER == {"order_expires_mid_case", "home_outside_police_areas"}
+    for name in DEMO_SCENARIOS:  # their order is the demo order, as shipped
+        assert scenario_order(SCENARIOS[name](), datetime(2030, 1, 1, tzinfo=UTC)) == json.loads(ORDER_PATH.read_text())
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -141,7 +173,7 @@ def test_the_victim_is_never_silent_unless_the_scenario_says_so(name: str) -> No
 def test_proximity_claims_hold(name: str) -> None:
     sc = SCENARIOS[name]()
     near = []
-    for f in fixes(sc):
+    for f in (f for f in fixes(sc) if in_force(sc, f)):
         v = latest_victim_fix(sc, f.fields["ts"])
         if v is not None and sc.start + timedelta(seconds=f.at_s) - v.fields["ts"] <= timedelta(seconds=VICTIM_SILENCE):
             near.append(dist(pos(f), pos(v)) <= MIN_DISTANCE)
@@ -155,12 +187,13 @@ def test_proximity_claims_hold(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_no_breach_unless_claimed(name: str) -> None:
     sc = SCENARIOS[name]()
+    home, home_r, work = places(sc)
     live = [f.fields for f in fixes(sc)]
     batched = [item for s in sc.steps if s.batch for item in s.batch]
-    good = [f for f in live + batched if f["acc"] < 500]
-    inside_home = [f for f in good if home_d(f) <= HOME_R]
+    good = [f for f in live + batched if f["acc"] < 500 and in_force(sc, f)]  # after the order's end: nothing
+    inside_home = [f for f in good if home_d(f, home) <= home_r]
     crossing = [b for a, b in itertools.pairwise(live)
-                if LineString([utm(*pos(a)), utm(*pos(b))]).intersects(WORK)]
+                if LineString([utm(*pos(a)), utm(*pos(b))]).intersects(work) and in_force(sc, b)]
     assert "zone_breach" in sc.exhaustive
     assert bool(inside_home) == (("zone_breach", "home", False) in sc.expected_keys()
                                  or ("zone_breach", "home", True) in sc.expected_keys())
@@ -268,6 +301,96 @@ def test_cell_only_never_confirms_a_breach() -> None:
     assert sum(home_d(s.fields) <= HOME_R for s in r) >= 3  # nominally inside, yet...
     assert keys(sc, "zone_breach") == [] and "zone_breach" in sc.exhaustive
     assert any(s.message == "status" and s.fields.get("gps") == "no_fix" for s in sc.steps)
+
+
+def police_areas() -> dict[str, Any]:
+    """Every police jurisdiction of the agencies the scenarios meet: the library's (the demo's) and the tests'."""
+    from tests.support.builders import AGENCIES
+    from tests.unit.builders import agencies_collection
+
+    out = {}
+    for collection in (json.loads(AGENCIES_PATH.read_text()), AGENCIES, agencies_collection()):
+        for f in collection["features"]:
+            if f["properties"]["kind"] == "police" and f["geometry"]:
+                out[f"{f['properties']['agency_id']}@{len(out)}"] = shape(f["geometry"])
+    return out
+
+
+def demo_police_at(lat: float, lon: float) -> list[str]:
+    return [f["properties"]["agency_id"] for f in json.loads(AGENCIES_PATH.read_text())["features"]
+            if f["properties"]["kind"] == "police" and shape(f["geometry"]).covers(Point(lon, lat))]
+
+
+def test_order_expires_mid_case() -> None:
+    sc = order_expires_mid_case()
+    ends = sc.order_ends_at
+    assert ends is not None and sc.start < ends < sc.start + timedelta(seconds=sc.duration_s)
+    issued = sc.order_overrides["issued_at"]
+    assert issued < sc.start and ends - issued < timedelta(days=181)  # within the law's 6 months
+    r = fixes(sc)
+    d = [home_d(s.fields) for s in r]
+    ring = next(s for s, x in zip(r, d, strict=True) if HOME_R < x <= HOME_R + PRE_ALERT)
+    inside = [s for s, x in zip(r, d, strict=True) if x <= HOME_R]
+    assert ring.fields["ts"] < ends  # he reaches the warning ring while the order is in force...
+    assert len(inside) >= 4 and all(s.fields["ts"] > ends for s in inside)  # ...and her home only after its end
+    assert all(s.fields["ts"] != ends for s in sc.steps)  # the end falls between two messages
+    assert sc.expected_keys() == [("pre_alert", "home", False), ("panic", None, False)]
+    assert sc.expected[0].at_s == ring.at_s and {"zone_breach", "pre_alert"} <= sc.exhaustive
+    (press,) = [s for s in sc.steps if s.message == "panic"]
+    panic = sc.expected[1]
+    assert press.device == "victim" and press.fields["ts"] > ends and press.fields["silent"] is False
+    assert (panic.at_s, panic.occurred_at, panic.party, panic.after_end) == (
+        press.at_s, press.fields["ts"], "victim", True)
+    assert press.at_s > inside[0].at_s  # he is in her home when she presses
+    assert [panic.police] == demo_police_at(*pos(press)) == ["police-xinjin-east"]  # she is at work: the east station
+    assert all(dist(pos(s), pos(v)) > 2000 for s in r for v in fixes(sc, "victim"))
+
+
+def test_home_outside_police_areas() -> None:
+    sc = home_outside_police_areas()
+    home, home_r, work = places(sc)
+    assert home_r == HOME_R and 33_000 < dist(HOME, home) < 34_000  # her home, moved 0.3 degrees north
+    assert WORK.area == pytest.approx(work.area, rel=0.01)
+    def lonlat(metres: Polygon) -> Polygon:
+        return Polygon([_UTM.transform(*p, direction="INVERSE") for p in metres.exterior.coords])
+
+    home_disc = lonlat(Point(utm(*home)).buffer(home_r + PRE_ALERT))
+    for name, area in police_areas().items():  # the zones and their warning rings: outside every jurisdiction
+        assert not area.intersects(home_disc) and not area.intersects(lonlat(work)), name
+    police = sc.order_overrides["police_agency_id"]
+    kinds = {f["properties"]["agency_id"]: f["properties"]["kind"]
+             for f in json.loads(AGENCIES_PATH.read_text())["features"]}
+    assert kinds[police] == "police" and police == "police-xinjin-west"
+    r = fixes(sc)
+    d = [home_d(s.fields, home) for s in r]
+    assert 1450 < d[0] < 1550 and d[-1] < home_r
+    ring = next(s for s, x in zip(r, d, strict=True) if home_r < x <= home_r + PRE_ALERT)
+    inside = next(s for s, x in zip(r, d, strict=True) if x <= home_r)
+    assert sc.expected_keys() == [("pre_alert", "home", False), ("zone_breach", "home", False)]
+    assert [(e.at_s, e.police) for e in sc.expected] == [(ring.at_s, police), (inside.at_s, police)]
+    assert not any(demo_police_at(*pos(s)) for s in sc.steps)  # no message from inside any jurisdiction
+    assert sc.order_ends_at is None and not sc.fits_demo_order
+
+
+def test_scenario_order_maps_its_times_as_the_plan_maps_device_times() -> None:
+    from service.domain.orders import parse_order
+
+    sc = order_expires_mid_case()
+    run = datetime(2030, 1, 1, tzinfo=UTC)
+    for speedup, compress in ((1.0, True), (10.0, True), (10.0, False)):
+        body = scenario_order(sc, run, speedup=speedup, compress_ts=compress)
+        scale = speedup if compress else 1.0
+        spec = parse_order(body)
+        assert spec.expires_at == run + (sc.order_ends_at - sc.start) / scale  # type: ignore[operator]
+        assert spec.issued_at == run + (sc.order_overrides["issued_at"] - sc.start) / scale
+        planned = plan_scenario(sc, run, speedup=speedup, compress_ts=compress)
+        (press,) = [p for p in planned if p.kind == "panic"]
+        assert datetime.fromisoformat(press.body["ts"]) > spec.expires_at  # type: ignore[index, operator]
+    assert {k: v for k, v in body.items() if k not in ("issued_at", "expires_at")} == {
+        k: v for k, v in json.loads(ORDER_PATH.read_text()).items() if k not in ("issued_at", "expires_at")}
+    moved = scenario_order(home_outside_police_areas(), run)
+    assert moved["police_agency_id"] == "police-xinjin-west" and moved["expires_at"] == "2027-05-20T09:00:00Z"
+    assert parse_order(moved).zones[0].geometry["coordinates"][1] == pytest.approx(HOME[0] + 0.3)
 
 
 def test_plan_compresses_time_and_keeps_backfill_in_the_past() -> None:
