@@ -192,7 +192,12 @@ def _evidence_key(s: Settings) -> Any:
 @click.option("--out", "out_file", required=True, type=click.Path(path_type=Path), help="The zip file to write.")
 @click.option("--reason", required=True, help="Why (it holds the victim's positions): recorded in the access audit.")
 @click.option("--db", "database_url", help="SQLAlchemy URL (default: STAYAWAY_DATABASE_URL or SQLite).")
-def evidence_export(order_id: str, out_file: Path, reason: str, database_url: str | None) -> None:
+@click.option("--edition", type=click.Choice(["full", "redacted"]), default="full", show_default=True,
+              help="redacted: for the respondent's side, without the victim's data.")
+@click.option("--locale", type=click.Choice(["zh-CN", "en"]), default="zh-CN", show_default=True,
+              help="The report's language.")
+def evidence_export(order_id: str, out_file: Path, reason: str, database_url: str | None, edition: str,
+                    locale: str) -> None:
     """Write ORDER_ID's evidence bundle (records, timeline as JSON, GeoJSON and CSV, a PDF report, hashes,
     Merkle root and the server's signature). The export is an access-audit record."""
     import getpass
@@ -206,10 +211,11 @@ def evidence_export(order_id: str, out_file: Path, reason: str, database_url: st
     engine = _migrated_engine(s)
     key = _evidence_key(s)
     who = f"cli:{getpass.getuser()}"[:64]
-    data = export(engine, order_id, key, utc_now, who)
+    data = export(engine, order_id, key, utc_now, who, locale, edition)
     out_file.write_bytes(data)
     Auth(engine, utc_now).audit_as(who, None, "export", "order", order_id,
-                                   {"file": out_file.name, "sha256": hashlib.sha256(data).hexdigest(), "reason": reason})
+                                   {"file": out_file.name, "sha256": hashlib.sha256(data).hexdigest(), "reason": reason,
+                                    "edition": edition})
     click.echo(f"wrote {out_file} ({len(data):,} bytes), signed with key {key_id(key.public_key())}")
 
 
@@ -222,7 +228,7 @@ def evidence_verify(file: Path, key_id: str | None) -> None:
 
     v = verify(file.read_bytes(), key_id)
     if v.ok:
-        click.echo(f"OK: order {v.order_id}, {v.records} records, signed with key {v.key_id}")
+        click.echo(f"OK: order {v.order_id}, {v.edition} edition, {v.records} records, signed with key {v.key_id}")
         return
     for problem in v.problems:
         click.echo(f"FAIL: {problem}", err=True)

@@ -216,9 +216,14 @@ PATHS: dict[str, Any] = {
         "parameters": [ORDER_ID, *({"name": n, "in": "query", "required": False, "schema": STR} for n in ("from", "to"))],
         "responses": answers(ref("Timeline"), 400, 401, 403, 404)}},
     "/api/v1/orders/{order_id}/evidence": {"post": {
-        "summary": "the order's signed evidence bundle (its court, with a stated reason)", "parameters": [ORDER_ID],
-        "requestBody": body(ref("Reason")),
-        "responses": {"200": {"description": "a zip (stayaway evidence verify checks it)",
+        "summary": "the order's signed evidence bundle (its court, with a stated reason); the report in the "
+                   "caller's language (the account's, else Accept-Language, else Chinese)",
+        "parameters": [ORDER_ID, {"name": "edition", "in": "query", "required": False,
+                                  "schema": {"type": "string", "enum": ["full", "redacted"]}}],
+        "requestBody": body({"type": "object", "properties": {
+            "reason": STR, "edition": {"type": "string", "enum": ["full", "redacted"],
+                                       "description": "redacted: for the respondent's side, without her data"}}}),
+        "responses": {"200": {"description": "a zip (stayaway evidence verify checks it and names its edition)",
                               "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
                       **answers(None, 400, 401, 403, 404, 503)}}},
     "/api/v1/agencies": {

@@ -243,12 +243,15 @@ def history_body(order_id: str) -> list[dict[str, Any]]:
 def evidence(order_id: str):  # type: ignore[no-untyped-def]
     """The order's evidence bundle (a signed zip: ``stayaway evidence verify`` checks it): its court's officers
     and supervisors, with ``{"reason"}`` (it holds the victim's positions: a stated reason, at least 10
-    characters, recorded in the access audit with the file's SHA-256)."""
+    characters, recorded in the access audit with the file's SHA-256). ``{"edition": "redacted"}`` (or
+    ``?edition=redacted``): the edition for disclosure to the respondent's side, without her data. The
+    report's language is the caller's: the account's choice, else ``Accept-Language``, else Chinese."""
     import hashlib
 
     from flask import Response
 
-    from service.evidence.bundle import export
+    from service.evidence.bundle import EDITIONS, export
+    from service.web.i18n import negotiate
 
     p = principal()
     scope = _scope(order_id)
@@ -259,12 +262,18 @@ def evidence(order_id: str):  # type: ignore[no-untyped-def]
     reason = body.get("reason") if isinstance(body, dict) else None
     if not isinstance(reason, str) or len(reason.strip()) < access.MIN_REASON_CHARS:
         raise FieldError(f"state the reason for this export (at least {access.MIN_REASON_CHARS} characters)", "reason")
+    edition = (body.get("edition") if isinstance(body, dict) else None) or request.args.get("edition", "full")
+    if edition not in EDITIONS:
+        raise FieldError(f"edition: one of {', '.join(EDITIONS)}", "edition")
     if deps().evidence_key is None:
         abort(503, description="no evidence key configured")
-    data = export(deps().engine, order_id, deps().evidence_key, lambda: datetime.now(UTC), p.subject)
-    audit("export", "order", order_id, reason, "ok", {"sha256": hashlib.sha256(data).hexdigest()})
+    auth = deps().auth
+    locale = negotiate(auth.locale(p.subject) if auth is not None else None, request.headers.get("Accept-Language"))
+    data = export(deps().engine, order_id, deps().evidence_key, lambda: datetime.now(UTC), p.subject, locale, edition)
+    audit("export", "order", order_id, reason, "ok", {"sha256": hashlib.sha256(data).hexdigest(), "edition": edition})
     return Response(data, mimetype="application/zip",
-                    headers={"Content-Disposition": f'attachment; filename="{order_id}-evidence.zip"'})
+                    headers={"Content-Disposition": f'attachment; filename="{order_id}-evidence'
+                                                    f'{"-redacted" if edition == "redacted" else ""}.zip"'})
 
 
 @bp.post("/<order_id>/victim-location")
