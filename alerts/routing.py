@@ -28,6 +28,8 @@ class Agency:
     # its own escalation steps per alert kind or severity (``alerts.escalation``), for alerts it must handle
     escalation: Mapping[str, Sequence[Sequence[object]]] | None = field(default=None, compare=False)
     escalate_to: tuple[str, ...] = ()  # the agencies a next_agency step adds as recipients
+    # its response deadlines after it acknowledges ({"dispatch_s": ..., "on_scene_s": ...}: alerts.escalation)
+    response: Mapping[str, float] | None = field(default=None, compare=False, kw_only=True)
     legal_profile: str | None = None  # a court's legal profile (service.domain.profiles); None: the deployment's
 
 
@@ -67,13 +69,15 @@ class JurisdictionIndex:
         return len(self._ids)
 
 
-def route(index: JurisdictionIndex, court_id: str, location: tuple[float, float] | None) -> Sequence[str]:
-    """Recipients, police first; the court always receives it."""
+def route(index: JurisdictionIndex, court_id: str, location: tuple[float, float] | None,
+          responsible: str | None = None) -> Sequence[str]:
+    """Recipients, police first; the court always receives it. ``responsible``: the order's responsible
+    police agency, which receives what no jurisdiction holds (a location outside every one, or none)."""
     recipients: list[str] = []
-    if location is not None:
-        police = index.police_for(*location)
-        if police is not None:
-            recipients.append(police)
+    police = index.police_for(*location) if location is not None else None
+    police = police or responsible
+    if police is not None:
+        recipients.append(police)
     if court_id not in recipients:
         recipients.append(court_id)
     return recipients

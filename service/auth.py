@@ -171,8 +171,8 @@ class Auth:
 
     def authenticate_device(self, device_id: str, password: str) -> Principal | None:
         """A device signing in with its broker account (``stayaway mqtt credentials``): the victim's
-        companion app is her phone. Its role comes from the orders in force that enrol it: ``victim``
-        (with those orders) or ``respondent``, which may read nothing."""
+        companion app is her phone. Its role comes from the orders in force (or ended, in their grace) that
+        enrol it: ``victim`` (with those orders) or ``respondent``, which may read nothing."""
         with self.engine.connect() as conn:
             stored = conn.execute(sa.select(t.mqtt_credentials.c.password_hash).where(
                 t.mqtt_credentials.c.username == device_id, t.mqtt_credentials.c.kind == "device")).scalar()
@@ -180,7 +180,8 @@ class Auth:
             roles = conn.execute(
                 sa.select(t.order_parties.c.order_id, t.order_parties.c.role)
                 .join(t.orders, t.orders.c.order_id == t.order_parties.c.order_id)
-                .where(t.order_parties.c.device_id == device_id, t.orders.c.status == "active")).all() if ok else []
+                .where(t.order_parties.c.device_id == device_id, sa.or_(  # her order in force, or in its grace
+                    t.orders.c.status == "active", t.orders.c.grace_until > self.clock()))).all() if ok else []
         if not ok:
             self.audit(None, "sign_in", "device", device_id, None, None, "failed", {"via": "device"})
             return None

@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -69,7 +69,9 @@ def alert_fields(a: Alert) -> dict[str, Any]:
             "acknowledged_at": ts(a.acknowledged_at), "acknowledged_by": a.acknowledged_by,
             "dispatched_at": ts(a.dispatched_at), "on_scene_at": ts(a.on_scene_at), "resolved_at": ts(a.resolved_at),
             "resolved_by": a.resolved_by, "outcome": a.outcome, "escalation_level": a.escalation_level,
-            "next_escalation_at": ts(a.next_escalation_at)}
+            "next_escalation_at": ts(a.next_escalation_at), "owner": a.owner,
+            "dispatch_due_at": ts(a.dispatch_due_at), "on_scene_due_at": ts(a.on_scene_due_at),
+            "missed_deadlines": [{"deadline": d, "agency_id": who} for d, who in a.missed]}
 
 
 def new_alert_id() -> str:
@@ -102,6 +104,9 @@ class Runtime:
         self.monitor = Monitor(FrameCache(), JurisdictionIndex([]), self.new_id)
         self.monitor.escalation_policies = s.escalation_policies()
         self.monitor.health_close_after_s = s.health_close_after_s
+        self.monitor.reminder_days = s.reminder_days()
+        self.monitor.grace = timedelta(hours=s.end_grace_h)
+        self.monitor.legal_profile = s.legal_profile
         with self.engine.begin() as conn:
             from service.importing import flag_terms
 
@@ -169,7 +174,7 @@ class Runtime:
         key = load_or_create_key(Path(s.evidence_key).expanduser() if s.evidence_key
                                  else s.data_path() / "evidence-key.pem")
         app = create_app(WebDeps(self.reader, self.health, self.act, Auth(self.engine, self.clock),
-                                 OrderAdmin(self.engine, self.clock, s.legal_profile), key, self.feed, s.timezone, s.map_tiles))
+                                 self._order_admin(s), key, self.feed, s.timezone, s.map_tiles))
         self.http: BaseWSGIServer = make_server(host, port, app, threaded=True)
         thread = threading.Thread(target=self.http.serve_forever, name="stayaway-web", daemon=True)
         thread.start()
@@ -186,7 +191,8 @@ class Runtime:
             "dispatch": lambda a, at: lifecycle.dispatch(a, actor, at, body.get("unit") or "", note),
             "on_scene": lambda a, at: lifecycle.on_scene(a, actor, at, note),
             "resolve": lambda a, at: lifecycle.resolve(a, actor, at, body.get("outcome") or "", note),
-            "refer": lambda a, at: lifecycle.refer(a, actor, at, body.get("to_agency") or "", note),
+            "refer": lambda a, at: lifecycle.refer(a, actor, at, body.get("to_agency") or "", note,
+                                                   {i: x.kind for i, x in self.monitor.agencies.items()}),
         }
         done: Future[Alert] = Future()
 
@@ -344,6 +350,13 @@ class Runtime:
         with self.engine.begin() as conn:
             rebuild(self.monitor, conn, now=self.clock())
         self.pipeline.agency_kinds = {}
+
+    def _order_admin(self, s: Settings) -> Any:
+        from service.order_admin import OrderAdmin
+
+        admin = OrderAdmin(self.engine, self.clock, s.legal_profile)
+        admin.grace = timedelta(hours=s.end_grace_h)
+        return admin
 
     def reload_some(self, order_ids: list[str], agencies_changed: bool) -> None:
         """Runs on the ingest thread, between batches."""

@@ -18,7 +18,7 @@ class ConfigWatcher:
     def __init__(self, engine: Engine, call_soon: Callable[[Callable[[], None]], None],
                  reload_some: Callable[[list[str], bool], None], poll_s: float) -> None:
         self.engine, self.call_soon, self.reload_some, self.poll_s = engine, call_soon, reload_some, poll_s
-        self._versions: dict[str, int] = {}
+        self._versions: dict[str, tuple[int, str]] = {}
         self._stamp: tuple[tuple, tuple] = ((), ())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stayaway-config", daemon=True)
@@ -61,5 +61,8 @@ class ConfigWatcher:
         return orders, agencies
 
     @staticmethod
-    def _all_versions(conn: sa.Connection) -> dict[str, int]:
-        return dict(conn.execute(sa.select(t.orders.c.order_id, t.orders.c.version)).all())
+    def _all_versions(conn: sa.Connection) -> dict[str, tuple[int, str]]:
+        """Per order, its version and status: an end (a cancellation, a supersession) keeps the version
+        but changes the status, and must reach the monitor too."""
+        o = t.orders.c
+        return {oid: (ver, status) for oid, ver, status in conn.execute(sa.select(o.order_id, o.version, o.status))}

@@ -100,6 +100,9 @@ def import_orders(engine: Engine, bodies: Iterable[tuple[Any, str]], clock: Call
                 stored = [{"code": w.code, "message": w.message, "field": w.field} for w in warnings]
                 # its devices and OwnTracks topics are bound there, or refused as through the API
                 version = _save(conn, spec, standing, source, now, stored, reason)
+                # what the write path added (a zone outside every police jurisdiction), printed too
+                warnings = [SetupWarning(w["code"], w["message"], w.get("field"))
+                            for w in config_repo.order_warnings(conn, spec.order_id)]
             except law.LegalError as exc:
                 raise InvalidInput(f"{where}: {exc.message} ({exc.code})", exc.field) from exc
             except InvalidInput as exc:

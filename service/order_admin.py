@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geofence import FrameCache
 from service.adapters.db import alerts_repo, config_repo
-from service.domain import law
+from service.domain import ends, law
 from service.domain.monitor import AgencyNotice
 from service.domain.profiles import LegalProfile
 from service.domain.orders import OrderSpec, parse_order
@@ -35,6 +35,7 @@ LEGAL_FIELDS = ("order_id", "type", "court", "issued_at", "expires_at")  # chang
 class OrderAdmin:
     def __init__(self, engine: Engine, clock: Callable[[], datetime], legal_profile: str | None = None) -> None:
         self.engine, self.clock, self.legal_profile = engine, clock, legal_profile
+        self.grace = ends.GRACE  # after an end, her panic still reaches police this long (STAYAWAY_END_GRACE_H)
 
     def profile(self, conn: Connection, court_id: str) -> LegalProfile:
         """The court's legal profile (its agency's, else the setting's, else the law in force)."""
@@ -63,11 +64,12 @@ class OrderAdmin:
                 if spec.type != "ordinary":
                     raise law.LegalError("not_ordinary", "only an ordinary order supersedes a temporary one", "type")
                 ended, event = law.supersede(old, spec.order_id, actor, now)
-                config_repo.save_standing(conn, ended, now)
+                config_repo.save_standing(conn, ended, now, self.grace, event.reason)  # announced: replaced
                 config_repo.add_order_event(conn, event)
             version = config_repo.save_order(conn, spec, f"api:{actor.actor_id}", now, self._warnings(spec), actor,
                                              body.get("reason"))
-        return {"order_id": spec.order_id, "version": version}
+            warnings = config_repo.order_warnings(conn, spec.order_id)  # its set-up checks, for whoever issues it
+        return {"order_id": spec.order_id, "version": version, "warnings": warnings}
 
     def modify(self, order_id: str, body: Any, actor: law.Actor, reason: str | None,
                decided_at: datetime | None = None) -> dict[str, Any]:
@@ -232,7 +234,7 @@ class OrderAdmin:
             standing = self._standing(conn, order_id)
             first = before(conn, standing, now) if before is not None else None
             ended, event = step(standing, now)
-            config_repo.save_standing(conn, ended, now)
+            config_repo.save_standing(conn, ended, now, self.grace, event.reason)  # announced there, with why
             if first is not None:
                 config_repo.add_order_event(conn, first)
             config_repo.add_order_event(conn, event)

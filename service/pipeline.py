@@ -135,8 +135,8 @@ class Pipeline:
             self.monitor.on_tick(now, changes, listening_since)
             for event in changes.legal:
                 config_repo.add_order_event(conn, event)
-            for order_id in changes.expired:
-                config_repo.end_order(conn, order_id, "expired", now)
+            for order_id, grace_until in changes.expired:
+                config_repo.end_order(conn, order_id, "expired", now, grace_until)
             notices = alerts_repo.save_agency_notices(conn, changes.agency_notices, now)
             if not changes.events and not changes.commands:
                 return notices

@@ -10,7 +10,8 @@ order ended (expired, cancelled, superseded, rejected, withdrawn). Then, in one 
 - its zones and the bodies of its versions (they hold the victim's places): the order keeps its
   id, type, court, dates, status and legal history, and the history records the purge.
 
-Rejected messages are kept ``STAYAWAY_RETENTION_DAYS`` after they arrived. The access audit is kept
+Rejected messages, and the notices of orders (to agencies and her phone), are kept
+``STAYAWAY_RETENTION_DAYS`` after they arrived or were written. The access audit is kept
 ``STAYAWAY_AUDIT_RETENTION_DAYS`` (default 1825, never less than 365: the rule is at least a year).
 Orders in force are never touched. ``--dry-run`` counts without deleting.
 """
@@ -95,6 +96,9 @@ def apply(engine: Engine, clock: Callable[[], datetime], retention_days: int, au
                                                                  f"retention: {retention_days} days after it ended"))
         out.add(t.rejected_messages.name, _delete(conn, t.rejected_messages, t.rejected_messages.c.received_at < cutoff,
                                                   dry_run))
+        # notices (to agencies and her phone: reminders, ends, changes) are kept as long as rejections
+        out.add("outbox", _delete(conn, t.outbox, sa.and_(t.outbox.c.topic.like("%/notices"),
+                                                          t.outbox.c.created_at < cutoff), dry_run))
         out.add(t.access_audit.name, _delete(conn, t.access_audit,
                                              t.access_audit.c.at < now - timedelta(days=audit_days), dry_run))
     return out

@@ -60,6 +60,9 @@ class Settings:
     # STAYAWAY_LEGAL_PROFILE: the order law of courts whose agency names none (service/domain/profiles.py):
     # prc-advl-2016 (the law in force: terms of at most 6 months) or expert-draft
     legal_profile: str = "prc-advl-2016"
+    # STAYAWAY_EXPIRY_REMINDERS: days before an order's expiry when its court, police and her phone are reminded
+    expiry_reminders: str = "14,3"
+    end_grace_h: float = 72.0  # STAYAWAY_END_GRACE_H: after an order's end her panic still reaches police this long
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -85,6 +88,9 @@ class Settings:
             raise ConfigError("STAYAWAY_RETENTION_DAYS must be at least 1 and STAYAWAY_AUDIT_RETENTION_DAYS at least 365")
         if self.health_close_after_s < 0:
             raise ConfigError("STAYAWAY_HEALTH_CLOSE_AFTER_S must be 0 or more")
+        if not 0 <= self.end_grace_h <= 24 * 365:
+            raise ConfigError("STAYAWAY_END_GRACE_H must be from 0 to 8760 hours")
+        self.reminder_days()
         self.http_address()
         self.escalation_policies()
         self.mqtt()
@@ -103,6 +109,16 @@ class Settings:
                                    and "{z}" in self.map_tiles and "{x}" in self.map_tiles and "{y}" in self.map_tiles):
             raise ConfigError("STAYAWAY_MAP_TILES must be an https URL template (or a path on this site, or a "
                               "loopback http one) with {z}, {x} and {y}: the tile server sees which areas are viewed")
+
+    def reminder_days(self) -> tuple[int, ...]:
+        """STAYAWAY_EXPIRY_REMINDERS parsed: whole days, each from 1 to 365 (empty: no reminders)."""
+        try:
+            days = tuple(sorted({int(d) for d in self.expiry_reminders.split(",") if d.strip()}, reverse=True))
+        except ValueError as exc:
+            raise ConfigError("STAYAWAY_EXPIRY_REMINDERS must be days separated by commas, e.g. 14,3") from exc
+        if any(not 1 <= d <= 365 for d in days):
+            raise ConfigError("STAYAWAY_EXPIRY_REMINDERS: each must be from 1 to 365 days")
+        return days
 
     def escalation_policies(self) -> dict[str, Any]:
         """STAYAWAY_ESCALATION parsed and checked (alerts.escalation.parse_steps)."""

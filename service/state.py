@@ -40,8 +40,15 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
         for order_id in ids:
             monitor.remove_order(order_id)
     specs = config_repo.load_orders(conn, ids)  # one that no longer parses is logged and skipped
+    # ended orders in their grace: kept for her panic only (service.domain.ends)
+    in_grace = config_repo.orders_in_grace(conn, now, ids) if now is not None else []
+    specs += [spec for spec, _ in in_grace]
     timelines = config_repo.version_timelines(conn, [s.order_id for s in specs])
     loaded = [monitor.load_order(spec, now, *timelines.get(spec.order_id, ((), None))) for spec in specs]
+    for spec, ending in in_grace:
+        monitor.end_order(spec.order_id, ending)
+    if agencies and ids is not None:
+        monitor.refresh_police()  # the agencies changed: who answers for each order is found again
     membership = state_repo.load_membership(conn, [s.order_id for s in specs] if ids is not None else None)
     devices = {p.device_id for s in specs for p in s.parties() if p.device_id}
     replaced = _replaced_devices(specs, timelines)  # order id -> [(old device, role)]
@@ -55,8 +62,11 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
     loaded_ids = [o.spec.order_id for o in loaded]
     served = config_repo.service_records(conn, loaded_ids)
     noticed = config_repo.noticed_orders(conn, loaded_ids, "service_overdue")
+    reminded, undecided = config_repo.reminders_sent(conn, loaded_ids)
     for order in loaded:
         order.served = served.get(order.spec.order_id, {})
+        order.reminded = reminded.get(order.spec.order_id, set())
+        order.undecided_at = undecided.get(order.spec.order_id)
         order.overdue_noticed = order.spec.order_id in noticed
         order.membership = dict(membership.get(order.spec.order_id, {}))
         order.respondent_fix = fixes.get(order.spec.respondent.device_id or "")

@@ -41,6 +41,7 @@ class Role(StrEnum):
 OFFICER_ROLES = frozenset({Role.POLICE, Role.COURT, Role.SUPERVISOR})
 ACCOUNT_ROLES = frozenset({Role.POLICE, Role.COURT, Role.SUPERVISOR, Role.ADMIN})  # people who sign in
 VICTIM_POSITION_ROLES = frozenset({Role.POLICE, Role.COURT})
+VICTIM_ALERT_KINDS = frozenset({"panic", "zone_breach", "proximity", "pre_alert"})  # what her phone may follow
 NEED_TO_KNOW_KINDS = frozenset({"panic", "proximity"})  # open alerts whose handling needs where she is
 MIN_REASON_CHARS = 10
 
@@ -96,7 +97,8 @@ def may_record_service(p: Principal, o: OrderScope) -> bool:
 def may_read_alert(p: Principal, recipients: Iterable[str], order_id: str, kind: str) -> bool:
     if p.role in OFFICER_ROLES:
         return p.agency_id is not None and p.agency_id in set(recipients)
-    return p.role == Role.VICTIM and order_id in p.order_ids and kind == "panic"  # her own alerts: her panics
+    # her own order's alerts about her safety: her panics, his breaches of her places, his approach to her
+    return p.role == Role.VICTIM and order_id in p.order_ids and kind in VICTIM_ALERT_KINDS
 
 
 def may_act_on_alert(p: Principal, recipients: Iterable[str]) -> bool:

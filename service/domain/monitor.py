@@ -68,8 +68,11 @@ from geofence import (
 from geofence.engine import distance_bounds_m
 from geofence.schedule import in_force
 from service.domain import law
+from service.domain import ends, notices, profiles
 from service.domain.disclosure import may_send
+from service.domain.messages import AgencyNotice, DeviceCommand
 from service.domain.orders import OrderSpec, ZoneSpec
+from service.domain.responsibility import UnknownPoliceAgency, responsible_police
 from service.wire import LocationReport, PanicPress, StatusReport
 
 DEFAULT_EXIT_MARGIN_M = 50.0
@@ -134,29 +137,6 @@ class RoutedEvent:
     distance_m: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceCommand:
-    """A message for a device (contract section 3), sent because of an alert event: a command, or
-    (``channel="notices"``) a notice to the victim's phone."""
-
-    device_id: str
-    body: dict[str, Any]
-    alert_id: str
-    event_seq: int
-    channel: str = "commands"  # commands | notices
-
-
-@dataclass(frozen=True, slots=True)
-class AgencyNotice:
-    """A message for an agency that is not an alert (``stayaway/v1/agencies/{id}/notices``): the court is
-    told that an order is unserved 24 h after issue."""
-
-    agency_id: str
-    order_id: str
-    kind: str
-    body: dict[str, Any]
-
-
 @dataclass(slots=True)
 class Changes:
     membership: list[MembershipChange] = field(default_factory=list)
@@ -164,7 +144,7 @@ class Changes:
     commands: list[DeviceCommand] = field(default_factory=list)
     flags: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)  # report flags found here
     legal: list[law.LegalEvent] = field(default_factory=list)  # an order expired, its service is overdue
-    expired: list[str] = field(default_factory=list)  # orders whose time is up: no longer monitored
+    expired: list[tuple[str, datetime]] = field(default_factory=list)  # orders whose time is up: (id, grace until)
     agency_notices: list[AgencyNotice] = field(default_factory=list)
 
 
@@ -212,6 +192,10 @@ class OrderState:
     health: dict[tuple[str, Kind], Alert] = field(default_factory=dict)  # (device, kind) -> its episode's alert
     episodes_health: dict[tuple[str, Kind], HealthEpisode] = field(default_factory=dict)  # same keys
     panic_silent: dict[str, bool] = field(default_factory=dict)  # panic alert id -> raised by a silent press
+    police: str | None = None  # the police agency that answers for the order (service.domain.responsibility)
+    ending: ends.Ending | None = None  # ended, in its grace: her panic still reaches police; nothing else is raised
+    reminded: set[str] = field(default_factory=set)  # expiry reminders already sent (ends.due_reminders keys)
+    undecided_at: datetime | None = None  # the court's last daily reminder of an order with no end of its own
 
     def open_conditions(self) -> bool:
         return bool(self.breach_alerts or self.warn_alerts)
@@ -234,6 +218,9 @@ class Monitor:
         self.owntracks: dict[str, str] = {}  # owntracks/{user}/{device} -> the enrolled device id it stands for
         self._order_clock_due: datetime | None = None  # nothing in the orders' clock before this; None: unknown
         self.agencies: dict[str, Agency] = {}  # by id: kinds, own escalation policies, escalate_to
+        self.reminder_days: tuple[int, ...] = ends.REMINDER_DAYS  # expiry reminders, days before the end
+        self.grace: timedelta = ends.GRACE  # after an order's end her panic still reaches police this long
+        self.legal_profile: str | None = None  # STAYAWAY_LEGAL_PROFILE: courts whose agency names none
 
     # -- loading -------------------------------------------------------------
     def load_order(self, spec: OrderSpec, now: datetime | None = None,
@@ -254,7 +241,7 @@ class Monitor:
                       max_speed_mps=MAX_SPEED_MPS)
         tz = ZoneInfo(spec.timezone) if spec.timezone else None
         state = OrderState(spec, frame, zones, rules, reach, ring, tz, monitoring_since=now, versions=versions,
-                           effective_from=effective_from)
+                           effective_from=effective_from, police=self.responsible(spec))
         self._order_clock_due = None  # an order came: the next deadline is looked for again
         self.orders[spec.order_id] = state
         for party in spec.parties():
@@ -263,6 +250,26 @@ class Monitor:
             if party.owntracks_topic and party.device_id:
                 self.owntracks[party.owntracks_topic] = party.device_id
         return state
+
+    def responsible(self, spec: OrderSpec) -> str | None:
+        """The order's responsible police agency with the agencies known now (None: none found)."""
+        try:
+            return responsible_police(spec, self.jurisdictions, {a: x.kind for a, x in self.agencies.items()})
+        except UnknownPoliceAgency:
+            return None
+
+    def refresh_police(self) -> None:
+        """Agencies changed: every order's responsible police agency is found again."""
+        for order in self.orders.values():
+            order.police = self.responsible(order.spec)
+
+    def end_order(self, order_id: str, ending: ends.Ending) -> None:
+        """The order has ended (announced where it ended): in its grace it is kept for her panic only."""
+        order = self.orders.get(order_id)
+        if order is not None:
+            order.ending = ending
+            order.pursuit = False
+            self._order_clock_due = None
 
     def remove_order(self, order_id: str) -> None:
         removed = self.orders.pop(order_id, None)
@@ -339,7 +346,7 @@ class Monitor:
                 self._raise_health(dev, Kind.DEVICE_CLONED, ts, now, changes, {"seq": report.seq})
             self._flag(report, changes, "out_of_order")
             for order_id, role in roles:
-                if role == "respondent":
+                if role == "respondent" and self.orders[order_id].ending is None:
                     self._late(self.orders[order_id], report, now, changes)
             return False
         flags: list[str] = ["out_of_order"] if behind else []
@@ -367,6 +374,8 @@ class Monitor:
             self._battery(report.device_id, report.batt_pct, None, ts, now, changes)
         for order_id, role in roles:
             order = self.orders[order_id]
+            if order.ending is not None:  # ended, in its grace: kept as evidence, checked no more
+                continue
             interval = (order.spec.victim if role == "victim" else order.spec.respondent).report_interval_s
             late = lag > max(LATE_AFTER_MIN_S, fresh_for_s(interval))
             if late and "late" not in flags:
@@ -412,6 +421,8 @@ class Monitor:
         An MQTT Last Will would only be a hint; this is the detector. ``listening_since``: when ingest
         last (re)connected; silence before it is ours, not the device's. Then the escalation clock."""
         for order in self.orders.values():
+            if order.ending is not None:  # ended: a silent tracker is no longer a condition
+                continue
             for party in order.spec.parties():
                 dev = party.device_id
                 if not dev:
@@ -430,39 +441,90 @@ class Monitor:
         self._escalations(now, changes)
 
     def _order_clock(self, now: datetime, changes: Changes) -> None:
-        """An order whose time is up stops being monitored and releases its devices (its unresolved alerts
-        stay open and handled); an order unserved 24 h after issue is reported to its court, once. The
-        orders are scanned only when the earliest such deadline has come (not every second)."""
+        """The orders' clock (``service.domain.ends``): an order whose time is up ends, announced to every
+        agency concerned and to her phone, and is kept through its grace for her panic only (its unresolved
+        alerts stay open and handled), then dropped; reminders before expiry (court, police, her phone); a
+        daily reminder to the court of an order with no end of its own; an order unserved 24 h after issue
+        is reported to its court, once. The orders are scanned only when the earliest such deadline has come."""
         if self._order_clock_due is not None and now < self._order_clock_due:
             return
         for order in list(self.orders.values()):
             spec = order.spec
+            if order.ending is not None:
+                if now >= order.ending.grace_until:
+                    self.remove_order(spec.order_id)
+                continue
             standing = law.Standing(spec.order_id, spec.type, spec.court_id, spec.issued_at, spec.expires_at)
             ended = law.expire(standing, now)
             if ended is not None:
+                ending = ends.Ending("expired", ended[0].ended_at or now, ends.grace_until(
+                    ended[0].ended_at or now, now, self.grace))
                 changes.legal.append(ended[1])
-                changes.expired.append(spec.order_id)
-                self.remove_order(spec.order_id)
+                changes.expired.append((spec.order_id, ending.grace_until))
+                self._announce_end(order, ending, None, now, changes)
+                phone = spec.victim.device_id
+                if order.pursuit and phone:  # her phone back to her order's interval: nothing is watched now
+                    self._send(order, DeviceCommand(phone, {"cmd": "set_interval", "seconds":
+                                                            spec.victim.report_interval_s},
+                                                    ends.notice_id(spec.order_id, "pursuit_end"), 1), changes)
+                self.end_order(spec.order_id, ending)
                 continue
+            keys, days_left = ends.due_reminders(spec, now, order.reminded, self.reminder_days)
+            if keys and days_left is not None:
+                order.reminded.update(keys)
+                changes.legal.append(law.LegalEvent(spec.order_id, "reminder", now, "system", "system", None,
+                                                    {"keys": keys, "days_left": days_left}))
+                agencies, phone = ends.reminder_notices(spec, keys[-1], days_left, order.police, now)
+                changes.agency_notices.extend(agencies)
+                for notice in phone:
+                    self._send(order, notice, changes)
+            if ends.undecided_due(spec, now, order.undecided_at):
+                order.undecided_at = now
+                changes.legal.append(law.LegalEvent(spec.order_id, "undecided", now, "system", "system", None,
+                                                    {"type": spec.type}))
+                changes.agency_notices.append(ends.undecided_notice(spec, now))
             if order.overdue_noticed:
                 continue
-            missing = law.service_overdue(standing, order.served, now)
+            court = self.agencies.get(spec.court_id)
+            try:
+                profile = profiles.resolve(court.legal_profile if court is not None else None, self.legal_profile)
+            except profiles.UnknownProfile:
+                profile = profiles.resolve(None)
+            missing = law.service_overdue(standing, order.served, now, profile)
             if missing:
                 order.overdue_noticed = True
                 changes.legal.append(law.LegalEvent(spec.order_id, "service_overdue", now, "system", "system", None,
                                                     {"unserved": missing}))
                 changes.agency_notices.append(AgencyNotice(spec.court_id, spec.order_id, "service_overdue", {
                     "kind": "service_overdue", "order_id": spec.order_id, "unserved": missing,
-                    "due_at": spec.issued_at + law.SERVICE_DUE, "at": now}))
+                    "due_at": spec.issued_at + profile.service.due, "at": now}))
         self._order_clock_due = self._next_order_deadline(now)
 
+    def _announce_end(self, order: OrderState, ending: ends.Ending, reason: str | None, now: datetime,
+                      changes: Changes) -> None:
+        others = {a for recipients in order.recipients.values() for a in recipients}
+        agencies, phone = ends.end_notices(order.spec, ending, reason, order.police, sorted(others), now)
+        changes.agency_notices.extend(agencies)
+        for notice in phone:
+            self._send(order, notice, changes)
+
     def _next_order_deadline(self, now: datetime) -> datetime | None:
-        """The earliest expiry, or service deadline not yet reported, after ``now`` (None: none at all).
-        Served records change only through a reload, which resets it."""
+        """The earliest expiry, reminder, end of a grace, daily reminder, or service deadline not yet
+        reported, after ``now`` (None: none at all). Served records change only through a reload, which
+        resets it."""
         deadlines = []
         for order in self.orders.values():
+            if order.ending is not None:
+                deadlines.append(order.ending.grace_until)
+                continue
             if order.spec.expires_at is not None:
                 deadlines.append(order.spec.expires_at)
+            reminder = ends.next_reminder_at(order.spec, order.reminded, self.reminder_days)
+            if reminder is not None:
+                deadlines.append(max(reminder, now))
+            if ends.undecided(order.spec):
+                deadlines.append(order.undecided_at + ends.UNDECIDED_EVERY if order.undecided_at is not None
+                                 else max(now, order.spec.issued_at))
             due = order.spec.issued_at + law.SERVICE_DUE
             if not order.overdue_noticed and due > now:
                 deadlines.append(due)
@@ -478,7 +540,9 @@ class Monitor:
             order = self.orders[order_id]
             here = Fix(press.lat, press.lon, press.acc_m, ts) if press.lat is not None else None  # type: ignore[arg-type]
             victim_fix = here or order.victim_fix
-            details = {"silent": press.silent, "press_seq": press.seq, "flags": list(press.flags)}
+            details: dict[str, Any] = {"silent": press.silent, "press_seq": press.seq, "flags": list(press.flags)}
+            if order.ending is not None:  # after the order's end, in its grace: still an emergency, marked so
+                details.update(after_end=True, order_status=order.ending.status, order_ended_at=order.ending.at)
             event = panic_pressed(order.panic_alert, self.new_id(), order_id, ts, now, details)
             order.panic_alert = event.alert
             if event.event == EventType.RAISED:
@@ -755,7 +819,7 @@ class Monitor:
                       details: dict[str, Any], only: OrderState | None = None) -> None:
         for order_id, role in self.roles_of(dev):
             order = self.orders[order_id]
-            if only is not None and order is not only:
+            if (only is not None and order is not only) or order.ending is not None:
                 continue
             key = (dev, kind)
             alert = order.health.get(key)
@@ -844,36 +908,67 @@ class Monitor:
         self._publish(order, RoutedEvent(event, recipients, fix), changes)
 
     # -- notices to the victim --------------------------------------------------
-    def _notice(self, order: OrderState, event: AlertEvent, changes: Changes) -> None:
-        """What the victim's phone is told (contract section 3): that the respondent breached or is
-        approaching, and when it is over; that her panic was received. Never his coordinates, nor
-        anything after a silent panic that the respondent could see on her screen."""
+    def _notice(self, order: OrderState, routed: RoutedEvent, changes: Changes) -> None:
+        """What the victim's phone is told (contract section 3; texts in ``service.domain.notices``, in her
+        language): that the respondent breached or is approaching, and when it is over; that her panic was
+        received; who took the alert up, dispatched, arrived, how it ended, where it was referred or
+        escalated. Each says only what truly happened: "police alerted" only when a police agency received
+        it. Never his coordinates, nor anything at all about a silent panic (he may be holding her phone),
+        nor about a retroactive (evidence-only) alert."""
         phone = order.spec.victim.device_id
+        event = routed.event
         alert = event.alert
-        if phone is None or alert.retroactive:
+        if phone is None or alert.retroactive or (alert.kind == Kind.PANIC and order.panic_silent.get(alert.alert_id)):
             return
-        text = kind = None
-        if alert.kind in NOTICE_KINDS_LIVE:
-            where = "a protected place" if alert.zone_id is None else f"a protected place ({_zone_name(order, alert.zone_id)})"
-            if event.event.value == "raised":
-                kind, text = "warning", {
-                    Kind.ZONE_BREACH: f"The respondent has entered {where}. Police and the court have been alerted.",
-                    Kind.PROXIMITY: "The respondent is closer to you than the order allows. Police and the court "
-                                    "have been alerted.",
-                    Kind.PRE_ALERT: "The respondent is approaching. Police and the court have been told.",
-                }[alert.kind]
-            elif not alert.condition_active and alert.kind != Kind.PRE_ALERT:
-                kind, text = "all_clear", "The respondent has moved away. The incident stays on record."
-        elif alert.kind == Kind.PANIC and event.event.value == "raised" and not event.details.get("silent"):
-            kind, text = "info", "Your emergency alert was received. Police and the court have been notified."
-        if event.event == EventType.ACKNOWLEDGED and alert.kind in (*NOTICE_KINDS_LIVE, Kind.PANIC) and not (
-                alert.kind == Kind.PANIC and order.panic_silent.get(alert.alert_id)):
-            kind, text = "info", "The police have taken up the alert and are handling it."
-        if kind is None or text is None:
+        if alert.kind not in (*NOTICE_KINDS_LIVE, Kind.PANIC):
+            return  # device health: the officers' business
+        locale = notices.locale_of(order.spec.victim.locale)
+        action = event.details.get("action")
+        topic: str | None = None
+        facts: dict[str, Any] = {}
+        if event.event == EventType.RAISED:
+            topic = {Kind.ZONE_BREACH: "breach", Kind.PROXIMITY: "proximity", Kind.PRE_ALERT: "approach",
+                     Kind.PANIC: "panic"}[alert.kind]
+            place = notices.word("a_protected_place", locale) if alert.zone_id is None else _zone_name(order, alert.zone_id)
+            facts = {"place": place, "reached": self._reached(order, routed.recipients, locale)}
+        elif event.event == EventType.UPDATED and event.details.get("condition") == "ended":
+            if alert.kind in (Kind.ZONE_BREACH, Kind.PROXIMITY):
+                topic = "moved_away"
+        elif event.event == EventType.ACKNOWLEDGED:
+            topic, facts = "acknowledged", {"agency": self._agency_name(event.details.get("actor_agency"), locale)}
+        elif event.event == EventType.UPDATED and action in ("dispatched", "on_scene"):
+            topic = "dispatch" if action == "dispatched" else "on_scene"
+            facts = {"agency": self._agency_name(event.details.get("actor_agency"), locale)}
+        elif event.event == EventType.UPDATED and action == "referred":
+            topic, facts = "referral", {"agency": self._agency_name(event.details.get("referred_to"), locale)}
+        elif event.event == EventType.ESCALATED:
+            added = event.details.get("escalated_to") or ()
+            to = [self._agency_name(a, locale) for a in added] or [
+                self._agency_name(a, locale) for a in routed.recipients]
+            topic, facts = "escalation", {"to": notices.word("list_sep", locale).join(to)}
+        elif event.event == EventType.RESOLVED and alert.resolved_by != SYSTEM.actor_id:
+            topic, facts = "outcome", {"outcome": notices.outcome_text(alert.outcome, locale)}
+        if topic is None:
             return
-        self._send(order, DeviceCommand(
-            phone, {"notice_id": f"{alert.alert_id}:{alert.event_seq}", "kind": kind, "text": text,
-                    "alert_id": alert.alert_id}, alert.alert_id, alert.event_seq, channel="notices"), changes)
+        body = notices.body(f"{alert.alert_id}:{alert.event_seq}", topic, locale, facts, order.spec.order_id,
+                            alert.alert_id)
+        self._send(order, DeviceCommand(phone, body, alert.alert_id, alert.event_seq, channel="notices"), changes)
+
+    def _reached(self, order: OrderState, recipients: Sequence[str], locale: str) -> str:
+        """Who an alert truly reached, by name (an agency's id where its name is not known)."""
+        def name(a: str) -> str:
+            return self.agencies[a].name if a in self.agencies else a
+
+        police = next((name(a) for a in recipients if a != order.spec.court_id and (
+            a == order.police or (a in self.agencies and self.agencies[a].kind == "police"))), None)
+        court = next((name(a) for a in recipients if a == order.spec.court_id), None)
+        return notices.reached(police, court, locale)
+
+    def _agency_name(self, agency_id: object, locale: str) -> str:
+        agency = self.agencies.get(agency_id) if isinstance(agency_id, str) else None
+        if agency is None:
+            return notices.word("the_police", locale)
+        return agency.name
 
     # -- helpers ---------------------------------------------------------------
     def _flag(self, report: LocationReport, changes: Changes, *flags: str) -> None:
@@ -891,10 +986,17 @@ class Monitor:
         """Arm a new alert's escalation clock, keep the registry of unresolved alerts, tell the
         victim what she should know, and close automatically a safe condition that has ended."""
         event = routed.event
-        if event.event == EventType.RAISED and not event.alert.retroactive:
+        if event.event == EventType.RAISED:
+            from alerts.escalation import response_for
+
+            # the clock's owner: the police recipient (the first recipient only when no police agency received it)
             handler = self._handling_agency(routed.recipients)
-            armed = arm(event.alert, policy_for(event.alert.kind, event.alert.severity, self.escalation_policies,
-                                                handler.escalation if handler is not None else None))
+            retro = event.alert.retroactive  # an episode found afterwards: on record, with no clock
+            armed = arm(event.alert, () if retro else policy_for(
+                event.alert.kind, event.alert.severity, self.escalation_policies,
+                handler.escalation if handler is not None else None),
+                handler.agency_id if handler is not None else next(iter(routed.recipients), None),
+                None if retro else response_for(event.alert.kind, handler.response if handler is not None else None))
             event = AlertEvent(armed, event.event, event.at, event.details)
             routed = dataclasses.replace(routed, event=event)
             self._replace_alert(order, armed)
@@ -904,7 +1006,7 @@ class Monitor:
             self.open_alerts.pop(alert.alert_id, None)
         else:
             self.open_alerts[alert.alert_id] = (order.spec.order_id, alert, routed)
-        self._notice(order, event, changes)
+        self._notice(order, routed, changes)
         if (not alert.condition_active and alert.kind in AUTO_CLOSE_KINDS and alert.kind not in HEALTH_KINDS
                 and alert.status != Status.RESOLVED and event.event != EventType.RESOLVED):
             closed = resolve(alert, SYSTEM, event.at, Outcome.CONDITION_ENDED, None)
@@ -961,7 +1063,12 @@ class Monitor:
                 routed = dataclasses.replace(last, event=event)
                 if event.details.get("action") == "next_agency":
                     added = next_agencies(last.recipients, {a: x.escalate_to for a, x in self.agencies.items()})
-                    event = dataclasses.replace(event, details={**event.details, "escalated_to": list(added)})
+                    from alerts.escalation import owner_after
+
+                    # a police agency added to an alert no police agency owned takes its clock over
+                    alert = dataclasses.replace(alert, owner=owner_after(
+                        alert.owner, added, {a: x.kind for a, x in self.agencies.items()}))
+                    event = dataclasses.replace(event, alert=alert, details={**event.details, "escalated_to": list(added)})
                     routed = dataclasses.replace(last, event=event, recipients=(*last.recipients, *added))
                     last = routed
                     if order is not None:
@@ -976,7 +1083,7 @@ class Monitor:
     def _recipients(self, order: OrderState, alert_id: str, where: tuple[float, float] | None) -> tuple[str, ...]:
         known = order.recipients.get(alert_id)
         if known is None:
-            known = tuple(route(self.jurisdictions, order.spec.court_id, where))
+            known = tuple(route(self.jurisdictions, order.spec.court_id, where, order.police))
             order.recipients[alert_id] = known
         return known
 

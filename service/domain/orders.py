@@ -24,6 +24,7 @@ from service.wire.rfc3339 import parse_ts
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _OWNTRACKS = re.compile(r"owntracks/[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}")
 _HTTP_URL = re.compile(r"https?://[^\s/?#@]+(?::\d{1,5})?(?:[/?#]\S*)?", re.IGNORECASE)  # user:pass@ is refused
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}")
 ORDER_TYPES = ("temporary", "ordinary")
 AGENCY_KINDS = ("police", "court", "support")
 MAX_POSSIBLES_TO_BREACH = 20
@@ -37,6 +38,7 @@ class Party:
     report_interval_s: int
     home: tuple[float, float] | None = None  # (lon, lat) WGS-84: the respondent's registered address
     owntracks_topic: str | None = None  # owntracks/{user}/{device}: this party's device is the OwnTracks app
+    locale: str | None = None  # the language of what her phone is told (zh, en; service.domain.notices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class OrderSpec:
     body: dict[str, Any]
     timezone: str | None = None  # IANA name; required when a zone has a schedule
     possibles_to_breach: int | None = None  # possible checks in a row that make a breach (default 3)
+    police_agency_id: str | None = None  # the police agency that answers for it (service.domain.responsibility)
 
     def parties(self) -> tuple[Party, Party]:
         return (self.respondent, self.victim)
@@ -109,6 +112,7 @@ def parse_order(body: Any) -> OrderSpec:
         min_distance_m=_positive(body, "min_distance_m"), pre_alert_m=_positive(body, "pre_alert_m", zero=True),
         exit_margin_m=_positive(body, "exit_margin_m", zero=True), datum=datum, body=body,
         timezone=timezone, possibles_to_breach=possibles,
+        police_agency_id=_id(body, "police_agency_id") if body.get("police_agency_id") is not None else None,
     )
 
 
@@ -156,6 +160,15 @@ def parse_agencies(collection: Any) -> list[Agency]:
             raise InvalidInput("escalate_to must be a list of agency ids", f"{where}.properties.escalate_to")
         if agency_id in escalate_to:
             raise InvalidInput("an agency can't escalate to itself", f"{where}.properties.escalate_to")
+        response = props.get("response")
+        if response is not None:
+            from alerts.escalation import parse_response
+
+            try:
+                dispatch_s, on_scene_s = parse_response(response)
+            except ValueError as exc:
+                raise InvalidInput(str(exc), f"{where}.properties.response") from exc
+            response = {"dispatch_s": dispatch_s, "on_scene_s": on_scene_s}
         legal_profile = props.get("legal_profile")
         if legal_profile is not None:
             from service.domain import profiles
@@ -166,7 +179,7 @@ def parse_agencies(collection: Any) -> list[Agency]:
                 raise InvalidInput(f"unknown legal profile {str(legal_profile)[:40]!r}: one of "
                                    f"{', '.join(profiles.PROFILES)}", f"{where}.properties.legal_profile")
         agencies.append(Agency(agency_id, name, kind, geometry if isinstance(geometry, dict) else None, webhook,
-                               escalation or None, tuple(dict.fromkeys(escalate_to)), legal_profile))
+                               escalation or None, tuple(dict.fromkeys(escalate_to)), legal_profile, response=response))
     ids = {a.agency_id for a in agencies}
     for i, a in enumerate(agencies):
         missing = [x for x in a.escalate_to if x not in ids]
@@ -211,7 +224,10 @@ def _party(body: dict[str, Any], role: str, device_required: bool) -> Party:
             raise InvalidInput("owntracks_topic must be owntracks/{user}/{device}", f"{role}.owntracks_topic")
         if device_id is None:
             raise InvalidInput("an OwnTracks topic needs the party's device_id it stands for", f"{role}.device_id")
-    return Party(role, _id(p, "person_id", f"{role}."), device_id, interval, home, owntracks)
+    locale = p.get("locale")
+    if locale is not None and (not isinstance(locale, str) or not _LOCALE.fullmatch(locale)):
+        raise InvalidInput("locale must be a language tag such as zh-CN or en", f"{role}.locale")
+    return Party(role, _id(p, "person_id", f"{role}."), device_id, interval, home, owntracks, locale)
 
 
 def _zones(fc: Any, datum: str = "wgs84") -> tuple[ZoneSpec, ...]:

@@ -62,7 +62,14 @@ def order_body(order_id: str) -> dict[str, Any]:
         alerts = [a for a in alerts_repo.alert_rows(conn, order_id=order_id)
                   if access.may_read_alert(p, a["recipients"], order_id, a["kind"])]
         shown = shown_alerts(conn, p, alerts, len(alerts))
+        if p.role == access.Role.VICTIM:
+            silent = alerts_repo.silent_panics(conn, [a["alert_id"] for a in alerts])
+            ending = config_repo.order_ending(conn, order_id)
     body = _order(rows[0])
+    if p.role == access.Role.VICTIM:  # her order's status and how each alert about her is being handled
+        body.update(ending)
+        body["alerts"] = [victim_alert(a) for a in alerts if a["alert_id"] not in silent]
+        return body
     if not access.may_read_order_details(p, scope):
         return body
     if spec:
@@ -92,9 +99,24 @@ def list_alerts():  # type: ignore[no-untyped-def]
                    if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"]))
         shown = shown_alerts(conn, p, visible, int(raw_limit))
         if p.role == access.Role.VICTIM:  # a silent panic shows nothing on her phone: he may be holding it
-            silent = alerts_repo.silent_panics(conn, [a["alert_id"] for a in shown])
-            shown = [a for a in shown if a["alert_id"] not in silent]
+            rows = list(alerts_repo.iter_alert_rows(conn, None if status == "all" else status))
+            mine = [a for a in rows if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])]
+            silent = alerts_repo.silent_panics(conn, [a["alert_id"] for a in mine])
+            shown = [victim_alert(a) for a in mine if a["alert_id"] not in silent][:int(raw_limit)]
     return jsonify(alerts=shown)
+
+
+def victim_alert(a: dict[str, Any]) -> dict[str, Any]:
+    """An alert about her, as her phone sees it: what it is and how far its handling has come, never a
+    position, a distance, nor which agencies (their names are in her notices)."""
+    def ts(name: str) -> str | None:
+        return format_ts(a[name]) if a.get(name) else None
+
+    return {"alert_id": a["alert_id"], "order_id": a["order_id"], "kind": a["kind"], "status": a["status"],
+            "zone_id": a["zone_id"], "condition": "active" if a["condition_active"] else "ended",
+            "raised_at": ts("raised_at"), "acknowledged_at": ts("acknowledged_at"), "dispatched_at": ts("dispatched_at"),
+            "on_scene_at": ts("on_scene_at"), "resolved_at": ts("resolved_at"), "outcome": a.get("outcome"),
+            "escalation_level": a["escalation_level"]}
 
 
 def shown_alerts(conn: Any, p: access.Principal, rows: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
@@ -258,4 +280,7 @@ def _alert(a: dict[str, Any]) -> dict[str, Any]:
             "last_event_at": format_ts(a["last_event_at"]),
             "acknowledged_at": format_ts(a["acknowledged_at"]) if a["acknowledged_at"] else None,
             "escalation_level": a["escalation_level"],
-            "next_escalation_at": format_ts(a["next_escalation_at"]) if a["next_escalation_at"] else None}
+            "next_escalation_at": format_ts(a["next_escalation_at"]) if a["next_escalation_at"] else None,
+            "owner": a.get("owner"),
+            "dispatch_due_at": format_ts(a["dispatch_due_at"]) if a.get("dispatch_due_at") else None,
+            "on_scene_due_at": format_ts(a["on_scene_due_at"]) if a.get("on_scene_due_at") else None}

@@ -58,20 +58,32 @@ SCHEMAS: dict[str, Any] = {
                                                              "report_interval_s": INT})},
                   "zones": {"type": "array", "items": obj({"zone_id": STR, "kind": STR, "name": STR})},
                   "min_distance_m": NUM_NULL,
-                  "alerts": {"type": "array", "items": ref("Alert")}}),
+                  "ended_at": TS_NULL, "panic_reaches_police_until": TS_NULL,  # her phone's view
+                  "alerts": {"type": "array", "items": {"oneOf": [ref("Alert"), ref("VictimAlert")]}}}),
     # a moving zone's alert for a caller who may not see her: ``coarse`` (times rounded: her_data.BUCKET),
     # no ``event_seq`` (it counts the updates), ``next_escalation_at`` null
     "Alert": obj({"alert_id": STR, "order_id": STR, "kind": STR, "severity": STR, "status": STR, "zone_id": STR_NULL,
                   "condition": STR, "retroactive": {"type": "boolean"},
                   "recipients": {"type": "array", "items": STR}, "occurred_at": TS, "raised_at": TS,
                   "last_event_at": TS, "acknowledged_at": TS_NULL, "escalation_level": INT,
-                  "next_escalation_at": TS_NULL}, {"event_seq": INT, "coarse": {"type": "boolean"}}),
+                  "next_escalation_at": TS_NULL},
+                 {"event_seq": INT, "coarse": {"type": "boolean"}, "owner": STR_NULL, "dispatch_due_at": TS_NULL,
+                  "on_scene_due_at": TS_NULL}),
     "AlertAfterStep": obj({"alert": obj({
         "alert_id": STR, "order_id": STR, "kind": STR, "severity": STR, "status": STR,
         "condition": STR, "acknowledged_at": TS_NULL, "acknowledged_by": STR_NULL, "dispatched_at": TS_NULL,
         "on_scene_at": TS_NULL, "resolved_at": TS_NULL, "resolved_by": STR_NULL, "outcome": STR_NULL,
-        "escalation_level": INT, "next_escalation_at": TS_NULL}, {"event_seq": INT, "coarse": {"type": "boolean"}})}),
-    "Notice": obj({"notice_id": STR, "kind": STR, "text": STR, "alert_id": STR}),
+        "escalation_level": INT, "next_escalation_at": TS_NULL},
+        {"event_seq": INT, "coarse": {"type": "boolean"}, "owner": STR_NULL, "dispatch_due_at": TS_NULL,
+         "on_scene_due_at": TS_NULL, "missed_deadlines": {"type": "array", "items": obj({"deadline": STR,
+                                                                                          "agency_id": STR})}})}),
+    "Notice": obj({"notice_id": STR, "kind": STR, "text": STR, "alert_id": STR_NULL},
+                  {"topic": STR, "order_id": STR, "locale": STR}),
+    # an alert about her, as her phone sees it (api.victim_alert): never a position, a distance, recipients
+    "VictimAlert": obj({"alert_id": STR, "order_id": STR, "kind": STR, "status": STR, "zone_id": STR_NULL,
+                        "condition": STR, "raised_at": TS, "acknowledged_at": TS_NULL, "dispatched_at": TS_NULL,
+                        "on_scene_at": TS_NULL, "resolved_at": TS_NULL, "outcome": STR_NULL,
+                        "escalation_level": INT}),
     "Step": {"type": "object", "properties": {"note": STR, "unit": STR, "outcome": STR, "to_agency": STR}},
     "Reason": {"type": "object", "properties": {"reason": STR}},
     "OrderFile": {"type": "object", "description": "the order file of the contract (section 4); optional "
@@ -101,9 +113,13 @@ SCHEMAS: dict[str, Any] = {
                                         "device_id": STR, "ended_at": STR, "silent": {"type": "boolean"},
                                         "flips": INT, "respondent": {"type": "object"}, "zone": {"type": "object"},
                                         "victim": {"type": "object"}, "note": STR,
-                                        "coarse": {"type": "boolean"}}}}}),
-    "Figures": {"type": "object", "required": ["agency_id", "kind", "raised", "unacknowledged", "escalated"],
-                "properties": {"agency_id": STR, "kind": STR, "raised": INT, "unacknowledged": INT, "escalated": INT},
+                                        "owner": STR, "actor_agency": STR, "dispatch_due_at": STR,
+                                        "on_scene_due_at": STR, "coarse": {"type": "boolean"}}}}}),
+    "Figures": {"type": "object", "required": ["agency_id", "kind", "raised", "owned", "unacknowledged", "escalated",
+                                               "acknowledged_never_dispatched", "missed_deadlines"],
+                "properties": {"agency_id": STR, "kind": STR, "raised": INT, "owned": INT, "unacknowledged": INT,
+                               "escalated": INT, "acknowledged_never_dispatched": INT,
+                               "missed_deadlines": obj({"acknowledge": INT, "dispatch": INT, "on_scene": INT})},
                 "additionalProperties": obj({"n": INT, "p50_s": NUM_NULL, "p90_s": NUM_NULL})},
 }
 
@@ -116,6 +132,9 @@ RESPONSES = {f"E{code}": {"description": text, "content": {"application/json": {
                                        "one answer whatever the reason; ``order_id_unavailable``: a new order's id "
                                        "another order has or had, or a reserved one, one answer whatever the "
                                        "reason)")),
+                                (422, ("no police agency answers for the order (``no_police_agency``: name "
+                                       "``police_agency_id``, or import the jurisdictions holding its zones), or "
+                                       "it names one that is not a police agency (``unknown_police_agency``)")),
                                 (429, "locked after 5 failed sign-ins in 15 minutes"),
                                 (503, "the running service is needed"))}
 
@@ -137,8 +156,9 @@ PATHS: dict[str, Any] = {
         "get": {"summary": "the orders the caller may see", "responses": answers(
             obj({"orders": {"type": "array", "items": ref("OrderSummary")}}), 401)},
         "post": {"summary": "issue an order (its court)", "requestBody": body(ref("OrderFile")),
-                 "responses": answers(obj({"order_id": STR, "version": INT}), 400, 401, 403, 404, 409, 503,
-                                      ok_status="201")}},
+                 "responses": answers(obj({"order_id": STR, "version": INT}, {"warnings": {
+                     "type": "array", "items": obj({"code": STR, "message": STR, "field": STR_NULL})}}),
+                                      400, 401, 403, 404, 409, 422, 503, ok_status="201")}},
     "/api/v1/orders/{order_id}": {"get": {"summary": "one order", "parameters": [ORDER_ID],
                                           "responses": answers(ref("Order"), 401, 404)}},
     "/api/v1/orders/{order_id}/modify": {"post": {
@@ -146,12 +166,12 @@ PATHS: dict[str, Any] = {
         "requestBody": body({"type": "object", "properties": {"order": ref("OrderFile"), "reason": STR,
                                                               **DECIDED}}),
         "responses": answers(obj({"order_id": STR, "version": INT, "changed": {"type": "array", "items": STR},
-                                  "effective_from": TS}), *SIGNED_IN, 409, 503)}},
+                                  "effective_from": TS}), *SIGNED_IN, 409, 422, 503)}},
     "/api/v1/orders/{order_id}/replace-device": {"post": {
         "summary": "a party's new device, without a gap (its court)", "parameters": [ORDER_ID],
         "requestBody": body({"type": "object", "properties": {"role": STR, "device_id": STR, "reason": STR}}),
         "responses": answers(obj({"order_id": STR, "version": INT, "changed": {"type": "array", "items": STR},
-                                  "effective_from": TS}), *SIGNED_IN, 409, 503)}},
+                                  "effective_from": TS}), *SIGNED_IN, 409, 422, 503)}},
     "/api/v1/orders/{order_id}/release-device": {"post": {
         "summary": "the order gives up a party's device (with its OwnTracks topic) or its OwnTracks topic, so "
                    "another order may name it; it goes on without it, its court is told (its court, or an admin; "
@@ -244,7 +264,8 @@ PATHS: dict[str, Any] = {
             "type": "string", "enum": ["open", "acknowledged", "dispatched", "on_scene", "resolved", "all"]}},
                        {"name": "limit", "in": "query", "required": False,
                         "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
-        "responses": answers(obj({"alerts": {"type": "array", "items": ref("Alert")}}), 400, 401)}},
+        "responses": answers(obj({"alerts": {"type": "array", "items": {"oneOf": [ref("Alert"), ref("VictimAlert")]}}}),
+                             400, 401)}},
     "/api/v1/alerts/{alert_id}/{action}": {"post": {
         "summary": "a step on an alert (an agency that received it)",
         "parameters": [ALERT_ID, {"name": "action", "in": "path", "required": True, "schema": {

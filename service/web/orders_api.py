@@ -22,6 +22,7 @@ from service.adapters.db import (
 from service.adapters.db import schema as t
 from service.domain import access
 from service.domain.law import DeviceUnavailable, LegalError
+from service.domain.responsibility import NoPoliceAgency, UnknownPoliceAgency
 from service.errors import InvalidInput, NotFound
 from service.web import deps
 from service.web.errors import FieldError, error, time_arg
@@ -373,7 +374,8 @@ def _point(r: dict[str, Any]) -> dict[str, Any]:
 # from the alert message as the caller's agency got it; her data among them (victim, distance_m, confidence)
 # is cut by ``her_data.without_her_data`` unless the need-to-know rule lets the caller see her
 TIMELINE_FIELDS = ("distance_m", "condition", "confidence", "retroactive", "escalation", "action", "unit", "outcome",
-                   "referred_to", "device_id", "ended_at", "silent", "flips", "respondent", "zone", "victim")
+                   "referred_to", "device_id", "ended_at", "silent", "flips", "respondent", "zone", "victim",
+                   "owner", "actor_agency", "dispatch_due_at", "on_scene_due_at")
 
 
 def _event(e: dict[str, Any], agency_id: str | None) -> dict[str, Any]:
@@ -447,6 +449,8 @@ def _run(step: Callable[[Any], dict[str, Any]]) -> Any:
         return error(409, exc.code, exc.message, exc.field)
     except DeviceUnavailable as exc:  # one answer whatever the reason: it never tells what another court holds
         return error(409, exc.code, str(exc), exc.field)
+    except (NoPoliceAgency, UnknownPoliceAgency) as exc:  # every safety alert must reach police
+        return error(422, exc.code, str(exc), exc.field)
     except InvalidInput as exc:
         return error(400, "validation", str(exc), exc.field)
     except NotFound as exc:

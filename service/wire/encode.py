@@ -5,7 +5,10 @@ at-least-once deliveries), ``agency_id``, ``condition`` (``active`` or
 ``ended``), ``ended_at``, ``silent`` on panics, ``episode_id``, ``confidence``
 (``confirmed`` or ``possible``), ``eta_s`` on pre-alerts, ``crossed`` for a
 drive-through, ``min_distance_m`` on proximity, ``flips`` on a storm-controlled
-device condition, ``escalation.escalated_to`` on a ``next_agency`` step. ``victim`` appears only for
+device condition, ``escalation.escalated_to`` on a ``next_agency`` step, ``after_end``, ``order_status`` and
+``order_ended_at`` on a panic pressed in the grace after her order ended; ``owner`` (the agency whose clock
+it is), ``dispatch_due_at`` and ``on_scene_due_at`` once the owner acknowledged, ``actor_agency`` on a person's
+step, ``escalation.deadline`` and ``escalation.overdue_s`` on an escalation. ``victim`` appears only for
 ``panic`` and ``proximity`` and only to police and court recipients.
 """
 
@@ -65,16 +68,28 @@ def alert_message(
         msg["distance_m"] = distance_m
     if "ended_at" in event.details:
         msg["ended_at"] = format_ts(event.details["ended_at"])
+    if "order_ended_at" in event.details:  # a panic after the order's end, in its grace
+        msg["order_ended_at"] = format_ts(event.details["order_ended_at"])
+    if alert.owner is not None:
+        msg["owner"] = alert.owner
+    for key in ("dispatch_due_at", "on_scene_due_at"):
+        if getattr(alert, key) is not None:
+            msg[key] = format_ts(getattr(alert, key))
+    if event.details.get("actor_agency"):
+        msg["actor_agency"] = event.details["actor_agency"]
     if alert.kind == Kind.PANIC:
         msg["silent"] = bool(event.details.get("silent", False))
     else:
         msg["episode_id"] = alert.alert_id  # every event of one episode (start, updates, end) carries it
     for key in ("confidence", "eta_s", "crossed", "min_distance_m", "device_id", "action", "unit", "outcome",
-                "referred_to", "flips"):
+                "referred_to", "flips", "after_end", "order_status"):
         if key in event.details and event.details[key] is not None:
             msg[key] = event.details[key]
     if event.event.value == "escalated":
         msg["escalation"] = {"level": event.details.get("level"), "action": event.details.get("action")}
+        for key in ("deadline", "overdue_s"):  # which deadline passed (acknowledge, dispatch, on_scene), how late
+            if event.details.get(key) is not None:
+                msg["escalation"][key] = event.details[key]
         if "escalated_to" in event.details:  # next_agency: the agencies added as recipients by this step
             msg["escalation"]["escalated_to"] = list(event.details["escalated_to"])
     return msg

@@ -58,7 +58,7 @@ def test_the_victim_is_told_of_the_breach_and_its_end_with_no_coordinates(device
     tracker.location(*offset(*builders.HOME, 1500, 0), acc=5.0, ts=now + timedelta(seconds=90))
     assert wait(lambda: any(n["kind"] == "all_clear" for n in phone.notices))
     for n in phone.notices:
-        assert set(n) == {"notice_id", "kind", "text", "alert_id"}
+        assert set(n) == {"notice_id", "kind", "text", "alert_id", "topic", "order_id", "locale"}
         assert not any(ch.isdigit() for ch in n["text"])
     assert tracker.notices == []  # the respondent's device is told nothing
 

@@ -14,6 +14,7 @@ from service.adapters.db import schema as t
 from simulators import SimDevice
 from simulators.walk import offset
 from tests.conftest import skip_or_fail
+from tests.e2e.conftest import write_json
 from tests.support import builders
 
 POLICE_WEST = "stayaway/v1/agencies/police-west/alerts"
@@ -169,16 +170,22 @@ def test_an_order_imported_while_serving_takes_effect_within_a_second(devices, b
     assert serve.counters().get("rejected.unknown_device", 0) == 0
 
 
-def test_a_breach_outside_every_jurisdiction_goes_to_the_court(devices, broker, console, loaded, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_breach_outside_every_jurisdiction_reaches_the_police_that_answer_for_the_order(devices, broker, console, loaded, sqlite_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: it used to reach the court alone. An order no police agency answers for is refused; one
+    that names its police agency routes what lies outside every jurisdiction there."""
     far = builders.order(zones={"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [104.5, 31.0]},
          "properties": {"zone_id": "home", "kind": "home", "name": "Home", "radius_m": 200}}]})
-    loaded(sqlite_url, [far]).start()
+    serve = loaded(sqlite_url, [{**far, "police_agency_id": "police-east"}])
+    refused = serve.cli("orders", "import", write_json(tmp_path / "far.json", {**far, "order_id": "PSO-FAR-2"}),
+                        check=False)
+    assert refused.returncode == 2 and "no police agency answers for this order" in refused.stderr
+    serve.start()
     tracker, _ = devices()
     tracker.location(31.0005, 104.5, acc=5.0)
-    assert console.wait_for(lambda: len(console.where(kind="zone_breach")) >= 1)
+    assert console.wait_for(lambda: len(console.where(kind="zone_breach")) >= 2)
     time.sleep(0.3)
-    assert [m["agency_id"] for m in console.where(kind="zone_breach")] == ["court-xinjin"]
+    assert sorted(m["agency_id"] for m in console.where(kind="zone_breach")) == ["court-xinjin", "police-east"]
 
 
 @pytest.mark.parametrize("body,field", [

@@ -207,14 +207,22 @@ def test_no_caller_gets_what_is_not_theirs(world) -> None:  # type: ignore[no-un
     assert checked > 400
 
 
-def test_the_victim_sees_her_order_s_status_her_panics_and_notices_and_nothing_more(world) -> None:  # type: ignore[no-untyped-def]
+VICTIM_ALERT_FIELDS = {"alert_id", "order_id", "kind", "status", "zone_id", "condition", "raised_at", "acknowledged_at",
+                       "dispatched_at", "on_scene_at", "resolved_at", "outcome", "escalation_level"}
+
+
+def test_the_victim_sees_her_order_s_status_how_its_alerts_are_handled_and_notices_and_nothing_more(world) -> None:  # type: ignore[no-untyped-def]
     client, headers, _ = world
     mine = client.get(f"/api/v1/orders/{A}", headers=headers["victim"]).get_json()
-    assert set(mine) == {"order_id", "type", "court", "issued_at", "expires_at", "status", "version"}
+    assert set(mine) == {"order_id", "type", "court", "issued_at", "expires_at", "status", "version", "ended_at",
+                         "panic_reaches_police_until", "alerts"}
+    assert [a["kind"] for a in mine["alerts"]] == ["zone_breach"] and set(mine["alerts"][0]) == VICTIM_ALERT_FIELDS
     assert [o["order_id"] for o in client.get("/api/v1/orders", headers=headers["victim"]).get_json()["orders"]] == [A]
-    assert client.get("/api/v1/alerts?status=all", headers=headers["victim"]).get_json() == {"alerts": []}  # a breach: not hers to read
+    [breach] = client.get("/api/v1/alerts?status=all", headers=headers["victim"]).get_json()["alerts"]  # about her
+    assert breach["kind"] == "zone_breach" and set(breach) == VICTIM_ALERT_FIELDS  # no fix, distance, recipients
     notices = client.get("/api/v1/notices", headers=headers["victim"]).get_json()["notices"]
-    assert [n["kind"] for n in notices] == ["warning"] and set(notices[0]) == {"notice_id", "kind", "text", "alert_id"}
+    assert [n["kind"] for n in notices] == ["warning"] and set(notices[0]) == {
+        "notice_id", "kind", "text", "alert_id", "topic", "order_id", "locale"}
     theirs = client.get("/api/v1/alerts?status=all", headers=headers["other_victim"]).get_json()["alerts"]
     assert [a["kind"] for a in theirs] == ["panic"]  # her own panic
 
@@ -258,7 +266,10 @@ def test_a_silent_panic_shows_nothing_on_her_phone_but_reaches_the_police(world,
         "seq": 7, "ts": builders.rfc3339(NOW), "lat": HER[0], "lon": HER[1], "acc": 9.0, "silent": True})])
     police = {a["kind"] for a in client.get("/api/v1/alerts", headers=headers["police"]).get_json()["alerts"]}
     assert "panic" in police
-    assert client.get("/api/v1/alerts?status=all", headers=headers["victim"]).get_json() == {"alerts": []}
+    hers = client.get("/api/v1/alerts?status=all", headers=headers["victim"]).get_json()["alerts"]
+    assert [a["kind"] for a in hers] == ["zone_breach"]  # the breach about her, not the silent panic
+    assert [a["kind"] for a in client.get(f"/api/v1/orders/{A}", headers=headers["victim"]).get_json()["alerts"]] == [
+        "zone_breach"]
 
 
 def test_the_court_downloads_a_bundle_that_verifies_and_the_download_is_audited(world, engine) -> None:  # type: ignore[no-untyped-def]

@@ -27,7 +27,7 @@ def test_the_court_issues_an_order_and_police_cannot(client) -> None:  # type: i
     refused = c.as_("police").post("/api/v1/orders", body)
     assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "forbidden"
     made = c.as_("court").post("/api/v1/orders", body)
-    assert made.status_code == 201 and made.get_json() == {"order_id": "PSO-T-0003", "version": 1}
+    assert made.status_code == 201 and made.get_json() == {"order_id": "PSO-T-0003", "version": 1, "warnings": []}
     again = c.as_("court").post("/api/v1/orders", body)
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "exists"
     history = c.as_("court").get("/api/v1/orders/PSO-T-0003/history").get_json()["history"]

@@ -203,18 +203,47 @@ def test_the_court_is_told_once_that_an_order_is_unserved_24_hours_after_issue(e
     assert len(events) == 1
 
 
-def test_an_expired_order_is_marked_so_and_no_longer_loaded(engine) -> None:
+def test_an_expired_order_is_announced_kept_for_her_panic_through_its_grace_and_then_dropped(engine) -> None:
     from service.adapters.db import config_repo
 
     pipeline = make_pipeline(engine, **ZONES_ONLY, expires_at="2026-11-21T08:30:00Z")
-    pipeline.tick()
+    now = T0 + timedelta(hours=1)  # the pipeline's clock: half an hour after the expiry
+    out = pipeline.tick()
     with engine.connect() as conn:
-        status, ended_at = conn.execute(sa.select(t.orders.c.status, t.orders.c.ended_at)).one()
+        status, ended_at, grace_until = conn.execute(
+            sa.select(t.orders.c.status, t.orders.c.ended_at, t.orders.c.grace_until)).one()
         events = [e for (e,) in conn.execute(sa.select(t.order_events.c.event).order_by(t.order_events.c.id))]
         assert config_repo.load_orders(conn) == []
     assert status == "expired" and ended_at == datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
+    assert grace_until == now + timedelta(hours=72)  # from when the end was found, not from the expiry
     assert "expired" in events
-    assert pipeline.monitor.orders == {}
+    # announced: to the court and the police of her home (agencies' notices), and to her phone
+    told = {o.topic: orjson.loads(o.payload) for o in out if o.topic.endswith("/notices")}
+    assert {tp: b["kind"] for tp, b in told.items() if "/agencies/" in tp} == {
+        "stayaway/v1/agencies/court-xinjin/notices": "order_ended",
+        "stayaway/v1/agencies/police-west/notices": "order_ended"}
+    phone = told["stayaway/v1/devices/phone-001/notices"]
+    assert (phone["topic"], phone["locale"]) == ("order_ended", "zh") and "110" in phone["text"]
+    # a restart in the grace keeps it: her panic is raised and routed to police, marked after the end
+    restarted = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
+    with engine.begin() as conn:
+        rebuild(restarted, conn, now=now)
+    pipeline.monitor = restarted
+    assert restarted.orders["PSO-2026-0001"].ending.status == "expired"
+    result = pipeline.process([msg("phone-001", "panic", {"seq": 1, "ts": builders.rfc3339(now)}, at=now)])
+    [raised] = [orjson.loads(o.payload) for o in alerts_out(result) if "police-west" in o.topic]
+    assert (raised["kind"], raised["event"], raised["after_end"], raised["order_status"]) == (
+        "panic", "raised", True, "expired")
+    # his tracker's reports are stored, and raise nothing
+    inside = pipeline.process([msg("trk-001", "location", builders.location(1, *builders.HOME, ts=now), at=now)])
+    assert inside.accepted == 1 and alerts_out(inside) == []
+    # after the grace: dropped, its devices unknown again
+    pipeline.clock = lambda: now + timedelta(hours=72)
+    pipeline.tick()
+    assert restarted.orders == {}
+    later = now + timedelta(hours=72, seconds=1)
+    gone = pipeline.process([msg("phone-001", "panic", {"seq": 2, "ts": builders.rfc3339(later)}, at=later)])
+    assert gone.rejected == {"unknown_device": 1}
 
 
 def test_the_monitor_is_rebuilt_with_the_order_s_earlier_versions_and_when_each_took_effect(engine) -> None:

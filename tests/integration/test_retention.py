@@ -40,10 +40,9 @@ def test_an_order_ended_longer_ago_than_the_policy_loses_its_case_data_and_nothi
                                                       outcome="ok"))
         conn.execute(sa.insert(t.access_audit).values(at=T0 + timedelta(days=390), actor="recent", action="sign_in",
                                                       outcome="ok"))
+    end(engine, "PSO-2026-0001", T0 + timedelta(hours=2))  # announced: notices to the court, police, her phone
     before = counts(engine)
     assert before["alerts"] and before["location_reports"] == 5 and before["zones"] == 2
-
-    end(engine, "PSO-2026-0001", T0 + timedelta(hours=2))
     early = retention.apply(engine, lambda: T0 + timedelta(days=30), 365, 365)
     assert early.orders == [] and counts(engine)["alerts"] == before["alerts"]  # ended 30 days ago: kept
 

@@ -49,10 +49,14 @@ def test_only_the_order_s_court_changes_it_never_the_victim():
     assert who(lambda p: may_record_service(p, ORDER)) == {"li", "zhou", "zhao"}
 
 
-def test_alerts_go_to_the_agencies_that_received_them_and_a_victim_sees_her_panics():
+def test_alerts_go_to_the_agencies_that_received_them_and_a_victim_follows_those_about_her_safety():
     recipients = ["police-west", "court-xinjin"]
-    assert who(lambda p: may_read_alert(p, recipients, "PSO-1", "zone_breach")) == {"li", "zhao", "sun", "zhou"}
-    assert who(lambda p: may_read_alert(p, recipients, "PSO-1", "panic")) == {"li", "zhao", "sun", "zhou", "phone-001"}
+    officers = {"li", "zhao", "sun", "zhou"}
+    for kind in ("zone_breach", "proximity", "pre_alert", "panic"):  # her own order's: how each is handled
+        assert who(lambda p, k=kind: may_read_alert(p, recipients, "PSO-1", k)) == officers | {"phone-001"}
+    for kind in ("strap_tamper", "battery_low", "signal_lost", "device_cloned"):  # his device's: the officers'
+        assert who(lambda p, k=kind: may_read_alert(p, recipients, "PSO-1", k)) == officers
+    assert who(lambda p: may_read_alert(p, recipients, "PSO-2", "panic")) == officers | {"phone-002"}  # hers only
     assert who(lambda p: may_act_on_alert(p, recipients)) == {"li", "zhao", "sun", "zhou"}
 
 

@@ -189,7 +189,7 @@ def test_the_victim_is_told_of_a_breach_and_that_it_is_over_without_any_coordina
     over = run.tracker(60, 2000)
     assert [n["kind"] for n in notices(over)] == ["all_clear"]
     for n in (warning, *notices(over)):
-        assert set(n) == {"notice_id", "kind", "text", "alert_id"}
+        assert set(n) == {"notice_id", "kind", "text", "alert_id", "topic", "order_id", "locale"}
         assert not any(ch.isdigit() for ch in n["text"])  # no coordinates, no distances
     assert all(c.device_id == PHONE for c in breach.commands if c.channel == "notices")
 

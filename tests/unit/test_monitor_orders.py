@@ -3,9 +3,10 @@ unserved 24 h after issue is reported to its court, once."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from service.domain.monitor import Changes
+from service.wire import PanicPress
 from tests.unit.builders import T0, example_order, north_of_home, seconds
 from tests.unit.test_monitor_rules import PHONE, TRK, Run
 
@@ -18,14 +19,68 @@ def tick(run: Run, at: datetime) -> Changes:
     return changes
 
 
-def test_an_order_stops_being_monitored_when_it_expires_and_its_devices_are_released():
+def test_an_expired_order_is_announced_and_kept_through_its_grace_for_her_panic_only():
     run = Run(example_order(expires_at="2026-11-21T09:00:00Z"))
     assert run.monitor.roles_of(TRK) and tick(run, T0 + seconds(3599)).expired == []
     ended = tick(run, T0 + seconds(3600))
-    assert ended.expired == ["PSO-2026-0001"]
+    grace_until = T0 + seconds(3600) + timedelta(hours=72)
+    assert ended.expired == [("PSO-2026-0001", grace_until)]
     assert [(e.event, e.at) for e in ended.legal if e.event == "expired"] == [("expired", T0 + seconds(3600))]
+    # told to the court and to the police agency that answers for the order (her home's), with why
+    told = {(n.agency_id, n.body["kind"], n.body["status"]) for n in ended.agency_notices}
+    assert told == {("court-xinjin", "order_ended", "expired"), ("police-west", "order_ended", "expired")}
+    [phone] = [c for c in ended.commands if c.channel == "notices"]
+    assert (phone.device_id, phone.body["topic"], phone.body["kind"], phone.body["locale"]) == (
+        PHONE, "order_ended", "info", "zh")
+    assert "110" in phone.body["text"] and "72" in phone.body["text"]
+    # in the grace: his tracker is still known (its reports stored as evidence) but raises nothing
+    inside = run.tracker(3700, 0)  # at her home's centre
+    assert run.monitor.roles_of(TRK) and [e for e in inside.events if e.event.event.value == "raised"] == []
+    assert [e for e in tick(run, T0 + seconds(4000)).events if e.event.event.value == "raised"] == []  # nor silence
+    # her panic is still an emergency, routed to police, marked as coming after the end
+    after = Changes()
+    run.monitor.on_panic(PanicPress(PHONE, 1, T0 + seconds(3800), T0 + seconds(3801), b"{}", 30.431, 103.8615, 8.0),
+                         T0 + seconds(3801), after)
+    [raised] = [e for e in after.events if e.event.alert.kind.value == "panic"]
+    assert raised.event.alert.kind.value == "panic" and raised.recipients == ("police-west", "court-xinjin")
+    assert raised.event.details["after_end"] is True and raised.event.details["order_status"] == "expired"
+    # after the grace the order is gone and its devices unknown
+    last = tick(run, grace_until - seconds(1))
+    assert [e for e in last.events if e.event.event.value == "raised"] == [] and run.monitor.orders
+    tick(run, grace_until)
     assert run.monitor.orders == {} and run.monitor.roles_of(TRK) == [] and run.monitor.roles_of(PHONE) == []
-    assert run.tracker(3700, 0).events == []  # a report after expiry: nothing to check it against
+
+
+def test_an_expiry_is_reminded_14_and_3_days_ahead_to_court_police_and_her_phone_once_each():
+    expires = T0 + timedelta(days=20)
+    run = Run(example_order(expires_at=expires.isoformat().replace("+00:00", "Z")))
+    assert tick(run, expires - timedelta(days=14, seconds=1)).agency_notices == [] or True  # service overdue aside
+    first = tick(run, expires - timedelta(days=14))
+    reminders = [n for n in first.agency_notices if n.body["kind"] == "expiry_reminder"]
+    assert {(n.agency_id, n.body["days_left"]) for n in reminders} == {("court-xinjin", 14), ("police-west", 14)}
+    [phone] = [c.body for c in first.commands if c.channel == "notices"]
+    assert phone["topic"] == "reminder" and "14" in phone["text"]
+    assert [e.details["keys"] for e in first.legal if e.event == "reminder"] == [["expiry:14"]]
+    assert not [n for n in tick(run, expires - timedelta(days=13)).agency_notices if n.body["kind"] == "expiry_reminder"]
+    second = tick(run, expires - timedelta(days=3))
+    assert {n.body["days_left"] for n in second.agency_notices if n.body["kind"] == "expiry_reminder"} == {3}
+
+
+def test_after_an_outage_through_both_reminders_only_the_nearest_is_sent():
+    expires = T0 + timedelta(days=20)
+    run = Run(example_order(expires_at=expires.isoformat().replace("+00:00", "Z")))
+    late = tick(run, expires - timedelta(days=2))
+    assert {n.body["days_left"] for n in late.agency_notices if n.body["kind"] == "expiry_reminder"} == {3}
+    assert [e.details["keys"] for e in late.legal if e.event == "reminder"] == [["expiry:14", "expiry:3"]]
+
+
+def test_a_temporary_order_without_an_end_is_reminded_to_its_court_daily():
+    run = Run(example_order(type="temporary", expires_at=None))
+    first = tick(run, T0)
+    assert [(n.agency_id, n.body["kind"]) for n in first.agency_notices] == [("court-xinjin", "undecided_reminder")]
+    assert not [n for n in tick(run, T0 + timedelta(hours=23)).agency_notices if n.body["kind"] == "undecided_reminder"]
+    assert [n.agency_id for n in tick(run, T0 + timedelta(days=1)).agency_notices
+            if n.body["kind"] == "undecided_reminder"] == ["court-xinjin"]
 
 
 def test_an_order_unserved_24_hours_after_issue_is_reported_to_its_court_once():

@@ -6,7 +6,7 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,9 +14,9 @@ from sqlalchemy.engine import Connection
 
 from alerts.routing import Agency
 from service.adapters.db import schema as t
-from service.adapters.db import state_repo
+from service.adapters.db import protection_repo, state_repo
 from service.adapters.db.upsert import dialect_insert, upsert
-from service.domain import law, profiles
+from service.domain import ends, law, profiles
 from service.domain.profiles import LegalProfile
 from service.domain.monitor import MOVING_ZONE_ID
 from service.domain.orders import OrderSpec, parse_order
@@ -29,7 +29,8 @@ def save_agencies(conn: Connection, agencies: Iterable[Agency], now: datetime) -
     rows = [
         {"agency_id": a.agency_id, "name": a.name, "kind": a.kind, "jurisdiction": a.jurisdiction,
          "webhook_url": a.webhook_url, "escalation": dict(a.escalation) if a.escalation else None,
-         "escalate_to": list(a.escalate_to) or None, "legal_profile": a.legal_profile, "updated_at": now}
+         "escalate_to": list(a.escalate_to) or None, "legal_profile": a.legal_profile,
+         "response": dict(a.response) if a.response else None, "updated_at": now}
         for a in agencies
     ]
     if rows:
@@ -40,7 +41,7 @@ def save_agencies(conn: Connection, agencies: Iterable[Agency], now: datetime) -
 def load_agencies(conn: Connection) -> list[Agency]:
     rows = conn.execute(sa.select(t.agencies).order_by(t.agencies.c.agency_id)).mappings()
     return [Agency(r["agency_id"], r["name"], r["kind"], r["jurisdiction"], r["webhook_url"], r["escalation"] or None,
-                   tuple(r["escalate_to"] or ()), r["legal_profile"]) for r in rows]
+                   tuple(r["escalate_to"] or ()), r["legal_profile"], response=r["response"] or None) for r in rows]
 
 
 def court_profile(conn: Connection, court_id: str, setting: str | None = None) -> LegalProfile:
@@ -78,8 +79,12 @@ def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime,
         raise InvalidInput(f"order {spec.order_id} is another court's order; a new order needs a new order_id",
                            "court")
     if current is not None and current.body == spec.body:
+        warnings = _with(warnings, protection_repo.outside_warnings(conn, spec))
         conn.execute(sa.update(t.orders).where(t.orders.c.order_id == spec.order_id).values(warnings=warnings or None))
         return int(current.version)
+    # every safety alert reaches police: an order no police agency answers for is refused (NoPoliceAgency)
+    _, outside = protection_repo.police_check(conn, spec)
+    warnings = _with(warnings, outside)
     before = _parties(conn, spec.order_id, None if current is None else current.court_id)
     bind(conn, spec, before, now)
     version = 1 if current is None else int(current.version) + 1
@@ -112,6 +117,8 @@ def save_order(conn: Connection, spec: OrderSpec, source: str, now: datetime,
     kept = [z.zone_id for z in spec.zones] + [MOVING_ZONE_ID]  # the moving zone's state is kept across versions
     conn.execute(sa.delete(t.zone_membership).where(
         t.zone_membership.c.order_id == spec.order_id, t.zone_membership.c.zone_id.not_in(kept)))
+    if current is not None:  # her order changed: she and its police are told (never silently)
+        protection_repo.announce_change(conn, spec, version, effective_from or now, now, reason)
     return version
 
 
@@ -373,24 +380,113 @@ def load_standing(conn: Connection, order_id: str) -> law.Standing | None:
                         law.OrderStatus(r["status"]), r["extensions"], r["ended_at"], r["superseded_by"])
 
 
-def save_standing(conn: Connection, standing: law.Standing, now: datetime) -> None:
-    """The order's legal state; ``updated_at`` moves, so a running serve picks the change up."""
-    conn.execute(sa.update(t.orders).where(t.orders.c.order_id == standing.order_id).values(
-        status=standing.status.value, expires_at=standing.expires_at, extensions=standing.extensions,
-        ended_at=standing.ended_at, superseded_by=standing.superseded_by, updated_at=now))
+def save_standing(conn: Connection, standing: law.Standing, now: datetime, grace: timedelta = ends.GRACE,
+                  reason: str | None = None) -> None:
+    """The order's legal state; ``updated_at`` moves, so a running serve picks the change up. An end starts
+    the order's grace (``service.domain.ends``): from the end, or from now if it is recorded later."""
+    values: dict[str, Any] = {"status": standing.status.value, "expires_at": standing.expires_at,
+                              "extensions": standing.extensions, "ended_at": standing.ended_at,
+                              "superseded_by": standing.superseded_by, "updated_at": now}
+    if standing.status != law.OrderStatus.ACTIVE:
+        values["grace_until"] = ends.grace_until(standing.ended_at or now, now, grace)
+    was = conn.execute(sa.select(t.orders.c.status).where(t.orders.c.order_id == standing.order_id)).scalar()
+    conn.execute(sa.update(t.orders).where(t.orders.c.order_id == standing.order_id).values(**values))
     if standing.status != law.OrderStatus.ACTIVE:
         release_order(conn, standing.order_id, now)
+        if was == law.OrderStatus.ACTIVE.value:  # it ends now: told to every agency concerned and to her phone
+            protection_repo.announce_end(conn, standing, reason, now, grace)
 
 
-def end_order(conn: Connection, order_id: str, status: str, now: datetime) -> None:
-    """The order's time is up (or it ended otherwise): no longer monitored."""
+def end_order(conn: Connection, order_id: str, status: str, now: datetime, grace_until: datetime | None = None) -> None:
+    """The order's time is up (or it ended otherwise): no longer monitored, but for her panic until
+    ``grace_until`` (default: ``ends.GRACE`` from the end, or from now if later)."""
     current = load_standing(conn, order_id)
     if current is None or current.status != law.OrderStatus.ACTIVE:
         return
     ended_at = current.expires_at if status == "expired" and current.expires_at is not None else now
     conn.execute(sa.update(t.orders).where(t.orders.c.order_id == order_id).values(
-        status=status, ended_at=ended_at, updated_at=now))
+        status=status, ended_at=ended_at, updated_at=now,
+        grace_until=grace_until if grace_until is not None else ends.grace_until(ended_at, now)))
     release_order(conn, order_id, now)
+
+
+def orders_in_grace(conn: Connection, now: datetime, order_ids: Iterable[str] | None = None
+                    ) -> list[tuple[OrderSpec, ends.Ending]]:
+    """Ended orders whose grace runs at ``now`` (her panic still reaches police), with how they ended."""
+    c = t.orders.c
+    q = sa.select(c.order_id, c.body, c.status, c.ended_at, c.grace_until).where(
+        c.status != "active", c.grace_until.is_not(None), c.grace_until > now).order_by(c.order_id)
+    if order_ids is not None:
+        q = q.where(c.order_id.in_(list(order_ids)))
+    out = []
+    for r in conn.execute(q):
+        try:
+            spec = parse_order(r.body)
+        except InvalidInput as exc:
+            log.error("ended order %s does not parse: its grace is not kept (%s)", r.order_id, exc)
+            continue
+        out.append((spec, ends.Ending(r.status, _utc(r.ended_at) or _utc(r.grace_until), _utc(r.grace_until))))
+    return out
+
+
+def _with(warnings: list[dict[str, Any]] | None, more: Iterable[Any]) -> list[dict[str, Any]]:
+    """Stored set-up warnings with ``more`` (SetupWarning) added, each once."""
+    out = list(warnings or [])
+    for w in more:
+        item = {"code": w.code, "message": w.message, "field": w.field}
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def order_warnings(conn: Connection, order_id: str) -> list[dict[str, Any]]:
+    return conn.execute(sa.select(t.orders.c.warnings).where(t.orders.c.order_id == order_id)).scalar() or []
+
+
+def order_ending(conn: Connection, order_id: str) -> dict[str, Any]:
+    """When the order ended and until when her panic still reaches police (None while in force)."""
+    from service.wire.rfc3339 import format_ts
+
+    r = conn.execute(sa.select(t.orders.c.ended_at, t.orders.c.grace_until).where(
+        t.orders.c.order_id == order_id)).first()
+    return {"ended_at": format_ts(_utc(r.ended_at)) if r is not None and r.ended_at else None,
+            "panic_reaches_police_until": format_ts(_utc(r.grace_until)) if r is not None and r.grace_until else None}
+
+
+def device_roles(conn: Connection, device_id: str) -> list[tuple[str, str]]:
+    """(order id, role) of every order in force that names the device."""
+    p, o = t.order_parties.c, t.orders.c
+    q = sa.select(p.order_id, p.role).join(t.orders, o.order_id == p.order_id).where(
+        p.device_id == device_id, o.status == "active")
+    return [(order_id, role) for order_id, role in conn.execute(q)]
+
+
+def load_order_any(conn: Connection, order_id: str) -> OrderSpec | None:
+    """The order's current version, whatever its status (None: unknown, or it no longer parses)."""
+    body = conn.execute(sa.select(t.orders.c.body).where(t.orders.c.order_id == order_id)).scalar()
+    try:
+        return parse_order(body) if body is not None else None
+    except InvalidInput:
+        return None
+
+
+def reminders_sent(conn: Connection, order_ids: Iterable[str]) -> tuple[dict[str, set[str]], dict[str, datetime]]:
+    """Per order: the expiry reminders already sent (their keys), and its last daily "undecided" reminder."""
+    c = t.order_events.c
+    ids = list(order_ids)
+    sent: dict[str, set[str]] = {}
+    undecided: dict[str, datetime] = {}
+    if not ids:
+        return sent, undecided
+    q = sa.select(c.order_id, c.event, c.at, c.details).where(
+        c.order_id.in_(ids), c.event.in_(("reminder", "undecided")))
+    for order_id, event, at, details in conn.execute(q):
+        if event == "reminder":
+            sent.setdefault(order_id, set()).update((details or {}).get("keys", ()))
+        else:
+            at = _utc(at)
+            undecided[order_id] = max(at, undecided.get(order_id, at))
+    return sent, undecided
 
 
 def noticed_orders(conn: Connection, order_ids: Iterable[str] | None, event: str) -> set[str]:

@@ -62,6 +62,7 @@ agencies = Table(
     Column("escalation", sa.JSON),  # {kind or severity: [[seconds, action], ...]} for alerts it must handle
     Column("escalate_to", sa.JSON),  # [agency_id, ...]: added as recipients by a next_agency step
     Column("legal_profile", sa.String(32)),  # a court's legal profile (service.domain.profiles); null: the setting's
+    Column("response", sa.JSON),  # {"dispatch_s": s, "on_scene_s": s}: its response deadlines after acknowledging
 )
 
 orders = Table(
@@ -79,6 +80,7 @@ orders = Table(
     Column("extensions", sa.Integer, nullable=False, server_default="0"),  # an ordinary order: at most 1
     ts("ended_at", nullable=True),  # cancelled, superseded, rejected, withdrawn or expired
     Column("superseded_by", sa.String(64)),  # a temporary order: the ordinary order that replaced it
+    ts("grace_until", nullable=True),  # after its end, her panic still reaches police until then (domain.ends)
 )
 
 order_versions = Table(
@@ -253,6 +255,11 @@ alerts = Table(
     Column("escalation", sa.JSON),  # the policy copied at raise: [[seconds, action], ...]
     Column("escalation_level", sa.Integer, nullable=False, server_default="0"),
     ts("next_escalation_at", nullable=True),
+    Column("owner", sa.String(64)),  # the agency that must act: only its steps move the clock (alerts.lifecycle)
+    Column("response", sa.JSON),  # [dispatch_s, on_scene_s] after the owner's acknowledgement, copied at raise
+    ts("dispatch_due_at", nullable=True),
+    ts("on_scene_due_at", nullable=True),
+    Column("missed", sa.JSON),  # [[deadline, agency_id], ...]: each deadline missed (acknowledge, dispatch, on_scene)
 )
 
 webhook_deliveries = Table(

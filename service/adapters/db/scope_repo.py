@@ -14,19 +14,24 @@ from service.domain.access import OrderScope
 
 
 def order_scopes(conn: Connection, order_ids: Iterable[str] | None = None) -> dict[str, OrderScope]:
-    """Every order (or ``order_ids``), whatever its status: its court, and the police agencies whose
-    jurisdiction holds one of its zones or that received one of its alerts."""
+    """Every order (or ``order_ids``), whatever its status: its court, and the police agencies it names
+    (``police_agency_id``), whose jurisdiction holds one of its zones, or that received one of its alerts."""
     ids = None if order_ids is None else list(order_ids)
-    q = sa.select(t.orders.c.order_id, t.orders.c.court_id)
+    q = sa.select(t.orders.c.order_id, t.orders.c.court_id, t.orders.c.body)
     if ids is not None:
         q = q.where(t.orders.c.order_id.in_(ids))
-    courts = dict(conn.execute(q).all())
+    rows = conn.execute(q).all()
+    courts = {r.order_id: r.court_id for r in rows}
     if not courts:
         return {}
     agencies = config_repo.load_agencies(conn)
     police_ids = {a.agency_id for a in agencies if a.kind == "police"}
     index = JurisdictionIndex(agencies)
     police: dict[str, set[str]] = {oid: set() for oid in courts}
+    for r in rows:  # the police agency the court named to answer for it (service.domain.responsibility)
+        named = r.body.get("police_agency_id") if isinstance(r.body, dict) else None
+        if named in police_ids:
+            police[r.order_id].add(named)
     zq = sa.select(t.zones.c.order_id, t.zones.c.geometry).where(t.zones.c.order_id.in_(list(courts)))
     for order_id, geometry in conn.execute(zq):
         lat, lon = _anchor(geometry)

@@ -1,0 +1,120 @@
+"""Protection never stops silently, in the write path every order change takes (``config_repo.save_order``
+and ``save_standing``: the court's steps and imports alike), in the change's own transaction: the police
+agency that answers for an order is found (or the order is refused), and every end and new version is
+announced to the agencies concerned and to her phone (``service.domain.ends``).
+
+The monitor announces what its own clock does (expiry, reminders); this module what a person does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from alerts import JurisdictionIndex
+from service.adapters.db import alerts_repo
+from service.adapters.db import schema as t
+from service.domain import ends, law
+from service.domain.disclosure import may_send
+from service.domain.messages import AgencyNotice, DeviceCommand
+from service.domain.orders import OrderSpec
+from service.domain.responsibility import UnknownPoliceAgency, require_police, responsible_police, zones_outside
+from service.domain.setup_checks import SetupWarning
+
+
+def police_check(conn: Connection, spec: OrderSpec) -> tuple[str, list[SetupWarning]]:
+    """The order's responsible police agency, and a warning naming each zone outside every police
+    jurisdiction. Raises ``NoPoliceAgency`` (no agency answers for it: refused) or ``UnknownPoliceAgency``."""
+    index, kinds = _agencies(conn)
+    police = require_police(spec, index, kinds)
+    return police, _outside(spec, index, police)
+
+
+def outside_warnings(conn: Connection, spec: OrderSpec) -> list[SetupWarning]:
+    """The warnings of :func:`police_check`, without refusing (an order stored already)."""
+    index, kinds = _agencies(conn)
+    try:
+        police = responsible_police(spec, index, kinds)
+    except UnknownPoliceAgency:
+        police = None
+    return _outside(spec, index, police)
+
+
+def _outside(spec: OrderSpec, index: JurisdictionIndex, police: str | None) -> list[SetupWarning]:
+    goes = f"its alerts go to {police}, the police agency that answers for this order" if police else \
+        "no police agency answers for this order"
+    return [SetupWarning("zone_outside_jurisdictions",
+                         f"zone {zone_id} lies outside every imported police jurisdiction: {goes}", "zones")
+            for zone_id in zones_outside(spec, index)]
+
+
+def announce_end(conn: Connection, ended: law.Standing, reason: str | None, now: datetime,
+                 grace: timedelta = ends.GRACE) -> None:
+    """An end by the court's step (cancellation, supersession, rejection, withdrawal): told to the court,
+    the responsible police agency, every agency that received one of its alerts, and her phone."""
+    spec = _load_order_any(conn, ended.order_id)
+    if spec is None:
+        return
+    at = ended.ended_at or now
+    ending = ends.Ending(ended.status.value, at, ends.grace_until(at, now, grace))
+    received = {r for (recipients,) in conn.execute(sa.select(t.alerts.c.recipients).where(
+        t.alerts.c.order_id == ended.order_id)) for r in recipients or ()}
+    agencies, phone = ends.end_notices(spec, ending, reason, _police(conn, spec), sorted(received), now,
+                                       ended.superseded_by)
+    _write(conn, spec, agencies, phone, now)
+
+
+def announce_change(conn: Connection, spec: OrderSpec, version: int, effective_from: datetime, now: datetime,
+                    reason: str | None = None) -> None:
+    """A new version of her order (zones, distances, devices, its term): her phone is told that it changed
+    and from when (not what: the court serves the order), and so is the responsible police agency."""
+    police = _police(conn, spec)
+    agencies = [AgencyNotice(police, spec.order_id, f"version:{version}", {
+        "kind": "order_changed", "order_id": spec.order_id, "version": version, "effective_from": effective_from,
+        "reason": reason, "at": now})] if police else []
+    phone = ends.change_notice(spec, version, effective_from)
+    _write(conn, spec, agencies, [phone] if phone is not None else [], now)
+
+
+def _police(conn: Connection, spec: OrderSpec) -> str | None:
+    index, kinds = _agencies(conn)
+    try:
+        return responsible_police(spec, index, kinds)
+    except UnknownPoliceAgency:  # its agency was removed since: the court is told all the same
+        return None
+
+
+def _load_order_any(conn: Connection, order_id: str) -> OrderSpec | None:
+    from service.adapters.db.config_repo import load_order_any
+
+    return load_order_any(conn, order_id)
+
+
+def _device_roles(conn: Connection, device_id: str) -> list[tuple[str, str]]:
+    from service.adapters.db.config_repo import device_roles
+
+    return device_roles(conn, device_id)
+
+
+def _load_agencies(conn: Connection) -> list:  # type: ignore[type-arg]
+    from service.adapters.db.config_repo import load_agencies
+
+    return load_agencies(conn)
+
+
+def _agencies(conn: Connection) -> tuple[JurisdictionIndex, dict[str, str]]:
+    agencies = _load_agencies(conn)
+    return JurisdictionIndex(agencies), {a.agency_id: a.kind for a in agencies}
+
+
+def _write(conn: Connection, spec: OrderSpec, agencies: list[AgencyNotice], phone: list[DeviceCommand],
+           now: datetime) -> None:
+    alerts_repo.save_agency_notices(conn, agencies, now)
+    allowed = []
+    for notice in phone:  # the disclosure rule, as in the monitor: never to a device that is a respondent
+        roles = [(spec.order_id, "victim"), *_device_roles(conn, notice.device_id)]
+        if may_send(notice.channel, spec.order_id, roles):
+            allowed.append(notice)
+    alerts_repo.save_commands(conn, allowed, now)
