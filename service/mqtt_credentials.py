@@ -17,6 +17,11 @@ else has been written: one bad order never blocks rotation for everyone. Pattern
 and OwnTracks apps' accounts no device topic (``topic deny``), whatever ids orders name. A name whose
 kind of account changes (a device id that comes back as an OwnTracks user) gets a new password.
 
+An order's accounts outlast its end by its grace (``orders.grace_until``, ``service.domain.ends``): her
+phone's panic still reaches police then, and his tracker's reports are still stored as evidence, so both
+keep their accounts until the grace ends; run after it, the command removes them. A name an order in force
+claims is its, whatever an ended order in its grace named under it (a device the court released).
+
 Passwords are 144 random bits, made here and shown once (``new-credentials.json``, mode 0600); only
 Mosquitto's hash is kept (its ``$7$`` format: PBKDF2-SHA512, a 12-byte salt, 64-byte digest, both
 base64), in the database and in the password file, so the files can be written again at any time.
@@ -84,6 +89,7 @@ class _Key:
     kind: str  # device | owntracks
     ident: str
     rank: int  # the first entered order naming it comes first
+    in_force: bool = False  # an order in force names it (else only ended orders in their grace)
     holders: set[tuple[str, str, str]] = field(default_factory=set)  # (court, role, person)
     orders: dict[str, str] = field(default_factory=dict)  # order -> role
 
@@ -163,7 +169,7 @@ def generate(engine: Engine, clock: Callable[[], datetime], out_dir: Path,
     with engine.begin() as conn:
         now = clock()
         agencies = {a for (a,) in conn.execute(sa.select(t.agencies.c.agency_id)) if _usable(a)}
-        wanted, owntracks, collisions = _accounts(_keys(conn), agencies, service_user)
+        wanted, owntracks, collisions = _accounts(_keys(conn, now), agencies, service_user)
         unknown = rotate - set(wanted)
         if unknown:
             raise InvalidInput(f"no such account to rotate: {', '.join(sorted(unknown))}", "rotate")
@@ -193,15 +199,18 @@ def generate(engine: Engine, clock: Callable[[], datetime], out_dir: Path,
     return issued
 
 
-def _keys(conn: Connection) -> dict[str, list[_Key]]:
-    """Per broker username, the device ids and OwnTracks topics orders in force name under it, the first
-    entered order's first (as migration 0015 ranks stored orders)."""
+def _keys(conn: Connection, now: datetime) -> dict[str, list[_Key]]:
+    """Per broker username, the device ids and OwnTracks topics orders in force, and ended orders still in
+    their grace at ``now``, name under it, the first entered order's first (as migration 0015 ranks stored
+    orders). A name an order in force claims drops the claims of ended orders only (no collision: the
+    court released the device, or the grace is all that is left of the other order)."""
     o, p, v = t.orders.c, t.order_parties.c, t.order_versions.c
     first = sa.select(v.order_id, sa.func.min(v.recorded_at).label("at")).group_by(v.order_id).subquery()
+    in_grace = sa.and_(o.status != "active", o.grace_until.is_not(None), o.grace_until > now)
     rows = conn.execute(
-        sa.select(o.order_id, o.court_id, p.role, p.person_id, p.device_id, p.owntracks_topic)
+        sa.select(o.order_id, o.court_id, o.status, p.role, p.person_id, p.device_id, p.owntracks_topic)
         .join(t.order_parties, p.order_id == o.order_id).outerjoin(first, first.c.order_id == o.order_id)
-        .where(o.status == "active", p.device_id.is_not(None))
+        .where(sa.or_(o.status == "active", in_grace), p.device_id.is_not(None))
         .order_by(first.c.at.is_(None), first.c.at, o.order_id, p.role)).all()
     keys: dict[tuple[str, str], _Key] = {}
     for r in rows:
@@ -211,12 +220,14 @@ def _keys(conn: Connection) -> dict[str, list[_Key]]:
             key = keys.setdefault((kind, ident), _Key(kind, ident, len(keys)))
             key.holders.add((r.court_id, r.role, r.person_id))
             key.orders.setdefault(r.order_id, r.role)
+            key.in_force = key.in_force or r.status == "active"
     out: dict[str, list[_Key]] = {}
     for key in keys.values():
         user = config_repo.broker_user(key.kind, key.ident)
         if _usable(user):
             out.setdefault(user, []).append(key)
-    return out
+    return {user: [k for k in claims if k.in_force] if any(k.in_force for k in claims) else claims
+            for user, claims in out.items()}
 
 
 def _accounts(keys: dict[str, list[_Key]], agencies: set[str], service_user: str

@@ -386,3 +386,39 @@ def test_a_name_that_comes_back_as_another_kind_of_account_gets_a_new_password(e
     assert new.kind == "owntracks" and new.password != old.password
     stored = dict(line.split(":", 1) for line in (tmp_path / "mqtt" / "passwd").read_text().splitlines())
     assert mosquitto_verify(new.password, stored["zed"]) and not mosquitto_verify(old.password, stored["zed"])
+
+
+def test_an_ended_order_s_accounts_last_through_its_grace_and_go_after_it(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Regenerated during the 72 h grace after a cancellation, her phone (whose panic still reaches police)
+    and his tracker (whose reports are still stored as evidence) keep their accounts and passwords; run
+    after the grace, neither has one."""
+    from service.domain import ends, law
+    from service.order_admin import OrderAdmin
+
+    import_agencies(engine, builders.AGENCIES, lambda: T0)
+    first = builders.order()
+    first["victim"]["owntracks_topic"] = "owntracks/ana/phone"  # and her OwnTracks app: a user in the ACL
+    import_orders(engine, [(first, "a.json"), (builders.order_for(2), "b.json")], lambda: T0)
+    out = tmp_path / "mqtt"
+    issued = {i.username: i for i in generate(engine, lambda: T0, out)}
+    assert {"phone-001", "trk-001", "ana"} <= set(issued)
+
+    def files() -> tuple[dict[str, str], str]:
+        passwd = dict(line.split(":", 1) for line in (out / "passwd").read_text().splitlines())
+        return passwd, (out / "acl").read_text()
+
+    OrderAdmin(engine, lambda: T0 + timedelta(hours=1)).cancel("PSO-2026-0001", law.Actor("judge", "court"),
+                                                                "set aside on appeal")
+    for at in (T0 + timedelta(hours=2), T0 + timedelta(hours=1) + ends.GRACE - timedelta(seconds=1)):
+        assert generate(engine, lambda at=at: at, out) == []  # nobody's password changes
+        passwd, acl = files()
+        for user in ("phone-001", "trk-001", "ana"):
+            assert mosquitto_verify(issued[user].password, passwd[user]), (at, user)
+        assert "user ana\ntopic write owntracks/ana/phone\n" in acl
+    passwd, acl = files()
+    assert "phone-002" in passwd and "trk-002" in passwd  # the order in force, of course
+    assert generate(engine, lambda: T0 + timedelta(hours=1) + ends.GRACE, out) == []  # the grace is over
+    passwd, acl = files()
+    assert not {"phone-001", "trk-001", "ana"} & set(passwd)
+    assert "ana" not in acl
+    assert "phone-002" in passwd and "trk-002" in passwd and "stayaway" in passwd
