@@ -19,7 +19,10 @@ Two editions (``manifest.json`` says which): ``full``, for the court, every reco
 his devices' reports, no panic press of hers, the order without its zones' shapes, each alert event cut by
 ``her_data.shown_events`` as for a reader who may not see her (no position of hers, no distance to her or
 into her zones; the moving zone's events at their rounded times), his fixes near the moving zone's episodes
-withheld, no access audit. Its ``records.jsonl`` holds those cut records, signed like the full edition's.
+withheld, no access audit. Free text that may name her places is withheld too (:data:`WITHHELD`): the
+reasons of the order's versions and legal history, a version's source (an import file's path, also in an
+import's actor id), the notes on alert events, and her zones' names (a zone is its id and kind, e.g.
+``home``). Its ``records.jsonl`` holds those cut records, signed like the full edition's.
 
 :func:`verify` checks, in order: the signature over the manifest; each file's hash; each record
 against its signed leaf hash (so a changed, removed, inserted or reordered record is named by
@@ -184,8 +187,18 @@ def _entry(name: str) -> zipfile.ZipInfo:
 # allow-lists, as in service.domain.her_data: a field not named here stays out of the redacted edition
 _ORDER_BODY = ("order_id", "type", "court", "issued_at", "expires_at", "min_distance_m", "pre_alert_m",
                "exit_margin_m", "datum", "timezone", "possibles_to_breach", "police_agency_id")
-_ZONE = ("zone_id", "kind", "name")  # her places by name, as the order names them: never their shapes
+_ZONE = ("zone_id", "kind")  # her places by id and kind (home, work...): never their shapes, nor their names
 _SERVED = ("party", "served_at", "method")
+WITHHELD = "[withheld: free text]"  # a free-text field of the redacted edition (it may name her places)
+_IMPORT_ACTOR = "import:"  # an import's actor id: "import:" and the file's path (service.importing)
+
+
+def _withheld(value: Any) -> Any:
+    return None if value is None else WITHHELD
+
+
+def _actor(actor_id: Any) -> Any:
+    return "import:" + WITHHELD if isinstance(actor_id, str) and actor_id.startswith(_IMPORT_ACTOR) else actor_id
 
 
 def redact(conn: Connection, order_id: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -209,10 +222,11 @@ def redact(conn: Connection, order_id: str, records: list[dict[str, Any]]) -> li
     for r in records:
         kind = r["record"]
         if kind == "order_version":
-            out.append({**{k: v for k, v in r.items() if k != "body"}, "body": _cut_body(r.get("body"))})
+            out.append({**r, "body": _cut_body(r.get("body")), "reason": _withheld(r.get("reason")),
+                        "source": _withheld(r.get("source")), "actor_id": _actor(r.get("actor_id"))})
         elif kind == "order_event":
             details = r.get("details") if isinstance(r.get("details"), dict) else {}
-            out.append({**{k: v for k, v in r.items() if k != "details"},
+            out.append({**r, "reason": _withheld(r.get("reason")), "actor_id": _actor(r.get("actor_id")),
                         "details": {k: details[k] for k in _SERVED if k in details} if r["event"] == "served" else None})
         elif kind == "location_report":
             if his(r) and not her_data.withheld_fix(r["device_ts"], r.get("received_at"),
@@ -226,7 +240,17 @@ def redact(conn: Connection, order_id: str, records: list[dict[str, Any]]) -> li
         # alert_log (its messages carry her fix, distances, her zones' edges) and access_audit: below / left out
     raised = {e["alert_id"]: e["raised_at"] for e in events}
     shown = her_data.shown_events([_alert_event(e) for e in events], False, since, until, raised, windows)
-    out.extend({"record": "alert_event", **e} for e in shown)
+    out.extend({"record": "alert_event", **_cut_event(e)} for e in shown)
+    return out
+
+
+def _cut_event(e: dict[str, Any]) -> dict[str, Any]:
+    """An alert event shown without its free text: the officer's note, the zone's name."""
+    out = {**e, "by": _actor(e.get("by"))}
+    if "note" in out:
+        out["note"] = _withheld(out["note"])
+    if isinstance(out.get("zone"), dict):
+        out["zone"] = {k: v for k, v in out["zone"].items() if k in _ZONE}
     return out
 
 
@@ -288,7 +312,7 @@ def _views(order: dict[str, Any], records: list[dict[str, Any]], locale: str, ed
     latest = next((r["body"] for r in reversed(records) if r["record"] == "order_version"
                    and isinstance(r.get("body"), dict) and "zones" in r["body"]), {})
     zones = latest.get("zones") or {}
-    names = {z.get("zone_id"): z.get("name") for z in (
+    names = {z.get("zone_id"): z.get("name") or z.get("kind") for z in (  # the redacted edition's: the kind
         zones if isinstance(zones, list) else [f.get("properties") or {} for f in zones.get("features") or []])}
     timeline = {"edition": edition,
                 "order": {k: order[k] for k in ("order_id", "type", "court_id", "issued_at", "expires_at", "status",

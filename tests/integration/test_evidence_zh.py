@@ -304,3 +304,69 @@ def test_the_api_gives_the_callers_language_and_the_edition_asked_for(served_cas
             sa.select(t.access_audit.c.details).where(t.access_audit.c.action == "export",
                                                       t.access_audit.c.outcome == "ok").order_by(t.access_audit.c.id))]
     assert editions == ["full", "full", "redacted", "redacted"]
+
+
+# her places in free text: the redacted edition withholds it (review item 9)
+FREE_TEXT = {"home_zone_name": "Larkspur", "work_zone_name": "Quillfeather", "import_path": "Marigold",
+             "import_reason": "Thistlewood", "alert_note": "Ospreyhill", "extension_reason": "Bramblegate",
+             "cancel_reason": "Fenwickyard", "note_in_chinese": "梧桐巷"}
+
+
+def test_the_redacted_edition_withholds_free_text_that_may_name_her_places(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import copy
+
+    from alerts import JurisdictionIndex
+    from geofence import FrameCache
+    from service.domain.monitor import Monitor
+    from service.importing import import_agencies, import_orders
+    from service.pipeline import Pipeline
+    from service.state import rebuild
+    from tests.integration.test_pipeline import Ids
+
+    w = FREE_TEXT
+    body = builders.order(min_distance_m=500, pre_alert_m=300)
+    body["zones"] = copy.deepcopy(body["zones"])
+    names = {"home": f"{w['home_zone_name']} Road 3, her flat",
+             "work": f"{w['work_zone_name']} Tower"}
+    for f in body["zones"]["features"]:
+        f["properties"]["name"] = names[f["properties"]["zone_id"]]
+    import_agencies(engine, builders.AGENCIES, lambda: T0)
+    path = str(tmp_path / f"{w['import_path']}-court-files" / "order.json")
+    import_orders(engine, [(body, path)], lambda: T0 - timedelta(hours=2))
+    import_orders(engine, [({**body, "exit_margin_m": 30}, path)], lambda: T0 - timedelta(hours=1),
+                  reason=f"she moved near {w['import_reason']} market")
+    monitor = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
+    with engine.begin() as conn:
+        rebuild(monitor, conn)
+    OrderAdmin(engine, lambda: T0).record_service(ORDER_ID, "respondent", T0 - timedelta(hours=1), "personal delivery",
+                                                  COURT)
+    Pipeline(engine, monitor, lambda: T0 + timedelta(hours=1), 256 * 1024).process(approach())
+    resolve_with_note(engine, f"found her at {w['alert_note']} bus stop, {w['note_in_chinese']}")
+    extend_with_reason(engine, f"he waited at {w['extension_reason']} school")
+    OrderAdmin(engine, lambda: T0 + timedelta(hours=4)).cancel(
+        ORDER_ID, COURT, f"she moved to {w['cancel_reason']} estate")
+
+    def texts(data: bytes) -> dict[str, bytes]:
+        return {**entries(data), "report.pdf (text)": pdf_text(data).encode()}
+
+    full = b"".join(texts(export(engine, ORDER_ID, KEY, lambda: T0, "x", edition="full")).values())
+    for what, word in w.items():  # the search can find them: the full edition holds every one
+        assert word.encode() in full, what
+    for locale in ("zh-CN", "en"):
+        data = export(engine, ORDER_ID, KEY, lambda: T0, "x", locale, edition="redacted")
+        assert verify(data).ok and verify(data).edition == "redacted", verify(data).problems
+        for name, content in texts(data).items():
+            for what, word in w.items():
+                assert word.encode() not in content, (locale, name, what)
+    red = entries(export(engine, ORDER_ID, KEY, lambda: T0, "x", edition="redacted"))
+    records = [orjson.loads(line) for line in red["records.jsonl"].splitlines()]
+    versions = [r for r in records if r["record"] == "order_version"]
+    assert versions[-1]["body"]["zones"] == [{"zone_id": "home", "kind": "home"},
+                                                          {"zone_id": "work", "kind": "work"}]
+    assert {v["source"] for v in versions} == {"[withheld: free text]"}
+    events = {r["event"]: r for r in records if r["record"] == "order_event"}
+    assert events["cancelled"]["reason"] == events["extended"]["reason"] == "[withheld: free text]"
+    assert events["modified"]["actor_id"] == "import:[withheld: free text]"
+    notes = [r["note"] for r in records if r["record"] == "alert_event" and r.get("note")]
+    assert notes == ["[withheld: free text]"]
+    assert all(set(r.get("zone") or {}) <= {"zone_id", "kind"} for r in records if r["record"] == "alert_event")
