@@ -6,8 +6,10 @@ passed in; the default is the law in force (``prc-advl-2016``).
 
 - An **ordinary** order runs the profile's term from its ruling (ADVL: at most 6 months, Art. 30;
   draft: 1 year, Art. 51); one without ``expires_at`` gets the whole term, a longer one is refused
-  (``term_too_long``, :func:`check_term`). A stored order that breaks its profile's term is flagged to
-  its court, never shortened (:func:`term_breach`).
+  (``term_too_long``, :func:`check_term`). A temporary order's ``expires_at``, when given, is held to the
+  same term (the draft gives it none: the ordinary order's year caps it, ``Term.temporary``). A stored
+  order that breaks its profile's term is flagged to its court, never shortened (:func:`term_breach`), and
+  so is an undecided order still in force once the term has run from its issue (:func:`undecided_too_long`).
 - It is **extended** by the court before it lapses, as the profile allows (ADVL: each time by at most 6
   months; draft: once, by at most one year).
 - A **temporary** order ends when the ordinary order is issued (superseded), or when the application
@@ -166,8 +168,17 @@ def default_expiry(order_type: str, issued_at: datetime, profile: LegalProfile =
 
 
 def term_limit(order_type: str, issued_at: datetime, profile: LegalProfile = DEFAULT_PROFILE) -> datetime | None:
-    """The latest expiry the profile allows an order of this type at issue (None: no term for this type)."""
-    return add_months(issued_at, profile.term.months) if order_type in profile.term.applies_to else None
+    """The latest expiry the profile allows an order of this type at issue (None: no term for this type). A
+    temporary order the law gives no term of its own is held to the profile's term (``Term.temporary``)."""
+    return add_months(issued_at, profile.term.months) if profile.term.caps(order_type) else None
+
+
+def _term_words(order_type: str, profile: LegalProfile) -> str:
+    term = profile.term
+    said = f"{_span(term.months)} from its ruling ({term.source})"
+    if order_type not in term.applies_to and term.temporary:
+        return f"{said}: {term.temporary}"
+    return said
 
 
 def check_term(order_type: str, issued_at: datetime, expires_at: datetime | None,
@@ -176,8 +187,8 @@ def check_term(order_type: str, issued_at: datetime, expires_at: datetime | None
     limit = term_limit(order_type, issued_at, profile)
     if expires_at is not None and limit is not None and expires_at > limit:
         raise LegalError("term_too_long", f"under the legal profile {profile.name} an order runs at most "
-                         f"{_span(profile.term.months)} from its ruling ({profile.term.source}): expires_at may be "
-                         f"{_iso(limit)} at the latest", "expires_at")
+                         f"{_term_words(order_type, profile)}; expires_at may be {_iso(limit)} at the latest",
+                         "expires_at")
 
 
 def issue(order_id: str, order_type: str, court_id: str, issued_at: datetime, expires_at: datetime | None,
@@ -211,10 +222,25 @@ def term_breach(standing: Standing, profile: LegalProfile = DEFAULT_PROFILE) -> 
     limit = add_months(limit, ext.months * allowed)
     if standing.expires_at > limit:
         return (f"expires {_iso(standing.expires_at)}, later than {_iso(limit)}: under {profile.name} an order runs "
-                f"at most {_span(profile.term.months)} ({profile.term.source})"
+                f"at most {_term_words(standing.type, profile)}"
                 + (f" and {standing.extensions} extension(s) of at most {_span(ext.months)} ({ext.source})"
                    if standing.extensions else ""))
     return None
+
+
+def undecided_too_long(standing: Standing, now: datetime, profile: LegalProfile = DEFAULT_PROFILE) -> str | None:
+    """Why an undecided order (:func:`undecided`) still in force at ``now`` has been so too long: its
+    profile's term has run from its issue (the longest the law gives any order without a ruling on its end),
+    or None. Flagged to its court (as a term breach is), never ended: the court decides."""
+    if not undecided(standing):
+        return None
+    limit = add_months(standing.issued_at, profile.term.months)
+    if now <= limit:
+        return None
+    what = "a temporary order" if standing.type == "temporary" else "an order without expiry"
+    return (f"{what} still undecided {_span(profile.term.months)} after its issue ({_iso(standing.issued_at)}): "
+            f"under {profile.name} an order runs at most {_term_words(standing.type, profile)}; the court decides "
+            "its end (issues the ordinary order, or records the application's end or the order's cancellation)")
 
 
 def undecided(standing: Standing) -> bool:

@@ -13,6 +13,12 @@ Readings stayaway makes where the law leaves room (each said so in the rule's ``
   ruled on its term (the contract allows it without ``expires_at``): it is *undecided*
   (:func:`service.domain.law.undecided`) and reminded to its court until the court issues the ordinary
   order (``supersedes``) or ends the application; an ``expires_at`` it has is held to the same 6 months.
+- The expert draft sets no term for a temporary order (it ends when the ordinary order is issued, draft
+  Arts. 43, 53). An ``expires_at`` one has is held to the ordinary order's 1 year (draft Art. 51): a
+  temporary order does not outlast the ordinary order that would replace it (:attr:`Term.temporary`).
+- An undecided order (a temporary one, or one without an expiry) still in force when its profile's term
+  has run from its issue is flagged to its court once (``law.undecided_too_long``): the law gives no order
+  longer than that without a ruling on it.
 - ADVL Art. 30 lets the court extend an order before it lapses without a count: each extension is a new
   ruling, so it runs at most 6 months beyond the current expiry.
 - ADVL sets no deadline for service: stayaway keeps its 24 h reminder (the court is told).
@@ -36,6 +42,13 @@ class Term:
     applies_to: tuple[str, ...]  # order types held to it
     source: str
     note: str = ""
+    # a type the law gives no term of its own (not in applies_to) is still held to this one: why (stayaway's
+    # reading, with its source); empty: every type is in applies_to
+    temporary: str = ""
+
+    def caps(self, order_type: str) -> bool:
+        """Whether an order of this type is held to the term (its own, or by stayaway's reading)."""
+        return order_type in self.applies_to or (order_type == "temporary" and bool(self.temporary))
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +133,10 @@ PROFILES: dict[str, LegalProfile] = {
     ),
     DRAFT: LegalProfile(
         name=DRAFT, title="Expert draft of a fuller anti-domestic-violence law",
-        term=Term(12, ("ordinary",), "draft Art. 51", "an ordinary order runs 1 year from issue"),
+        term=Term(12, ("ordinary",), "draft Art. 51", "an ordinary order runs 1 year from issue",
+                  temporary="the draft gives a temporary order no term of its own (it ends when the ordinary order "
+                            "is issued, draft Arts. 43, 53); stayaway's reading: an expires_at it has is held to the "
+                            "ordinary order's 1 year (draft Art. 51), which it does not outlast"),
         changes_source="draft Art. 52",
         extension=Extension(12, 1, "draft Art. 52", "on application before expiry; once, by at most 1 year"),
         temporary=TemporaryOrders("ends on withdrawal, rejection, or the ordinary order's issue",

@@ -191,3 +191,34 @@ def test_service_follows_the_profile_s_list() -> None:
     with pytest.raises(LegalError) as err:
         law.record_service(order(ADVL), "anti_dv_committee", T0, COURT, None, T0 + timedelta(hours=1), ADVL)
     assert err.value.code == "bad_party" and "ADVL Art. 32" in err.value.message
+
+
+def test_a_temporary_order_s_expiry_is_held_to_its_profile_s_term_the_draft_s_by_the_ordinary_year() -> None:
+    assert DRAFT.term.caps("temporary") and ADVL.term.caps("temporary") and "draft Art. 51" in DRAFT.term.temporary
+    assert law.term_limit("temporary", T0, DRAFT) == datetime(2027, 11, 20, 9, 0, tzinfo=UTC)
+    assert order(DRAFT, datetime(2027, 11, 20, 9, 0, tzinfo=UTC), "temporary").expires_at  # a year: accepted
+    for too_long in (datetime(2027, 11, 20, 9, 0, 1, tzinfo=UTC), datetime(2036, 11, 20, 9, 0, tzinfo=UTC)):
+        with pytest.raises(LegalError) as err:
+            order(DRAFT, too_long, "temporary")
+        assert (err.value.code, err.value.field) == ("term_too_long", "expires_at")
+        assert "expert-draft" in err.value.message and "draft Art. 51" in err.value.message
+        assert "stayaway's reading" in err.value.message and "2027-11-20T09:00:00Z" in err.value.message
+    assert order(DRAFT, None, "temporary").expires_at is None  # without an expiry: undecided, as before
+    stored = replace(order(DRAFT, None, "temporary"), expires_at=datetime(2036, 11, 20, 9, 0, tzinfo=UTC))
+    why = law.term_breach(stored, DRAFT)  # stored before the cap held: flagged, never shortened
+    assert why is not None and "draft Art. 51" in why and "stayaway's reading" in why
+
+
+def test_an_order_undecided_longer_than_its_profile_s_term_is_named() -> None:
+    temporary = order(ADVL, None, "temporary")
+    assert law.undecided_too_long(temporary, datetime(2027, 5, 20, 9, 0, tzinfo=UTC), ADVL) is None  # 6 months
+    why = law.undecided_too_long(temporary, datetime(2027, 5, 20, 9, 0, 1, tzinfo=UTC), ADVL)
+    assert why is not None and "temporary order" in why and "prc-advl-2016" in why and "ADVL Art. 30" in why
+    late = datetime(2027, 6, 1, tzinfo=UTC)
+    assert law.undecided_too_long(order(DRAFT, None, "temporary"), late, DRAFT) is None  # the draft's year
+    why = law.undecided_too_long(order(DRAFT, None, "temporary"), datetime(2027, 11, 21, tzinfo=UTC), DRAFT)
+    assert why is not None and "draft Art. 51" in why and "stayaway's reading" in why
+    no_expiry = replace(order(ADVL), expires_at=None)  # an ordinary order without expiry (stored data)
+    assert law.undecided_too_long(no_expiry, late, ADVL) is not None
+    assert law.undecided_too_long(order(ADVL), late, ADVL) is None  # decided: it has its own end
+    assert law.undecided_too_long(replace(temporary, status=OrderStatus.SUPERSEDED), late, ADVL) is None
