@@ -168,7 +168,6 @@ class Runtime:
 
         from service.auth import Auth
         from service.evidence.bundle import load_or_create_key
-        from service.order_admin import OrderAdmin
 
         s = self.settings
         key = load_or_create_key(Path(s.evidence_key).expanduser() if s.evidence_key

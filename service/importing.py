@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geofence import FrameCache, ZoneGeometryError, compile_zone
-from service.adapters.db import alerts_repo, config_repo
+from service.adapters.db import alerts_repo, config_repo, protection_repo
 from service.adapters.db import schema as t
 from service.domain import law
 from service.domain.monitor import AgencyNotice, zone_anchor
@@ -63,6 +63,13 @@ def import_agencies(engine: Engine, collection: Any, clock: Callable[[], datetim
     with engine.begin() as conn:
         now = clock()
         n = config_repo.save_agencies(conn, agencies, now)
+        unanswered = protection_repo.orders_without_police(conn, now)
+        if unanswered:  # every safety alert reaches police: the whole file is refused (the transaction rolls back)
+            shown = ", ".join(unanswered[:20]) + (f" and {len(unanswered) - 20} more" if len(unanswered) > 20 else "")
+            raise InvalidInput(
+                f"this agencies file would leave orders with no police agency answering for them: {shown}; set "
+                "their police_agency_id to a police agency of the file first (modify), or keep the jurisdictions "
+                "holding their zones", "features")
         flag_terms(conn, legal_profile, now)
         return n
 
@@ -150,9 +157,10 @@ def with_term(item: Any, profile: LegalProfile) -> Any:
 
 def flag_terms(conn: Connection, legal_profile: str | None, now: datetime) -> list[str]:
     """Orders in force that break their court's term (``law.term_breach``: stored before the profile held,
-    or their court's profile changed) are flagged to the court, once each: a ``term_flagged`` entry and a
-    notice (``stayaway/v1/agencies/{court}/notices``). They are never shortened or dropped: the court decides.
-    Returns the flagged order ids."""
+    or their court's profile changed), or that are still undecided (a temporary order, one without expiry)
+    when their court's term has run from their issue (``law.undecided_too_long``, at ``now``), are flagged
+    to the court, once each: a ``term_flagged`` entry and a notice (``stayaway/v1/agencies/{court}/notices``).
+    They are never shortened or dropped: the court decides. Returns the flagged order ids."""
     o = t.orders.c
     rows = conn.execute(sa.select(o.order_id).where(o.status == law.OrderStatus.ACTIVE.value)).scalars().all()
     done = config_repo.noticed_orders(conn, rows, "term_flagged") if rows else set()
@@ -164,14 +172,16 @@ def flag_terms(conn: Connection, legal_profile: str | None, now: datetime) -> li
         if standing is None:
             continue
         profile = config_repo.court_profile(conn, standing.court_id, legal_profile)
-        why = law.term_breach(standing, profile)
+        why, undecided = law.term_breach(standing, profile), False
+        if why is None:
+            why, undecided = law.undecided_too_long(standing, now, profile), True
         if why is None:
             continue
         config_repo.add_order_event(conn, law.LegalEvent(order_id, "term_flagged", now, "system", "system", None, {
-            "profile": profile.name, "why": why, "source": profile.term.source}))
+            "profile": profile.name, "why": why, "source": profile.term.source, "undecided": undecided}))
         notices.append(AgencyNotice(standing.court_id, order_id, "term_flagged", {
             "kind": "term_flagged", "order_id": order_id, "profile": profile.name, "why": why,
-            "expires_at": standing.expires_at, "at": now}))
+            "undecided": undecided, "issued_at": standing.issued_at, "expires_at": standing.expires_at, "at": now}))
         log.warning("order %s breaks its court's legal profile %s: %s (flagged to %s; not shortened)", order_id,
                     profile.name, why, standing.court_id)
         flagged.append(order_id)

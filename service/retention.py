@@ -1,7 +1,8 @@
 """The retention policy (``stayaway retention apply``): what is deleted, and when.
 
 An order's case data is kept for ``STAYAWAY_RETENTION_DAYS`` (default 1825, five years) after the
-order ended (expired, cancelled, superseded, rejected, withdrawn). Then, in one transaction:
+order ended (expired, cancelled, superseded, rejected, withdrawn) and its grace ran out (a decision
+back-dated to before it was entered counts from then), and never while one of its alerts is unresolved. Then, in one transaction:
 
 - its alerts, their log, outbox rows and outside-channel deliveries, and its zone membership;
 - its devices' location, status and panic reports from the periods each device stood for one of its
@@ -70,10 +71,15 @@ def apply(engine: Engine, clock: Callable[[], datetime], retention_days: int, au
         now = clock()
         cutoff = now - timedelta(days=retention_days)
         rows = conn.execute(sa.select(t.orders.c.order_id, t.orders.c.status, t.orders.c.issued_at, t.orders.c.ended_at,
-                                      t.orders.c.expires_at, t.orders.c.body)).all()
+                                      t.orders.c.expires_at, t.orders.c.body, t.orders.c.grace_until)).all()
         purged_before = {r.order_id for r in rows if isinstance(r.body, dict) and r.body.get("purged_at")}
+        unresolved = set(conn.execute(sa.select(t.alerts.c.order_id).where(
+            t.alerts.c.status != "resolved").distinct()).scalars())
+        # kept while enforced (its grace: a back-dated end counts from when it stopped being enforced) and
+        # while any of its alerts is still being handled
         due = sorted(r.order_id for r in rows if r.status != law.OrderStatus.ACTIVE.value and r.ended_at is not None
-                     and r.ended_at <= cutoff and r.order_id not in purged_before)
+                     and _utc(timeline_repo.enforced_until(r)) <= cutoff and r.order_id not in purged_before
+                     and r.order_id not in unresolved)
         periods = timeline_repo.device_periods(conn)  # when each device stood for each order's parties
         kept = [p for oid, ps in periods.items() if oid not in due and oid not in purged_before for p in ps]
         for order_id in due:
@@ -125,3 +131,9 @@ def _delete(conn: Connection, table: sa.Table, where: sa.ColumnElement[bool], dr
     if dry_run:
         return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(where)).scalar_one())
     return int(conn.execute(sa.delete(table).where(where)).rowcount or 0)
+
+
+def _utc(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

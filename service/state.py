@@ -63,10 +63,12 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
     served = config_repo.service_records(conn, loaded_ids)
     noticed = config_repo.noticed_orders(conn, loaded_ids, "service_overdue")
     reminded, undecided = config_repo.reminders_sent(conn, loaded_ids)
+    reached = alerts_repo.agencies_reached(conn, loaded_ids)  # resolved alerts' too: all are told of its end
     for order in loaded:
         order.served = served.get(order.spec.order_id, {})
         order.reminded = reminded.get(order.spec.order_id, set())
         order.undecided_at = undecided.get(order.spec.order_id)
+        order.reached = reached.get(order.spec.order_id, set())
         order.overdue_noticed = order.spec.order_id in noticed
         order.membership = dict(membership.get(order.spec.order_id, {}))
         order.respondent_fix = fixes.get(order.spec.respondent.device_id or "")

@@ -54,8 +54,9 @@ def undecided(spec: OrderSpec) -> bool:
 
 def due_reminders(spec: OrderSpec, now: datetime, sent: Iterable[str],
                   days: Sequence[int] = REMINDER_DAYS) -> tuple[list[str], int | None]:
-    """(the reminder keys to record now, the days of the one to send, or None). Keys are ``expiry:{days}``;
-    all thresholds passed are recorded, only the nearest one is sent."""
+    """(the reminder keys to record now, the whole days left to say in the one to send, or None). Keys are
+    ``expiry:{days}``; all thresholds passed are recorded, one reminder is sent (an order issued for less
+    than a threshold is reminded at once, with the days it really has left)."""
     if spec.expires_at is None or now >= spec.expires_at:
         return [], None
     done = set(sent)
@@ -63,7 +64,8 @@ def due_reminders(spec: OrderSpec, now: datetime, sent: Iterable[str],
     keys = [f"expiry:{d}" for d in passed if f"expiry:{d}" not in done]
     if not keys:
         return [], None
-    return keys, min(passed)
+    left = max(1, (spec.expires_at - now) // timedelta(days=1))  # whole days, as a person would say it
+    return keys, min(left, min(passed))
 
 
 def next_reminder_at(spec: OrderSpec, sent: Iterable[str], days: Sequence[int] = REMINDER_DAYS) -> datetime | None:
@@ -121,8 +123,11 @@ def end_notices(spec: OrderSpec, ending: Ending, reason: str | None, police: str
             "message": "the order is no longer in force; her panic still reaches police until grace_until", "at": now}
     agencies = [AgencyNotice(a, spec.order_id, "order_ended", body) for a in _unique(spec.court_id, police, *others)]
     locale = notices.locale_of(spec.victim.locale)
-    phone = phone_notice(spec, "order_ended", "order_ended", {
-        "at": ending.at, "why": notices.end_reason(ending.status, locale), "grace_h": grace_h})
+    if ending.status == "superseded" and superseded_by:  # she is still protected: no grace, no "call 110"
+        phone = phone_notice(spec, "order_ended", "order_replaced", {"at": ending.at, "by": superseded_by})
+    else:
+        phone = phone_notice(spec, "order_ended", "order_ended", {
+            "at": ending.at, "why": notices.end_reason(ending.status, locale), "grace_h": grace_h})
     return agencies, [phone] if phone is not None else []
 
 

@@ -72,7 +72,7 @@ from service.domain import ends, notices, profiles
 from service.domain.disclosure import may_send
 from service.domain.messages import AgencyNotice, DeviceCommand
 from service.domain.orders import OrderSpec, ZoneSpec
-from service.domain.responsibility import UnknownPoliceAgency, responsible_police
+from service.domain.responsibility import responsible_police
 from service.wire import LocationReport, PanicPress, StatusReport
 
 DEFAULT_EXIT_MARGIN_M = 50.0
@@ -196,6 +196,7 @@ class OrderState:
     ending: ends.Ending | None = None  # ended, in its grace: her panic still reaches police; nothing else is raised
     reminded: set[str] = field(default_factory=set)  # expiry reminders already sent (ends.due_reminders keys)
     undecided_at: datetime | None = None  # the court's last daily reminder of an order with no end of its own
+    reached: set[str] = field(default_factory=set)  # every agency one of its alerts went to (told of its end)
 
     def open_conditions(self) -> bool:
         return bool(self.breach_alerts or self.warn_alerts)
@@ -253,10 +254,7 @@ class Monitor:
 
     def responsible(self, spec: OrderSpec) -> str | None:
         """The order's responsible police agency with the agencies known now (None: none found)."""
-        try:
-            return responsible_police(spec, self.jurisdictions, {a: x.kind for a, x in self.agencies.items()})
-        except UnknownPoliceAgency:
-            return None
+        return responsible_police(spec, self.jurisdictions, {a: x.kind for a, x in self.agencies.items()}, strict=False)
 
     def refresh_police(self) -> None:
         """Agencies changed: every order's responsible police agency is found again."""
@@ -502,7 +500,7 @@ class Monitor:
 
     def _announce_end(self, order: OrderState, ending: ends.Ending, reason: str | None, now: datetime,
                       changes: Changes) -> None:
-        others = {a for recipients in order.recipients.values() for a in recipients}
+        others = order.reached | {a for recipients in order.recipients.values() for a in recipients}
         agencies, phone = ends.end_notices(order.spec, ending, reason, order.police, sorted(others), now)
         changes.agency_notices.extend(agencies)
         for notice in phone:
@@ -534,9 +532,9 @@ class Monitor:
         """A panic press is always raised: a bad or implausible time is replaced by its receive time."""
         ts = effective_ts(press)
         self._seen(press.device_id, press.received_at, ts, now, changes)
-        for order_id, role in self.roles_of(press.device_id):
-            if role != "victim":
-                continue
+        hers = [o for o, role in self.roles_of(press.device_id) if role == "victim"]
+        in_force = [o for o in hers if self.orders[o].ending is None]
+        for order_id in in_force or hers:  # an ended order's grace only where no order in force protects her
             order = self.orders[order_id]
             here = Fix(press.lat, press.lon, press.acc_m, ts) if press.lat is not None else None  # type: ignore[arg-type]
             victim_fix = here or order.victim_fix
@@ -797,7 +795,10 @@ class Monitor:
     def _send(self, order: OrderState, command: DeviceCommand, changes: Changes) -> None:
         """Every message to a device goes through here and only what ``disclosure.may_send`` allows
         leaves: nothing the respondent's device can read depends on her position or her places."""
-        if may_send(command.channel, order.spec.order_id, self.roles_of(command.device_id)):
+        roles = self.roles_of(command.device_id)
+        if order.ending is not None and any(role == "respondent" for _, role in roles):
+            return  # an ended order's phone, released and now someone's tracker: nothing of hers goes to it
+        if may_send(command.channel, order.spec.order_id, roles):
             changes.commands.append(command)
 
     # -- device health ---------------------------------------------------------

@@ -38,6 +38,7 @@ TOPIC_KIND: dict[str, str] = {
     "order_change": "info",
     "reminder": "info",
     "order_ended": "info",
+    "order_replaced": "info",  # a supersession: the ordinary order goes on protecting her
 }
 
 _TEXTS: dict[str, dict[str, str]] = {
@@ -94,6 +95,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "zh": "您的保护令（{order_id}）将于{at}到期（还有{days}天）。如需继续保护，请尽快向法院申请延长。",
         "en": "Your protection order ({order_id}) expires on {at} ({days} days from now). To stay protected, "
               "apply to the court for an extension in time.",
+    },
+    "order_replaced": {
+        "zh": "您的保护令（{order_id}）已于{at}由新的保护令（{by}）取代，保护继续有效。",
+        "en": "Your protection order ({order_id}) was replaced on {at} by a new order ({by}); your protection goes on "
+              "under it.",
     },
     "order_ended": {
         "zh": "您的保护令（{order_id}）已于{at}结束：{why}。此后{grace_h}小时内，紧急求助仍会发送给警方；"

@@ -44,14 +44,17 @@ def zone_point(zone: ZoneSpec) -> tuple[float, float]:
     return float(p.y), float(p.x)
 
 
-def responsible_police(spec: OrderSpec, index: JurisdictionIndex, kinds: Mapping[str, str]) -> str | None:
+def responsible_police(spec: OrderSpec, index: JurisdictionIndex, kinds: Mapping[str, str],
+                       strict: bool = True) -> str | None:
     """The police agency that answers for the order (see the module's rules); None: none can be found.
-    Raises :class:`UnknownPoliceAgency` when ``police_agency_id`` names no police agency."""
+    When ``police_agency_id`` names no police agency: :class:`UnknownPoliceAgency` (``strict``: at issue),
+    else the jurisdictions' rules (a running order whose named agency went away still reaches police)."""
     if spec.police_agency_id is not None:
-        if kinds.get(spec.police_agency_id) != "police":
+        if kinds.get(spec.police_agency_id) == "police":
+            return spec.police_agency_id
+        if strict:
             raise UnknownPoliceAgency(f"police_agency_id {spec.police_agency_id} is not a known police agency",
                                       "police_agency_id")
-        return spec.police_agency_id
     homes = [z for z in spec.zones if z.kind == "home"]
     for zone in (*homes, *(z for z in spec.zones if z.kind != "home")):
         police = _police_at(index, zone)

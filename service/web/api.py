@@ -7,6 +7,7 @@ The victim's position has its own endpoint, on a need-to-know basis (``orders_ap
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -63,12 +64,12 @@ def order_body(order_id: str) -> dict[str, Any]:
                   if access.may_read_alert(p, a["recipients"], order_id, a["kind"])]
         shown = shown_alerts(conn, p, alerts, len(alerts))
         if p.role == access.Role.VICTIM:
-            silent = alerts_repo.silent_panics(conn, [a["alert_id"] for a in alerts])
+            hers = victim_alerts(conn, p, alerts, len(alerts))
             ending = config_repo.order_ending(conn, order_id)
     body = _order(rows[0])
     if p.role == access.Role.VICTIM:  # her order's status and how each alert about her is being handled
         body.update(ending)
-        body["alerts"] = [victim_alert(a) for a in alerts if a["alert_id"] not in silent]
+        body["alerts"] = hers
         return body
     if not access.may_read_order_details(p, scope):
         return body
@@ -94,16 +95,24 @@ def list_alerts():  # type: ignore[no-untyped-def]
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
         raise FieldError("limit must be an integer from 1 to 1000", "limit")
     p = principal()
+    if p.role == access.Role.VICTIM:  # her own orders' alerts only, read as such
+        with deps().engine.connect() as conn:
+            rows = alerts_repo.iter_alert_rows(conn, None if status == "all" else status, order_ids=p.order_ids)
+            return jsonify(alerts=victim_alerts(conn, p, itertools.islice(rows, 5000), int(raw_limit)))
     with deps().engine.connect() as conn:  # other agencies' alerts are skipped page by page, never cut off ours
         visible = (a for a in alerts_repo.iter_alert_rows(conn, None if status == "all" else status)
                    if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"]))
         shown = shown_alerts(conn, p, visible, int(raw_limit))
-        if p.role == access.Role.VICTIM:  # a silent panic shows nothing on her phone: he may be holding it
-            rows = list(alerts_repo.iter_alert_rows(conn, None if status == "all" else status))
-            mine = [a for a in rows if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])]
-            silent = alerts_repo.silent_panics(conn, [a["alert_id"] for a in mine])
-            shown = [victim_alert(a) for a in mine if a["alert_id"] not in silent][:int(raw_limit)]
     return jsonify(alerts=shown)
+
+
+def victim_alerts(conn: Any, p: access.Principal, rows: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """Her phone's view of the alerts about her: not a silent panic's (he may be holding her phone), not a
+    retroactive (evidence-only) one, each as :func:`victim_alert`."""
+    mine = [a for a in rows if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])
+            and not a["retroactive"]][:limit * 2]
+    silent = alerts_repo.silent_panics(conn, [a["alert_id"] for a in mine])
+    return [victim_alert(a) for a in mine if a["alert_id"] not in silent][:limit]
 
 
 def victim_alert(a: dict[str, Any]) -> dict[str, Any]:
@@ -112,11 +121,13 @@ def victim_alert(a: dict[str, Any]) -> dict[str, Any]:
     def ts(name: str) -> str | None:
         return format_ts(a[name]) if a.get(name) else None
 
+    by_system = a.get("resolved_by") == "system"  # closed when its condition ended: for the moving zone's
+    # warning ring that moment is when he left a ring around her, which no notice of hers says: not shown
     return {"alert_id": a["alert_id"], "order_id": a["order_id"], "kind": a["kind"], "status": a["status"],
             "zone_id": a["zone_id"], "condition": "active" if a["condition_active"] else "ended",
             "raised_at": ts("raised_at"), "acknowledged_at": ts("acknowledged_at"), "dispatched_at": ts("dispatched_at"),
-            "on_scene_at": ts("on_scene_at"), "resolved_at": ts("resolved_at"), "outcome": a.get("outcome"),
-            "escalation_level": a["escalation_level"]}
+            "on_scene_at": ts("on_scene_at"), "resolved_at": None if by_system else ts("resolved_at"),
+            "outcome": a.get("outcome"), "escalation_level": a["escalation_level"]}
 
 
 def shown_alerts(conn: Any, p: access.Principal, rows: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:

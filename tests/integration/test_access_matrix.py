@@ -227,6 +227,24 @@ def test_the_victim_sees_her_order_s_status_how_its_alerts_are_handled_and_notic
     assert [a["kind"] for a in theirs] == ["panic"]  # her own panic
 
 
+def test_her_phone_follows_each_step_of_an_alert_about_her_but_not_evidence_only_ones(world, engine) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from service.adapters.db import schema as t
+
+    client, headers, _ = world
+    with engine.begin() as conn:
+        conn.execute(sa.update(t.alerts).where(t.alerts.c.order_id == A, t.alerts.c.kind == "zone_breach").values(
+            status="on_scene", acknowledged_at=NOW, dispatched_at=NOW, on_scene_at=NOW))
+    [breach] = client.get("/api/v1/alerts?status=all", headers=headers["victim"]).get_json()["alerts"]
+    assert (breach["status"], breach["dispatched_at"] is not None, breach["on_scene_at"] is not None) == (
+        "on_scene", True, True)
+    with engine.begin() as conn:
+        conn.execute(sa.update(t.alerts).where(t.alerts.c.order_id == A).values(retroactive=True))
+    assert client.get("/api/v1/alerts?status=all", headers=headers["victim"]).get_json()["alerts"] == []
+    assert client.get(f"/api/v1/orders/{A}", headers=headers["victim"]).get_json()["alerts"] == []
+
+
 def test_officers_in_scope_do_get_their_own_objects(world) -> None:  # type: ignore[no-untyped-def]
     """The positive control: the refusals above are not a broken API refusing everyone."""
     client, headers, alerts = world

@@ -303,3 +303,58 @@ def test_reconsideration_under_the_draft_at_the_higher_court_and_a_cancelling_ou
     assert [h["event"] for h in history][-2:] == ["reconsideration_decided", "cancelled"]
     service = c.as_("pidu").get("/api/v1/orders/PSO-PIDU-0011/service").get_json()
     assert service["unserved"] == ["victim", "police", "committee", "anti_dv_committee"]  # the draft's list
+
+
+# -- orders with no decided term (review item 6) -----------------------------------------------------------------
+
+def test_a_draft_court_s_temporary_order_is_held_to_the_ordinary_year(world) -> None:  # type: ignore[no-untyped-def]
+    c, engine = world
+    ten_years = pidu(11, type="temporary", expires_at="2036-11-20T09:00:00Z")
+    status, code, field, message = error_of(c.as_("pidu").post("/api/v1/orders", ten_years))
+    assert (status, code, field) == (409, "term_too_long", "expires_at")
+    assert "expert-draft" in message and "draft Art. 51" in message and "stayaway's reading" in message
+    assert "2027-11-20T09:00:00Z" in message
+    assert c.as_("pidu").post("/api/v1/orders", pidu(12, type="temporary", expires_at="2027-11-20T09:00:00Z")
+                              ).status_code == 201
+    assert c.as_("pidu").post("/api/v1/orders", pidu(13, type="temporary", expires_at=None)).status_code == 201
+    with pytest.raises(InvalidInput) as by_file:  # the same through a file
+        import_orders(engine, [(ten_years, "ten.json")], lambda: T0)
+    assert by_file.value.field == "expires_at" and "term_too_long" in str(by_file.value)
+    with engine.connect() as conn:
+        ids = set(conn.execute(sa.select(t.orders.c.order_id)).scalars())
+    assert ids == {ORDER, "PSO-PIDU-0012", "PSO-PIDU-0013"}
+
+
+def test_an_order_undecided_beyond_its_court_s_term_is_flagged_to_the_court_once_and_kept(sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    import_agencies(engine, agencies(), lambda: T0)
+    temporary = builders.order_for(21, type="temporary", expires_at=None)  # court Xinjin: the law in force
+    draft = pidu(22, type="temporary", expires_at=None)  # court Pidu: the draft's year
+    import_orders(engine, [(temporary, "t.json"), (draft, "d.json")], lambda: T0)
+
+    def flags() -> tuple[dict[str, list[Any]], list[bytes]]:
+        with engine.connect() as conn:
+            history = {o: [h for h in config_repo.order_history(conn, o) if h["event"] == "term_flagged"]
+                       for o in ("PSO-T-0021", "PSO-PIDU-0022")}
+            notices = [r.payload for r in conn.execute(sa.select(t.outbox.c.topic, t.outbox.c.payload))
+                       if r.topic.endswith("/notices") and b"term_flagged" in r.payload]
+        return history, notices
+
+    import_agencies(engine, agencies(), lambda: datetime(2027, 5, 20, 9, tzinfo=UTC))  # 6 months: not yet
+    assert flags() == ({"PSO-T-0021": [], "PSO-PIDU-0022": []}, [])
+    for days in (1, 2):  # past 6 months, twice: flagged once
+        import_agencies(engine, agencies(), lambda days=days: datetime(2027, 5, 20, 9, tzinfo=UTC) + timedelta(days=days))
+    history, notices = flags()
+    assert len(history["PSO-T-0021"]) == 1 and history["PSO-PIDU-0022"] == []  # the draft's year has not run
+    details = history["PSO-T-0021"][0]["details"]
+    assert details["undecided"] is True and details["profile"] == "prc-advl-2016" and "ADVL Art. 30" in details["why"]
+    assert len(notices) == 1 and b'"order_id":"PSO-T-0021"' in notices[0] and b'"undecided":true' in notices[0]
+    import_orders(engine, [], lambda: datetime(2027, 11, 21, tzinfo=UTC))  # past the draft's year
+    history, notices = flags()
+    assert len(history["PSO-PIDU-0022"]) == 1 and len(history["PSO-T-0021"]) == 1 and len(notices) == 2
+    assert "draft Art. 51" in history["PSO-PIDU-0022"][0]["details"]["why"]
+    with engine.connect() as conn:  # never ended, never given an expiry: the court decides
+        rows = conn.execute(sa.select(t.orders.c.status, t.orders.c.expires_at)).all()
+    engine.dispose()
+    assert {tuple(r) for r in rows} == {("active", None)}

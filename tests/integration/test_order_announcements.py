@@ -117,3 +117,64 @@ def test_an_order_no_police_agency_answers_for_is_refused_naming_what_to_do(load
     with engine.connect() as conn:
         warnings = conn.execute(sa.select(t.orders.c.warnings).where(t.orders.c.order_id == "PSO-FAR-1")).scalar_one()
     assert [w["code"] for w in warnings] == ["zone_outside_jurisdictions"] and "home" in warnings[0]["message"]
+
+
+def test_an_agencies_file_that_would_leave_an_order_without_police_is_refused_naming_it(loaded) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13 review: re-importing the agencies with her home's station turned into a support agency left
+    the order answered for by the court alone, silently."""
+    import copy
+
+    engine = loaded
+    home_only = builders.order(**builders.ZONES_ONLY)
+    home_only["zones"]["features"] = home_only["zones"]["features"][:1]  # her home, in the west station's area
+    OrderAdmin(engine, lambda: T0).modify(ORDER, home_only, COURT, "the workplace zone lifted")
+    changed = copy.deepcopy(builders.AGENCIES)
+    west = changed["features"][0]
+    west["properties"]["kind"], west["geometry"] = "support", None
+    with pytest.raises(InvalidInput) as refused:
+        import_agencies(engine, changed, lambda: T0 + timedelta(hours=1))
+    assert ORDER in str(refused.value) and "no police agency answering" in str(refused.value)
+    with engine.connect() as conn:
+        assert {a.agency_id: a.kind for a in config_repo.load_agencies(conn)}["police-west"] == "police"  # unchanged
+    # an order naming its police agency: that agency may not stop being police under it either
+    OrderAdmin(engine, lambda: T0).modify(ORDER, {**home_only, "police_agency_id": "police-east"}, COURT,
+                                          "east answers for it")
+    east_gone = copy.deepcopy(builders.AGENCIES)
+    east_gone["features"][1]["properties"]["kind"], east_gone["features"][1]["geometry"] = "support", None
+    with pytest.raises(InvalidInput):
+        import_agencies(engine, east_gone, lambda: T0 + timedelta(hours=2))
+
+
+def test_a_running_order_whose_named_police_agency_is_gone_still_reaches_her_home_s_police() -> None:
+    from service.domain.orders import parse_agencies, parse_order
+    from service.domain.responsibility import UnknownPoliceAgency, responsible_police
+
+    agencies = parse_agencies(builders.AGENCIES)
+    index, kinds = JurisdictionIndex(agencies), {a.agency_id: a.kind for a in agencies}
+    spec = parse_order(builders.order(police_agency_id="police-gone"))
+    with pytest.raises(UnknownPoliceAgency):
+        responsible_police(spec, index, kinds)  # at issue: refused
+    assert responsible_police(spec, index, kinds, strict=False) == "police-west"  # running: her home's station
+
+
+def test_an_expiry_after_a_restart_is_told_to_every_agency_its_alerts_reached_resolved_ones_too(engine) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13 review: after a restart the monitor knew only the open alerts' recipients."""
+    import_agencies(engine, builders.AGENCIES, lambda: T0)
+    import_orders(engine, [(builders.order(**builders.ZONES_ONLY, expires_at="2026-11-21T10:00:00Z"), "o.json")],
+                  lambda: T0)
+    monitor = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"a-{i}" for i in range(99)).__next__)
+    with engine.begin() as conn:
+        rebuild(monitor, conn, now=T0)
+    pipeline = Pipeline(engine, monitor, lambda: T0, 1 << 18)
+    at_work = T0 + timedelta(minutes=1)  # her workplace lies in the east station's area
+    fix = builders.location(1, 30.4415, 103.882, ts=at_work)
+    pipeline.process([Inbound("stayaway/v1/devices/trk-001/location", orjson.dumps(fix), at_work)])
+    with engine.begin() as conn:  # the east station closed it
+        conn.execute(sa.update(t.alerts).values(status="resolved", resolved_at=at_work, resolved_by="east-1"))
+    restarted = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"b-{i}" for i in range(99)).__next__)
+    with engine.begin() as conn:
+        rebuild(restarted, conn, now=T0 + timedelta(hours=2))
+    pipeline.monitor, pipeline.clock = restarted, lambda: T0 + timedelta(hours=2)
+    pipeline.tick()
+    told = {tp for tp, bodies in notices(engine).items() for b in bodies if b.get("kind") == "order_ended"}
+    assert told == {f"stayaway/v1/agencies/{a}/notices" for a in ("court-xinjin", "police-west", "police-east")}

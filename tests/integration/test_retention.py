@@ -24,12 +24,38 @@ def counts(engine) -> dict[str, int]:  # type: ignore[no-untyped-def]
                            t.access_audit)}
 
 
-def end(engine, order_id: str, at: datetime) -> None:  # type: ignore[no-untyped-def]
+def end(engine, order_id: str, at: datetime, resolve: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """The court ends the order at ``at``; its alerts are then closed by the police (``resolve``): an order with
+    an alert still being handled is never purged."""
     with engine.begin() as conn:
         standing = config_repo.load_standing(conn, order_id)
         ended, event = law.cancel(standing, law.Actor("judge", "court"), "set aside", at)  # type: ignore[arg-type]
         config_repo.save_standing(conn, ended, at)
         config_repo.add_order_event(conn, event)
+        if resolve:
+            conn.execute(sa.update(t.alerts).where(t.alerts.c.order_id == order_id)
+                         .values(status="resolved", resolved_at=at, resolved_by="officer", outcome="other"))
+
+
+def test_an_order_is_kept_while_an_alert_is_open_and_a_back_dated_end_counts_from_its_grace(engine) -> None:
+    """Issue 13 review: a cancellation decided long before it was entered must not make the retention
+    purge what was received while the order was still enforced, nor an alert still being handled."""
+    pipeline = make_pipeline(engine)
+    pipeline.process(walk_in())  # a breach at her home: an open alert
+    entered = T0 + timedelta(days=100)
+    with engine.begin() as conn:
+        standing = config_repo.load_standing(conn, "PSO-2026-0001")
+        ended, event = law.cancel(standing, law.Actor("judge", "court"), "set aside", entered,  # type: ignore[arg-type]
+                                  decided_at=standing.issued_at + timedelta(hours=1))  # type: ignore[union-attr]
+        config_repo.save_standing(conn, ended, entered)
+        config_repo.add_order_event(conn, event)
+    # 365 days after the decision, but only 265 after the order stopped being enforced: kept
+    assert retention.apply(engine, lambda: T0 + timedelta(days=366), 365, 365).orders == []
+    # long after: still kept while its breach alert is unresolved
+    assert retention.apply(engine, lambda: T0 + timedelta(days=800), 365, 365).orders == []
+    with engine.begin() as conn:
+        conn.execute(sa.update(t.alerts).values(status="resolved", resolved_at=entered, resolved_by="officer"))
+    assert retention.apply(engine, lambda: T0 + timedelta(days=800), 365, 365).orders == ["PSO-2026-0001"]
 
 
 def test_an_order_ended_longer_ago_than_the_policy_loses_its_case_data_and_nothing_else(engine) -> None:

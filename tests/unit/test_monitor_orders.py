@@ -70,8 +70,16 @@ def test_after_an_outage_through_both_reminders_only_the_nearest_is_sent():
     expires = T0 + timedelta(days=20)
     run = Run(example_order(expires_at=expires.isoformat().replace("+00:00", "Z")))
     late = tick(run, expires - timedelta(days=2))
-    assert {n.body["days_left"] for n in late.agency_notices if n.body["kind"] == "expiry_reminder"} == {3}
+    assert {n.body["days_left"] for n in late.agency_notices if n.body["kind"] == "expiry_reminder"} == {2}  # as is
     assert [e.details["keys"] for e in late.legal if e.event == "reminder"] == [["expiry:14", "expiry:3"]]
+
+
+def test_an_order_issued_for_less_than_a_reminder_s_lead_is_reminded_at_once_with_its_real_days_left():
+    expires = T0 + timedelta(days=10, hours=1)
+    run = Run(example_order(expires_at=expires.isoformat().replace("+00:00", "Z")))
+    first = tick(run, T0)
+    assert {n.body["days_left"] for n in first.agency_notices if n.body["kind"] == "expiry_reminder"} == {10}
+    assert [e.details["keys"] for e in first.legal if e.event == "reminder"] == [["expiry:14"]]
 
 
 def test_a_temporary_order_without_an_end_is_reminded_to_its_court_daily():
@@ -152,3 +160,30 @@ def test_her_owntracks_topic_stays_mapped_while_another_order_of_hers_names_it()
     assert run.monitor.owntracks == {"owntracks/her/phone": PHONE}
     run.monitor.remove_order("PSO-2026-0002")
     assert run.monitor.owntracks == {}
+
+
+def test_a_panic_while_a_replaced_order_is_in_its_grace_is_one_alert_of_the_order_in_force():
+    """Issue 13 review: a temporary order superseded by the ordinary one (the same devices) is in its
+    grace; one press raised two panics, two clocks, two notices."""
+    from service.domain import ends
+    from service.domain.orders import parse_order
+
+    run = Run(example_order(order_id="PSO-TMP-1", type="temporary", expires_at=None))
+    run.monitor.load_order(parse_order(example_order(order_id="PSO-ORD-1")), T0)
+    run.monitor.end_order("PSO-TMP-1", ends.Ending("superseded", T0, T0 + timedelta(hours=72)))
+    pressed = Changes()
+    run.monitor.on_panic(PanicPress(PHONE, 1, T0 + seconds(60), T0 + seconds(61), b"{}", 30.431, 103.8615, 8.0),
+                         T0 + seconds(61), pressed)
+    panics = [e.event.alert for e in pressed.events if e.event.alert.kind.value == "panic"]
+    assert [(a.order_id, a.event_seq) for a in panics] == [("PSO-ORD-1", 1)]
+    assert len([c for c in pressed.commands if c.channel == "notices"]) == 1
+
+
+def test_a_replaced_order_tells_her_that_protection_goes_on_not_to_call_110():
+    from service.domain import ends
+    from service.domain.orders import parse_order
+
+    spec = parse_order(example_order(order_id="PSO-TMP-1", type="temporary", expires_at=None))
+    _, [phone] = ends.end_notices(spec, ends.Ending("superseded", T0, T0 + timedelta(hours=72)), None, "police-west",
+                                  [], T0, superseded_by="PSO-ORD-1")
+    assert "PSO-ORD-1" in phone.body["text"] and "110" not in phone.body["text"] and "保护继续" in phone.body["text"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -161,6 +161,16 @@ def save_agency_notices(conn: Connection, notices: Sequence[AgencyNotice], now: 
     return [OutboxItem(i, r["priority"], r["topic"], r["payload"]) for i, r in zip(ids, rows, strict=True)]
 
 
+def agencies_reached(conn: Connection, order_ids: Sequence[str]) -> dict[str, set[str]]:
+    """Per order, every agency any of its alerts went to."""
+    out: dict[str, set[str]] = {}
+    for chunk in (list(order_ids)[i:i + 500] for i in range(0, len(order_ids), 500)):
+        q = sa.select(t.alerts.c.order_id, t.alerts.c.recipients).where(t.alerts.c.order_id.in_(chunk))
+        for order_id, recipients in conn.execute(q):
+            out.setdefault(order_id, set()).update(recipients or ())
+    return out
+
+
 def silent_panics(conn: Connection, alert_ids: Sequence[str]) -> set[str]:
     """Of these panic alerts, the ones raised by a silent press (nothing about them may show on her phone)."""
     if not alert_ids:
@@ -246,13 +256,17 @@ def alert_rows(conn: Connection, status: str | None = None, order_id: str | None
 
 
 def iter_alert_rows(conn: Connection, status: str | None = None, order_id: str | None = None,
-                    page: int = 1000) -> Iterator[dict[str, Any]]:
-    """Alerts newest first, read a page at a time (the caller filters by scope and stops when it has enough)."""
+                    page: int = 1000, order_ids: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Alerts newest first, read a page at a time (the caller filters by scope and stops when it has enough);
+    ``order_ids``: of these orders only (her phone's)."""
     q = sa.select(t.alerts.c.alert_id, t.alerts.c.order_id, t.alerts.c.kind, t.alerts.c.severity, t.alerts.c.status,
                   t.alerts.c.zone_id, t.alerts.c.condition_active, t.alerts.c.retroactive, t.alerts.c.event_seq,
                   t.alerts.c.recipients, t.alerts.c.occurred_at, t.alerts.c.raised_at, t.alerts.c.last_event_at,
                   t.alerts.c.acknowledged_at, t.alerts.c.escalation_level, t.alerts.c.next_escalation_at,
-                  t.alerts.c.owner, t.alerts.c.dispatch_due_at, t.alerts.c.on_scene_due_at)
+                  t.alerts.c.owner, t.alerts.c.dispatch_due_at, t.alerts.c.on_scene_due_at, t.alerts.c.dispatched_at,
+                  t.alerts.c.on_scene_at, t.alerts.c.resolved_at, t.alerts.c.resolved_by, t.alerts.c.outcome)
+    if order_ids is not None:
+        q = q.where(t.alerts.c.order_id.in_(list(order_ids)))
     if status == "open":  # everything not yet resolved: open, acknowledged, dispatched, on scene
         q = q.where(t.alerts.c.status != Status.RESOLVED.value)
     elif status is not None:

@@ -32,14 +32,27 @@ def police_check(conn: Connection, spec: OrderSpec) -> tuple[str, list[SetupWarn
     return police, _outside(spec, index, police)
 
 
+def orders_without_police(conn: Connection, now: datetime) -> list[str]:
+    """The orders in force or in their grace that no police agency would answer for with the agencies
+    stored now (one naming an agency that is no longer a police agency counts: the court named it)."""
+    from service.adapters.db.config_repo import load_orders, orders_in_grace
+
+    index, kinds = _agencies(conn)
+    out = []
+    for spec in [*load_orders(conn), *(s for s, _ in orders_in_grace(conn, now))]:
+        try:
+            police = responsible_police(spec, index, kinds)
+        except UnknownPoliceAgency:
+            police = None
+        if police is None:
+            out.append(spec.order_id)
+    return sorted(set(out))
+
+
 def outside_warnings(conn: Connection, spec: OrderSpec) -> list[SetupWarning]:
     """The warnings of :func:`police_check`, without refusing (an order stored already)."""
     index, kinds = _agencies(conn)
-    try:
-        police = responsible_police(spec, index, kinds)
-    except UnknownPoliceAgency:
-        police = None
-    return _outside(spec, index, police)
+    return _outside(spec, index, responsible_police(spec, index, kinds, strict=False))
 
 
 def _outside(spec: OrderSpec, index: JurisdictionIndex, police: str | None) -> list[SetupWarning]:
@@ -63,7 +76,7 @@ def announce_end(conn: Connection, ended: law.Standing, reason: str | None, now:
         t.alerts.c.order_id == ended.order_id)) for r in recipients or ()}
     agencies, phone = ends.end_notices(spec, ending, reason, _police(conn, spec), sorted(received), now,
                                        ended.superseded_by)
-    _write(conn, spec, agencies, phone, now)
+    _write(conn, spec, agencies, phone, now, ended=True)
 
 
 def announce_change(conn: Connection, spec: OrderSpec, version: int, effective_from: datetime, now: datetime,
@@ -80,10 +93,7 @@ def announce_change(conn: Connection, spec: OrderSpec, version: int, effective_f
 
 def _police(conn: Connection, spec: OrderSpec) -> str | None:
     index, kinds = _agencies(conn)
-    try:
-        return responsible_police(spec, index, kinds)
-    except UnknownPoliceAgency:  # its agency was removed since: the court is told all the same
-        return None
+    return responsible_police(spec, index, kinds, strict=False)
 
 
 def _load_order_any(conn: Connection, order_id: str) -> OrderSpec | None:
@@ -110,11 +120,13 @@ def _agencies(conn: Connection) -> tuple[JurisdictionIndex, dict[str, str]]:
 
 
 def _write(conn: Connection, spec: OrderSpec, agencies: list[AgencyNotice], phone: list[DeviceCommand],
-           now: datetime) -> None:
+           now: datetime, ended: bool = False) -> None:
     alerts_repo.save_agency_notices(conn, agencies, now)
     allowed = []
     for notice in phone:  # the disclosure rule, as in the monitor: never to a device that is a respondent
-        roles = [(spec.order_id, "victim"), *_device_roles(conn, notice.device_id)]
-        if may_send(notice.channel, spec.order_id, roles):
+        others = _device_roles(conn, notice.device_id)  # the orders in force naming it (this one, if in force)
+        if ended and any(role == "respondent" for _, role in others):
+            continue  # her released phone is now someone's tracker: nothing of hers goes to it
+        if may_send(notice.channel, spec.order_id, [(spec.order_id, "victim"), *others]):
             allowed.append(notice)
     alerts_repo.save_commands(conn, allowed, now)

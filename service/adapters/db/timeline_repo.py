@@ -28,11 +28,12 @@ def device_periods(conn: Connection, order_ids: Iterable[str] | None = None) -> 
     """When each device stood for a party of each order: from the order's issue (or the version that
     enrolled it) to the version that replaced it (extended to the new device's first report: the old
     one kept reporting meanwhile), or to the order's end. A device's reports outside these periods are
-    not the order's (a tracker reissued to someone else, a phone before the order existed)."""
+    not the order's (a tracker reissued to someone else, a phone before the order existed). An ended order's
+    devices stood for it until the end of its grace (:func:`enforced_until`)."""
     v = t.order_versions.c
     q = sa.select(v.order_id, v.version, v.body, sa.func.coalesce(v.effective_from, v.recorded_at).label("eff")) \
         .order_by(v.order_id, v.version)
-    o = sa.select(t.orders.c.order_id, t.orders.c.issued_at, t.orders.c.ended_at)
+    o = sa.select(t.orders.c.order_id, t.orders.c.issued_at, t.orders.c.ended_at, t.orders.c.grace_until)
     if order_ids is not None:
         ids = list(order_ids)
         q, o = q.where(v.order_id.in_(ids)), o.where(t.orders.c.order_id.in_(ids))
@@ -48,7 +49,7 @@ def device_periods(conn: Connection, order_ids: Iterable[str] | None = None) -> 
         periods: list[Period] = []
         for i, r in enumerate(rows):
             start = order.issued_at if i == 0 else _utc(r.eff)
-            end = _utc(rows[i + 1].eff) if i + 1 < len(rows) else order.ended_at
+            end = _utc(rows[i + 1].eff) if i + 1 < len(rows) else enforced_until(order)
             for role in ("respondent", "victim"):
                 device = ((r.body or {}).get(role) or {}).get("device_id")
                 if not isinstance(device, str):
@@ -64,6 +65,14 @@ def device_periods(conn: Connection, order_ids: Iterable[str] | None = None) -> 
                     periods.append(Period(role, device, start, end))
         out[order_id] = periods
     return out
+
+
+def enforced_until(order: Any) -> datetime | None:
+    """When the order stopped holding its devices: the end of its grace (its reports until then are its
+    evidence, and her panic was still raised), else its end; None while in force. A back-dated decision
+    (``ended_at`` before it was entered) never cuts off what was received while it was enforced."""
+    ends = [_utc(x) for x in (order.ended_at, getattr(order, "grace_until", None)) if x is not None]
+    return max(ends, default=None)
 
 
 def _first_report(conn: Connection, device_id: str, since: datetime) -> datetime | None:
