@@ -273,3 +273,45 @@ def test_a_cancellation_through_the_api_is_announced_like_an_expiry(  # type: ig
         assert police["after_end"] is True and police["order_status"] == "cancelled", police
     finally:
         notices.close()
+
+
+def test_she_is_reminded_before_expiry_and_follows_her_panic_from_acknowledgement_to_outcome_in_english(  # type: ignore[no-untyped-def]
+        broker, console, devices, serve_factory, sqlite_url, tmp_path) -> None:
+    """Her notices through the broker (issue 13, items 2 and 5): the reminder before expiry (to court, police
+    and her phone), and each step the police take on her panic, in her language, naming who acts."""
+    notices = Notices(broker)
+    try:
+        serve = serve_factory(sqlite_url)
+        serve.cli("agencies", "import", write_json(tmp_path / "agencies.geojson", builders.AGENCIES))
+        expires = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0)  # within 14 days: reminded now
+        body = builders.order(**builders.ZONES_ONLY, expires_at=builders.rfc3339(expires))
+        body["victim"] = {**body["victim"], "locale": "en-GB"}
+        serve.cli("orders", "import", write_json(tmp_path / "orders.json", [body]))
+        police = serve.add_token("west-desk", "police", POLICE)
+        serve.start()
+        assert wait_for(lambda: notices.on(phone_notices(), topic="reminder")
+                        and notices.on(agency_notices(COURT), kind="expiry_reminder")
+                        and notices.on(agency_notices(POLICE), kind="expiry_reminder"), timeout=20), notices.messages
+        [reminder] = notices.on(phone_notices(), topic="reminder")
+        assert reminder["locale"] == "en" and "extension" in reminder["text"] and ORDER_ID in reminder["text"]
+        assert notices.on(agency_notices(COURT), kind="expiry_reminder")[0]["days_left"] in (9, 10)
+
+        tracker, phone = devices()
+        phone.panic(*offset(*builders.HOME, 10, 10), acc=12.0)
+        assert console.wait_for(lambda: console.where(kind="panic", event="raised", agency_id=POLICE))
+        alert_id = console.where(kind="panic", event="raised", agency_id=POLICE)[0]["alert_id"]
+        for action, extra in (("acknowledge", {}), ("dispatch", {"unit": "car 12"}), ("on_scene", {}),
+                              ("resolve", {"outcome": "victim_safe", "note": "she is with her sister"})):
+            status, answer = serve.post(f"/api/v1/alerts/{alert_id}/{action}", extra, token=police)
+            assert status == 200, (action, status, answer)
+        topics = ["panic", "acknowledged", "dispatch", "on_scene", "outcome"]
+        assert wait_for(lambda: all(notices.on(phone_notices(), topic=tp) for tp in topics), timeout=20), \
+            notices.messages
+        said = {tp: notices.on(phone_notices(), topic=tp)[0]["text"] for tp in topics}
+        assert "Police (West station) and the court have been alerted." in said["panic"]
+        assert "West station" in said["acknowledged"] and "West station" in said["dispatch"]
+        assert "you were found safe" in said["outcome"]
+        assert all(notices.on(phone_notices(), topic=tp)[0]["alert_id"] == alert_id for tp in topics[1:])
+        assert tracker.notices == [] and tracker.commands == []  # nothing of it reaches his device
+    finally:
+        notices.close()
