@@ -101,7 +101,7 @@ def make_orders(rng: random.Random, n_breach: int, n_panic: int) -> tuple[list[d
     squares = police_squares()
     names = sorted(squares)
     now = time.time()
-    issued, expires = ib.rfc3339(now - 86400), ib.rfc3339(now + 365 * 86400)
+    issued, expires = ib.rfc3339(now - 86400), ib.rfc3339(now + 150 * 86400)  # within the law in force's 6 months
     orders, breach, panic = [], [], []
 
     def order(i: int, home: tuple[float, float]) -> dict[str, Any]:

@@ -8,8 +8,10 @@ The monitor announces what its own clock does (expiry, reminders); this module w
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -20,7 +22,12 @@ from service.domain import ends, law
 from service.domain.disclosure import may_send
 from service.domain.messages import AgencyNotice, DeviceCommand
 from service.domain.orders import OrderSpec
-from service.domain.responsibility import UnknownPoliceAgency, require_police, responsible_police, zones_outside
+from service.domain.responsibility import (
+    UnknownPoliceAgency,
+    require_police,
+    responsible_police,
+    zones_outside,
+)
 from service.domain.setup_checks import SetupWarning
 
 
@@ -114,9 +121,23 @@ def _load_agencies(conn: Connection) -> list:  # type: ignore[type-arg]
     return load_agencies(conn)
 
 
+_INDEXES: dict[bytes, tuple[JurisdictionIndex, dict[str, str]]] = {}  # by the agencies' content: never stale
+
+
 def _agencies(conn: Connection) -> tuple[JurisdictionIndex, dict[str, str]]:
-    agencies = _load_agencies(conn)
-    return JurisdictionIndex(agencies), {a.agency_id: a.kind for a in agencies}
+    """The stored agencies' jurisdiction index and kinds. Building the index (shapely) is what costs: it is
+    kept by a digest of the rows it is built from, so importing 5,000 orders builds it once."""
+    rows = conn.execute(sa.select(t.agencies.c.agency_id, t.agencies.c.kind, t.agencies.c.jurisdiction)
+                        .order_by(t.agencies.c.agency_id)).all()
+    key = hashlib.sha256(orjson.dumps([list(r) for r in rows])).digest()
+    cached = _INDEXES.get(key)
+    if cached is None:
+        agencies = _load_agencies(conn)
+        cached = (JurisdictionIndex(agencies), {a.agency_id: a.kind for a in agencies})
+        if len(_INDEXES) >= 8:
+            _INDEXES.clear()
+        _INDEXES[key] = cached
+    return cached
 
 
 def _write(conn: Connection, spec: OrderSpec, agencies: list[AgencyNotice], phone: list[DeviceCommand],
