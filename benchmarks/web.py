@@ -67,7 +67,8 @@ def build(url: str, orders: int, breaches: int, days: int) -> tuple[Any, dict[st
     plan = make_plan(orders, rate=orders / 30, duration=60, breach_fraction=0.0, panics=0, seed=6)
     import_agencies(engine, agencies_geojson(), clock)
     bodies = orders_json(plan)
-    bodies[0]["issued_at"] = format_ts(now - timedelta(days=days + 1))  # order 0 stands for its whole history
+    issued = now - timedelta(days=days + 1)  # order 0 stands for its whole history, within 6 months (ADVL Art. 30)
+    bodies[0]["issued_at"], bodies[0]["expires_at"] = format_ts(issued), format_ts(issued + timedelta(days=180))
     import_orders(engine, [(o, "bench.json") for o in bodies], clock)
     monitor = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"alert-{i:06d}" for i in range(10**6)).__next__)
     with engine.begin() as conn:
