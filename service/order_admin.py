@@ -23,8 +23,8 @@ from geofence import FrameCache
 from service.adapters.db import alerts_repo, config_repo
 from service.domain import ends, law
 from service.domain.monitor import AgencyNotice
-from service.domain.profiles import LegalProfile
 from service.domain.orders import OrderSpec, parse_order
+from service.domain.profiles import LegalProfile
 from service.domain.setup_checks import setup_warnings
 from service.errors import InvalidInput, NotFound
 from service.importing import check_zones, with_term

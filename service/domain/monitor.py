@@ -67,8 +67,7 @@ from geofence import (
 )
 from geofence.engine import distance_bounds_m
 from geofence.schedule import in_force
-from service.domain import law
-from service.domain import ends, notices, profiles
+from service.domain import ends, law, notices, profiles
 from service.domain.disclosure import may_send
 from service.domain.messages import AgencyNotice, DeviceCommand
 from service.domain.orders import OrderSpec, ZoneSpec

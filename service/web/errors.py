@@ -28,9 +28,15 @@ def time_arg(name: str) -> datetime | None:
     never quoting the value) when it is anything else, including a time outside the years 1900-2199."""
     from flask import request
 
+    return time_value(request.args.get(name), name)
+
+
+def time_value(raw: object, name: str) -> datetime | None:
+    """``raw`` (a query parameter or a body field named ``name``) as an RFC 3339 time; None when absent or
+    null; FieldError naming the field (never quoting the value) for anything else, including a time
+    outside the years 1900-2199."""
     from service.wire.rfc3339 import WINDOW, parse_ts
 
-    raw = request.args.get(name)
     if raw is None:
         return None
     value = parse_ts(raw)

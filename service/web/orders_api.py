@@ -25,7 +25,7 @@ from service.domain.law import DeviceUnavailable, LegalError
 from service.domain.responsibility import NoPoliceAgency, UnknownPoliceAgency
 from service.errors import InvalidInput, NotFound
 from service.web import deps
-from service.web.errors import FieldError, error, time_arg
+from service.web.errors import FieldError, error, time_arg, time_value
 from service.web.security import audit, principal
 from service.wire.rfc3339 import format_ts, parse_ts
 
@@ -404,13 +404,7 @@ def _body() -> dict[str, Any]:
 def _when(body: dict[str, Any], name: str) -> datetime | None:
     """A time field of the body: None when absent or null (the step's default: now); 400 naming the field
     when it is anything but an RFC 3339 time within the years 1900-2199."""
-    value = body.get(name)
-    if value is None:
-        return None
-    parsed = parse_ts(value)
-    if parsed is None:
-        raise FieldError(f"{name} must be an RFC 3339 time within the years 1900-2199", name)
-    return parsed
+    return time_value(body.get(name), name)
 
 
 def _text(body: dict[str, Any], name: str) -> str | None:

@@ -6,11 +6,10 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-
+from service.wire.rfc3339 import format_ts
 from simulators import SimDevice
 from simulators.walk import offset
 from tests.e2e.conftest import write_json
-from service.wire.rfc3339 import format_ts
 from tests.support import builders
 
 

@@ -14,15 +14,11 @@ Device times are the present (a clock ahead of the server's is not trusted).
 from __future__ import annotations
 
 import copy
-import json
-import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import sqlalchemy as sa
 
 from service.adapters.db import schema as t
@@ -31,45 +27,18 @@ from simulators.walk import offset
 from tests.e2e.conftest import write_json
 from tests.support import builders
 from tests.support.brokers import BrokerInfo
+from tests.support.serve import Listener
 
 ORDER_ID = builders.ORDER["order_id"]
 POLICE, COURT, PHONE = "police-west", "court-xinjin", "phone-001"
 MOVED_NORTH_DEG = 0.3  # about 33 km north of the example order: outside every jurisdiction of builders.AGENCIES
 
 
-class Notices:
-    """Subscribes to every agency's and every device's ``notices`` topic (QoS 1) before anything is sent."""
+class Notices(Listener):
+    """Every agency's and every device's ``notices`` topic (a redelivery is the same payload)."""
 
     def __init__(self, broker: BrokerInfo) -> None:
-        self.messages: list[tuple[str, dict[str, Any]]] = []
-        self._seen: set[tuple[str, bytes]] = set()
-        self._lock = threading.Lock()
-        self._ready = threading.Event()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"notices-{uuid.uuid4().hex[:8]}",
-                                   protocol=mqtt.MQTTv311)
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = lambda *_a: self._ready.set()
-        self._client.connect(broker.host, broker.port)
-        self._client.loop_start()
-        self._client.subscribe([("stayaway/v1/agencies/+/notices", 1), ("stayaway/v1/devices/+/notices", 1)])
-        if not self._ready.wait(10):
-            raise TimeoutError("could not subscribe to the notices topics")
-
-    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            if (msg.topic, msg.payload) in self._seen:  # at least once: a redelivery is the same message
-                return
-            self._seen.add((msg.topic, msg.payload))
-            self.messages.append((msg.topic, json.loads(msg.payload)))
-
-    def on(self, where: str, **match: Any) -> list[dict[str, Any]]:
-        """The messages received on topic ``where`` whose fields hold ``match``."""
-        with self._lock:
-            return [m for t, m in self.messages if t == where and all(m.get(k) == v for k, v in match.items())]
-
-    def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        super().__init__(broker, ["stayaway/v1/agencies/+/notices", "stayaway/v1/devices/+/notices"], "notices")
 
 
 def agency_notices(agency: str) -> str:

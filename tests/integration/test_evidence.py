@@ -4,9 +4,7 @@ is caught, and the message says where."""
 from __future__ import annotations
 
 import hashlib
-import io
 import random
-import zipfile
 from datetime import timedelta
 
 import orjson
@@ -16,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from service.evidence.bundle import FILES, export, key_id, verify
 from service.evidence.merkle import leaf_hash, merkle_root, node_hash
 from tests.integration.test_pipeline import T0, make_pipeline, msg, walk_in
+from tests.support.zips import entries, rezip
 
 KEY = Ed25519PrivateKey.generate()
 
@@ -27,19 +26,6 @@ def bundle(engine) -> bytes:  # type: ignore[no-untyped-def]
     pipeline.process([msg("phone-001", "panic", {"seq": 1, "ts": "2026-11-21T08:01:00Z", "lat": 30.4311,
                                                  "lon": 103.8616, "acc": 9.0})])
     return export(engine, "PSO-2026-0001", KEY, lambda: T0 + timedelta(days=2), "cli:test")
-
-
-def entries(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return {n: z.read(n) for n in z.namelist()}
-
-
-def rezip(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, body in files.items():
-            z.writestr(name, body)
-    return out.getvalue()
 
 
 def test_an_untouched_bundle_verifies_and_holds_every_file(bundle) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import zipfile
 from datetime import timedelta
 from typing import Any
 
@@ -21,25 +20,13 @@ from service.order_admin import OrderAdmin
 from simulators.walk import offset
 from tests.integration.test_pipeline import T0, make_pipeline, msg, walk_in
 from tests.support import builders
+from tests.support.zips import entries, rezip
 
 KEY = Ed25519PrivateKey.generate()
 ORDER_ID = "PSO-2026-0001"
 REASON = "被申请人多次骚扰申请人，法院裁定延长"  # the court's reason, in Chinese
 NOTE = "民警已到场，被申请人已离开"  # the officer's note on resolving the breach
 COURT = law.Actor("judge-wang", "court")
-
-
-def entries(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return {n: z.read(n) for n in z.namelist()}
-
-
-def rezip(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, body in files.items():
-            z.writestr(name, body)
-    return out.getvalue()
 
 
 def pdf_text(data: bytes) -> str:

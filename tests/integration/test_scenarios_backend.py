@@ -22,7 +22,13 @@ from geofence import FrameCache
 from service.domain.monitor import Changes, Monitor, RoutedEvent
 from service.domain.orders import parse_agencies, parse_order
 from service.wire import LocationReport, PanicPress, decode
-from simulators.scenarios import AGENCIES_PATH, SCENARIOS, load_order, plan_scenario, scenario_order
+from simulators.scenarios import (
+    AGENCIES_PATH,
+    SCENARIOS,
+    load_order,
+    plan_scenario,
+    scenario_order,
+)
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday morning
 BUILT = frozenset({"zone_breach", "proximity", "pre_alert", "victim_signal_lost", "panic"})  # signal_lost: issue 4

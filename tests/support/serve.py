@@ -122,31 +122,35 @@ class Serve:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-class Console:
-    """Subscribes to every agency's alert topic (QoS 1), like the precinct consoles."""
+class Listener:
+    """Subscribes to ``topics`` (QoS 1) before anything is sent and keeps each message once: ``key`` says
+    when two deliveries are the same message (at least once in, as the contract says)."""
 
-    def __init__(self, broker: BrokerInfo) -> None:
+    def __init__(self, broker: BrokerInfo, topics: list[str], name: str) -> None:
         self.messages: list[tuple[str, dict[str, Any]]] = []
         self.deliveries = 0
         self._seen: set[tuple[str, Any]] = set()
         self._lock = threading.Lock()
         self._ready = threading.Event()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"console-{uuid.uuid4().hex[:8]}",
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{name}-{uuid.uuid4().hex[:8]}",
                                    protocol=mqtt.MQTTv311)
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *_a: self._ready.set()
         self._client.connect(broker.host, broker.port)
         self._client.loop_start()
-        self._client.subscribe("stayaway/v1/agencies/+/alerts", qos=1)
+        self._client.subscribe([(topic, 1) for topic in topics])
         if not self._ready.wait(10):
-            raise TimeoutError("console could not subscribe")
+            raise TimeoutError(f"{name} could not subscribe to {', '.join(topics)}")
+
+    def key(self, msg: mqtt.MQTTMessage, body: dict[str, Any]) -> Any:
+        return msg.payload
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         body = json.loads(msg.payload)
         with self._lock:
             self.deliveries += 1
-            key = (msg.topic, body.get("event_id"))
-            if key in self._seen:  # at-least-once: consumers deduplicate by event_id, as the contract says
+            key = (msg.topic, self.key(msg, body))
+            if key in self._seen:
                 return
             self._seen.add(key)
             self.messages.append((msg.topic, {"_retain": msg.retain, **body}))
@@ -154,6 +158,11 @@ class Console:
     def where(self, **match: Any) -> list[dict[str, Any]]:
         with self._lock:
             return [m for _, m in self.messages if all(m.get(k) == v for k, v in match.items())]
+
+    def on(self, where: str, **match: Any) -> list[dict[str, Any]]:
+        """The messages received on topic ``where`` whose fields hold ``match``."""
+        with self._lock:
+            return [m for t, m in self.messages if t == where and all(m.get(k) == v for k, v in match.items())]
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -166,3 +175,13 @@ class Console:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+
+
+class Console(Listener):
+    """Subscribes to every agency's alert topic, like the precinct consoles; deduplicates by ``event_id``."""
+
+    def __init__(self, broker: BrokerInfo) -> None:
+        super().__init__(broker, ["stayaway/v1/agencies/+/alerts"], "console")
+
+    def key(self, msg: mqtt.MQTTMessage, body: dict[str, Any]) -> Any:
+        return body.get("event_id")

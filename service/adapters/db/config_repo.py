@@ -13,13 +13,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from alerts.routing import Agency
-from service.adapters.db import schema as t
 from service.adapters.db import protection_repo, state_repo
+from service.adapters.db import schema as t
 from service.adapters.db.upsert import dialect_insert, upsert
 from service.domain import ends, law, profiles
-from service.domain.profiles import LegalProfile
 from service.domain.monitor import MOVING_ZONE_ID
 from service.domain.orders import OrderSpec, parse_order
+from service.domain.profiles import LegalProfile
 from service.errors import InvalidInput
 
 log = logging.getLogger(__name__)
