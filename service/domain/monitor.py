@@ -72,6 +72,7 @@ from service.domain.disclosure import may_send
 from service.domain.messages import AgencyNotice, DeviceCommand
 from service.domain.orders import OrderSpec, ZoneSpec
 from service.domain.responsibility import responsible_police
+from service.errors import NotFound
 from service.wire import LocationReport, PanicPress, StatusReport
 
 DEFAULT_EXIT_MARGIN_M = 50.0
@@ -1031,8 +1032,10 @@ class Monitor:
     # -- people acting on alerts, and the escalation clock ---------------------------------------
     def act(self, alert_id: str, step: Callable[[Alert], AlertEvent], changes: Changes,
             add_recipients: tuple[str, ...] = ()) -> Alert:
-        """Apply a lifecycle step (``alerts.lifecycle``) to an unresolved alert; raises KeyError when there
+        """Apply a lifecycle step (``alerts.lifecycle``) to an unresolved alert; raises ``NotFound`` when there
         is none with that id, ``LifecycleError`` when the step is not allowed."""
+        if alert_id not in self.open_alerts:
+            raise NotFound(f"no unresolved alert {alert_id}")
         order_id, alert, last = self.open_alerts[alert_id]
         order = self.orders.get(order_id)
         event = step(alert)

@@ -23,6 +23,7 @@ from service.domain.her_data import (
     stream_message,
     without_her_data,
 )
+from service.errors import NotFound
 from service.web import deps
 from service.web.errors import FieldError, error
 from service.web.security import audit, principal
@@ -265,7 +266,7 @@ def act_on_alert(alert_id: str, action: str):  # type: ignore[no-untyped-def]
             "agency_id": p.agency_id}
     try:
         alert = act(alert_id, action, step)
-    except KeyError:
+    except NotFound:
         return error(404, "not_found", f"no unresolved alert {alert_id}")
     except LifecycleError as exc:
         return error(409, exc.code, str(exc))
