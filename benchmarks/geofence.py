@@ -61,7 +61,6 @@ if str(ROOT) not in sys.path:
 import numpy as np
 
 import service.domain.monitor as monitor_module
-from alerts import JurisdictionIndex
 from geofence import (
     OUTSIDE,
     CompiledZone,
@@ -75,7 +74,14 @@ from geofence import (
     evaluate_moving,
 )
 from geofence.zones import GEOD
-from service.domain.monitor import DEFAULT_EXIT_MARGIN_M, MAX_SPEED_MPS, MOVING_ZONE_ID, Changes, Monitor
+from service.domain.directory import Directory
+from service.domain.monitor import (
+    DEFAULT_EXIT_MARGIN_M,
+    MAX_SPEED_MPS,
+    MOVING_ZONE_ID,
+    Changes,
+    Monitor,
+)
 from service.domain.orders import OrderSpec, parse_agencies, parse_order
 from service.wire import LocationReport
 
@@ -174,7 +180,7 @@ def order_shifts(n: int, seed: int) -> list[tuple[float, float]]:
     return [(rng.uniform(*ORDER_SHIFT[0]), rng.uniform(*ORDER_SHIFT[1])) for _ in range(n)]
 
 
-def agencies() -> JurisdictionIndex:
+def agencies() -> Directory:
     lat0, lat1, lon0, lon1 = POLICE_AREA
     features = []
     for r in range(2):
@@ -186,7 +192,7 @@ def agencies() -> JurisdictionIndex:
                              "properties": {"agency_id": f"police-r{r}c{c}", "name": f"Police {r},{c}", "kind": "police"}})
     features.append({"type": "Feature", "geometry": None,
                      "properties": {"agency_id": COURT_ID, "name": "Xinjin court", "kind": "court"}})
-    return JurisdictionIndex(parse_agencies({"type": "FeatureCollection", "features": features}))
+    return Directory(parse_agencies({"type": "FeatureCollection", "features": features}))
 
 
 def new_monitor() -> Monitor:

@@ -932,9 +932,10 @@ def cpu_model() -> str:
 
 def machine_info() -> dict[str, Any]:
     model = cpu_model()
+    import sqlite3
+
     import paho.mqtt
     import psutil
-    import sqlite3
 
     ver = subprocess.run([MOSQUITTO, "-h"], capture_output=True, text=True, timeout=10).stdout.splitlines()
     return {"cpu_model": model, "cores": os.cpu_count(), "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),

@@ -41,12 +41,12 @@ from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alerts import JurisdictionIndex  # noqa: E402
 from benchmarks.ingest import agencies_geojson, make_plan, offset, order_id, orders_json  # noqa: E402
 from geofence import FrameCache  # noqa: E402
 from service.adapters.db import schema as t  # noqa: E402
 from service.adapters.db.engine import make_engine, migrate  # noqa: E402
 from service.auth import Auth  # noqa: E402
+from service.domain.directory import Directory
 from service.domain.monitor import Monitor  # noqa: E402
 from service.importing import import_agencies, import_orders  # noqa: E402
 from service.order_admin import OrderAdmin  # noqa: E402
@@ -70,7 +70,7 @@ def build(url: str, orders: int, breaches: int, days: int) -> tuple[Any, dict[st
     issued = now - timedelta(days=days + 1)  # order 0 stands for its whole history, within 6 months (ADVL Art. 30)
     bodies[0]["issued_at"], bodies[0]["expires_at"] = format_ts(issued), format_ts(issued + timedelta(days=180))
     import_orders(engine, [(o, "bench.json") for o in bodies], clock)
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"alert-{i:06d}" for i in range(10**6)).__next__)
+    monitor = Monitor(FrameCache(), Directory([]), iter(f"alert-{i:06d}" for i in range(10**6)).__next__)
     with engine.begin() as conn:
         rebuild(monitor, conn, now=now)
     pipeline = Pipeline(engine, monitor, clock, 256 * 1024)

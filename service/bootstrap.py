@@ -18,14 +18,14 @@ from typing import Any
 import orjson
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from alerts import Alert, AlertEvent, JurisdictionIndex, lifecycle
+from alerts import Alert, AlertEvent, lifecycle
 from alerts.lifecycle import Actor, LifecycleError
 from geofence import FrameCache
 from service.adapters.broker import EmbeddedBroker, free_port
 from service.adapters.channels import Attempt
 from service.adapters.channels.webhook import Delivery, WebhookSender
 from service.adapters.db import alerts_repo
-from service.adapters.db.alerts_repo import OutboxItem, WebhookItem
+from service.adapters.db.alerts_repo import OutboxItem, DeliveryItem
 from service.adapters.db.engine import make_engine, migrate
 from service.adapters.mqtt import (
     PANIC_TOPICS,
@@ -37,6 +37,7 @@ from service.adapters.mqtt import (
 )
 from service.config_watch import ConfigWatcher
 from service.dispatcher import Dispatcher
+from service.domain.directory import Directory
 from service.domain.monitor import Monitor
 from service.errors import ConfigError
 from service.ingest import IngestLoop
@@ -101,7 +102,7 @@ class Runtime:
         self.engine = make_engine(db_url, s.sqlite_synchronous)
         migrate(self.engine)
         self.reader = make_engine(db_url, s.sqlite_synchronous, writer=False)
-        self.monitor = Monitor(FrameCache(), JurisdictionIndex([]), self.new_id)
+        self.monitor = Monitor(FrameCache(), Directory([]), self.new_id)
         self.monitor.escalation_policies = s.escalation_policies()
         self.monitor.health_close_after_s = s.health_close_after_s
         self.monitor.reminder_days = s.reminder_days()
@@ -245,7 +246,7 @@ class Runtime:
         if deliveries:
             self._submit_webhooks(deliveries)
 
-    def _submit_webhooks(self, deliveries: Sequence[WebhookItem]) -> None:
+    def _submit_webhooks(self, deliveries: Sequence[DeliveryItem]) -> None:
         notes = [d for d in deliveries if d.channel == "apprise"]
         if notes:
             self._submit_notifications(notes)
@@ -264,7 +265,7 @@ class Runtime:
             except ValueError:
                 log.error("agency %s has an unusable webhook URL; delivery %d waits", d.agency_id, d.id)
 
-    def _submit_notifications(self, deliveries: Sequence[WebhookItem]) -> None:
+    def _submit_notifications(self, deliveries: Sequence[DeliveryItem]) -> None:
         """Apprise deliveries: the text people read (``human_text``: never the victim's position; the
         respondent's only for police), to the agency's URLs as configured now."""
         from service.adapters.channels.apprise_channel import (

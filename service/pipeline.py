@@ -28,7 +28,7 @@ import msgspec
 from sqlalchemy.engine import Connection, Engine
 
 from service.adapters.db import alerts_repo, config_repo, reports_repo
-from service.adapters.db.alerts_repo import OutboxItem, WebhookItem
+from service.adapters.db.alerts_repo import OutboxItem, DeliveryItem
 from service.adapters.db.reports_repo import location_content, status_content
 from service.domain.monitor import Changes, Monitor
 from service.wire import (
@@ -76,7 +76,7 @@ class Pipeline:
         self.agency_kinds: dict[str, str] = {}  # read lazily; emptied when agencies change
         self.webhooks: dict[str, str] = {}  # agency -> webhook URL, read with agency_kinds
         self.notify_agencies: frozenset[str] = frozenset()  # agencies with Apprise URLs (STAYAWAY_APPRISE_CONFIG)
-        self.new_deliveries: list[WebhookItem] = []  # committed webhook deliveries not yet handed to the sender
+        self.new_deliveries: list[DeliveryItem] = []  # committed webhook deliveries not yet handed to the sender
         self.max_seq: dict[str, int] = {}  # highest stored location seq per device, filled lazily
         self.rejection_budget = RejectionBudget()  # how much of a rejected payload is kept (service.wire.evidence)
         self._in_batch_conflicts: list[tuple[Any, str]] = []  # of the batch being processed (see _decode)
@@ -112,7 +112,7 @@ class Pipeline:
             alerts_repo.save_membership(conn, changes.membership, now)
             if changes.events and not self.agency_kinds:
                 self._load_agencies(conn)
-            deliveries: list[WebhookItem] = []
+            deliveries: list[DeliveryItem] = []
             result.outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, webhooks=self.webhooks, notify=self.notify_agencies,
                                                     new_deliveries=deliveries)
             result.outbox += alerts_repo.save_commands(conn, changes.commands, now)
@@ -142,7 +142,7 @@ class Pipeline:
                 return notices
             if not self.agency_kinds:
                 self._load_agencies(conn)
-            deliveries: list[WebhookItem] = []
+            deliveries: list[DeliveryItem] = []
             outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, webhooks=self.webhooks, notify=self.notify_agencies,
                                              new_deliveries=deliveries)
             outbox += alerts_repo.save_commands(conn, changes.commands, now)
@@ -164,7 +164,7 @@ class Pipeline:
             alert = self.monitor.act(alert_id, lambda a: step(a, now), changes, add_recipients)
             if not self.agency_kinds:
                 self._load_agencies(conn)
-            deliveries: list[WebhookItem] = []
+            deliveries: list[DeliveryItem] = []
             outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, actor=actor, source="api",
                                              webhooks=self.webhooks, notify=self.notify_agencies, new_deliveries=deliveries)
             outbox += alerts_repo.save_commands(conn, changes.commands, now)
@@ -175,7 +175,7 @@ class Pipeline:
         self.agency_kinds = config_repo.agency_kinds(conn)
         self.webhooks = config_repo.agency_webhooks(conn)
 
-    def take_deliveries(self) -> list[WebhookItem]:
+    def take_deliveries(self) -> list[DeliveryItem]:
         out, self.new_deliveries = self.new_deliveries, []
         return out
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from alerts import AlertEvent, EventType, JurisdictionIndex, Kind
+from alerts import AlertEvent, EventType, Kind
 from service.adapters.db import alerts_repo, config_repo, state_repo
 from service.domain.monitor import (
     HEALTH_KINDS,
@@ -28,9 +28,7 @@ def rebuild(monitor: Monitor, conn: Connection, order_ids: Iterable[str] | None 
 
     ``now`` starts the grace in which a victim who has never reported is not yet "signal lost"."""
     if agencies:
-        known = config_repo.load_agencies(conn)
-        monitor.jurisdictions = JurisdictionIndex(known)
-        monitor.agencies = {a.agency_id: a for a in known}
+        monitor.directory.load(config_repo.load_agencies(conn))
     ids = None if order_ids is None else list(order_ids)
     if ids is None:
         monitor.orders.clear()

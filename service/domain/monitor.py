@@ -68,6 +68,7 @@ from geofence import (
 from geofence.engine import distance_bounds_m
 from geofence.schedule import in_force
 from service.domain import ends, law, notices, profiles
+from service.domain.directory import Directory
 from service.domain.disclosure import may_send
 from service.domain.messages import AgencyNotice, DeviceCommand
 from service.domain.orders import OrderSpec, ZoneSpec
@@ -203,9 +204,9 @@ class OrderState:
 
 
 class Monitor:
-    def __init__(self, frames: FrameCache, jurisdictions: JurisdictionIndex, new_id: Callable[[], str]) -> None:
+    def __init__(self, frames: FrameCache, directory: Directory, new_id: Callable[[], str]) -> None:
         self.frames = frames
-        self.jurisdictions = jurisdictions
+        self.directory = directory  # the process's one agency directory (shared with the outbound planner)
         self.new_id = new_id
         self.orders: dict[str, OrderState] = {}
         self.devices: dict[str, list[tuple[str, str]]] = {}
@@ -218,10 +219,17 @@ class Monitor:
         self.health_close_after_s = HEALTH_CLOSE_AFTER_S
         self.owntracks: dict[str, str] = {}  # owntracks/{user}/{device} -> the enrolled device id it stands for
         self._order_clock_due: datetime | None = None  # nothing in the orders' clock before this; None: unknown
-        self.agencies: dict[str, Agency] = {}  # by id: kinds, own escalation policies, escalate_to
         self.reminder_days: tuple[int, ...] = ends.REMINDER_DAYS  # expiry reminders, days before the end
         self.grace: timedelta = ends.GRACE  # after an order's end her panic still reaches police this long
         self.legal_profile: str | None = None  # STAYAWAY_LEGAL_PROFILE: courts whose agency names none
+
+    @property
+    def agencies(self) -> dict[str, Agency]:
+        return self.directory.agencies
+
+    @property
+    def jurisdictions(self) -> JurisdictionIndex:
+        return self.directory.jurisdictions
 
     # -- loading -------------------------------------------------------------
     def load_order(self, spec: OrderSpec, now: datetime | None = None,

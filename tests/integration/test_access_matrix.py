@@ -18,10 +18,10 @@ import pytest
 from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from alerts import JurisdictionIndex
 from geofence import FrameCache
 from service.adapters.db.engine import make_engine
 from service.auth import Auth
+from service.domain.directory import Directory
 from service.domain.monitor import Monitor
 from service.importing import import_agencies, import_orders
 from service.mqtt_credentials import generate
@@ -65,7 +65,7 @@ def world(engine, tmp_path):  # type: ignore[no-untyped-def]
     import_agencies(engine, _agencies(), lambda: NOW)
     order_a = builders.order(**builders.ZONES_ONLY)
     import_orders(engine, [(order_a, "a.json"), (_order_b(), "b.json")], lambda: NOW)
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"alert-{i}" for i in range(1000)).__next__)
+    monitor = Monitor(FrameCache(), Directory([]), iter(f"alert-{i}" for i in range(1000)).__next__)
     with engine.begin() as conn:
         rebuild(monitor, conn, now=NOW)
     pipeline = Pipeline(engine, monitor, lambda: NOW, 256 * 1024)
@@ -277,7 +277,7 @@ def test_the_timeline_shows_his_track_and_every_event_and_her_positions_only_by_
 
 def test_a_silent_panic_shows_nothing_on_her_phone_but_reaches_the_police(world, engine) -> None:  # type: ignore[no-untyped-def]
     client, headers, _ = world
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"silent-{i}" for i in range(9)).__next__)
+    monitor = Monitor(FrameCache(), Directory([]), iter(f"silent-{i}" for i in range(9)).__next__)
     with engine.begin() as conn:
         rebuild(monitor, conn, now=NOW)
     Pipeline(engine, monitor, lambda: NOW, 1 << 18).process([_msg("phone-001", "panic", {

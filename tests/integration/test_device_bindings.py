@@ -25,13 +25,13 @@ from alembic import command
 from alembic.config import Config
 from argon2 import PasswordHasher
 
-from alerts import JurisdictionIndex
 from geofence import FrameCache
 from service.adapters.db import config_repo, reports_repo
 from service.adapters.db import schema as t
 from service.adapters.db.engine import make_engine, migrate
 from service.auth import Auth
 from service.domain import law
+from service.domain.directory import Directory
 from service.domain.monitor import Monitor
 from service.domain.orders import parse_agencies, parse_order
 from service.errors import InvalidInput
@@ -106,7 +106,7 @@ def world(engine):  # type: ignore[no-untyped-def]
 
 
 def monitor_of(engine) -> tuple[Monitor, Pipeline]:  # type: ignore[no-untyped-def]
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"alert-{i}" for i in range(1000)).__next__)
+    monitor = Monitor(FrameCache(), Directory([]), iter(f"alert-{i}" for i in range(1000)).__next__)
     with engine.begin() as conn:
         rebuild(monitor, conn, now=NOW)
     return monitor, Pipeline(engine, monitor, lambda: NOW + timedelta(minutes=5), 256 * 1024)

@@ -302,8 +302,8 @@ FREE_TEXT = {"home_zone_name": "Larkspur", "work_zone_name": "Quillfeather", "im
 def test_the_redacted_edition_withholds_free_text_that_may_name_her_places(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import copy
 
-    from alerts import JurisdictionIndex
     from geofence import FrameCache
+    from service.domain.directory import Directory
     from service.domain.monitor import Monitor
     from service.importing import import_agencies, import_orders
     from service.pipeline import Pipeline
@@ -322,7 +322,7 @@ def test_the_redacted_edition_withholds_free_text_that_may_name_her_places(engin
     import_orders(engine, [(body, path)], lambda: T0 - timedelta(hours=2))
     import_orders(engine, [({**body, "exit_margin_m": 30}, path)], lambda: T0 - timedelta(hours=1),
                   reason=f"she moved near {w['import_reason']} market")
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
+    monitor = Monitor(FrameCache(), Directory([]), Ids())
     with engine.begin() as conn:
         rebuild(monitor, conn)
     OrderAdmin(engine, lambda: T0).record_service(ORDER_ID, "respondent", T0 - timedelta(hours=1), "personal delivery",

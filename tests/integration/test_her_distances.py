@@ -24,12 +24,12 @@ import pyotp
 import pytest
 from argon2 import PasswordHasher
 
-from alerts import JurisdictionIndex
 from alerts.lifecycle import Actor, resolve
 from geofence import FrameCache
 from service.adapters.db.alerts_repo import OutboxItem
 from service.adapters.db.engine import make_engine, migrate
 from service.auth import Auth
+from service.domain.directory import Directory
 from service.domain.monitor import Monitor
 from service.importing import import_agencies, import_orders
 from service.live import AlertFeed
@@ -78,7 +78,7 @@ def build(url: str, shift: tuple[float, float]) -> tuple[World, Any]:
     order = builders.order(pre_alert_m=None)  # the moving zone (500 m) and the fixed zones, no warning ring
     order["zones"]["features"][0]["geometry"]["coordinates"] = [home[1], home[0]]
     import_orders(engine, [(order, "a.json")], lambda: NOW)
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"alert-{i}" for i in range(1000)).__next__)
+    monitor = Monitor(FrameCache(), Directory([]), iter(f"alert-{i}" for i in range(1000)).__next__)
     with engine.begin() as conn:
         rebuild(monitor, conn, now=NOW)
     pipeline = Pipeline(engine, monitor, lambda: NOW, 256 * 1024)

@@ -41,12 +41,12 @@ import pyotp
 import pytest
 from argon2 import PasswordHasher
 
-from alerts import JurisdictionIndex
 from alerts.lifecycle import Actor, acknowledge, resolve
 from geofence import FrameCache
 from service.adapters.db.alerts_repo import OutboxItem
 from service.adapters.db.engine import make_engine, migrate
 from service.auth import Auth
+from service.domain.directory import Directory
 from service.domain.her_data import BUCKET, MARGIN, floor
 from service.domain.monitor import Monitor
 from service.importing import import_agencies, import_orders
@@ -155,7 +155,7 @@ def build(url: str, her: tuple[float, float], respond: bool = True) -> tuple[Wor
     clock = [T0 - timedelta(minutes=1)]
     import_agencies(engine, builders.AGENCIES, lambda: clock[0])
     import_orders(engine, [(builders.order(), "a.json")], lambda: clock[0])  # 500 m, its ring 300 m more
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"alert-{i}" for i in range(10_000)).__next__)
+    monitor = Monitor(FrameCache(), Directory([]), iter(f"alert-{i}" for i in range(10_000)).__next__)
     with engine.begin() as conn:
         rebuild(monitor, conn, now=clock[0])
     pipeline = Pipeline(engine, monitor, lambda: clock[0], 256 * 1024)

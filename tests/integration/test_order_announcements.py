@@ -16,6 +16,7 @@ from service.adapters.db import config_repo
 from service.adapters.db import schema as t
 from service.config_watch import ConfigWatcher
 from service.domain import law
+from service.domain.directory import Directory
 from service.domain.monitor import Monitor
 from service.domain.responsibility import NoPoliceAgency
 from service.errors import InvalidInput
@@ -67,7 +68,7 @@ def test_a_cancellation_is_announced_to_court_police_and_her_phone_and_keeps_her
         grace = conn.execute(sa.select(t.orders.c.grace_until)).scalar_one()
     assert grace == now + timedelta(hours=72)  # entered an hour after the decision: the grace counts from entry
     # a serve (re)built now keeps the order for her panic only
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"a-{i}" for i in range(9)).__next__)
+    monitor = Monitor(FrameCache(), Directory([]), iter(f"a-{i}" for i in range(9)).__next__)
     with engine.begin() as conn:
         rebuild(monitor, conn, now=now)
     assert monitor.orders[ORDER].ending.status == "cancelled"
@@ -162,7 +163,7 @@ def test_an_expiry_after_a_restart_is_told_to_every_agency_its_alerts_reached_re
     import_agencies(engine, builders.AGENCIES, lambda: T0)
     import_orders(engine, [(builders.order(**builders.ZONES_ONLY, expires_at="2026-11-21T10:00:00Z"), "o.json")],
                   lambda: T0)
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"a-{i}" for i in range(99)).__next__)
+    monitor = Monitor(FrameCache(), Directory([]), iter(f"a-{i}" for i in range(99)).__next__)
     with engine.begin() as conn:
         rebuild(monitor, conn, now=T0)
     pipeline = Pipeline(engine, monitor, lambda: T0, 1 << 18)
@@ -171,7 +172,7 @@ def test_an_expiry_after_a_restart_is_told_to_every_agency_its_alerts_reached_re
     pipeline.process([Inbound("stayaway/v1/devices/trk-001/location", orjson.dumps(fix), at_work)])
     with engine.begin() as conn:  # the east station closed it
         conn.execute(sa.update(t.alerts).values(status="resolved", resolved_at=at_work, resolved_by="east-1"))
-    restarted = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"b-{i}" for i in range(99)).__next__)
+    restarted = Monitor(FrameCache(), Directory([]), iter(f"b-{i}" for i in range(99)).__next__)
     with engine.begin() as conn:
         rebuild(restarted, conn, now=T0 + timedelta(hours=2))
     pipeline.monitor, pipeline.clock = restarted, lambda: T0 + timedelta(hours=2)

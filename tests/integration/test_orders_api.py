@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import orjson
 import sqlalchemy as sa
 
-from alerts import JurisdictionIndex
 from geofence import FrameCache
 from service.adapters.db import config_repo
 from service.adapters.db import schema as t
 from service.adapters.db.engine import make_engine
+from service.domain.directory import Directory
 from service.domain.monitor import Monitor
 from service.pipeline import Inbound, Pipeline
 from service.state import rebuild
@@ -146,7 +146,7 @@ def test_a_broken_tracker_is_replaced_without_a_gap(client, sqlite_url) -> None:
     and accepts the old tracker until the new one reports."""
     c, _ = client
     writer = make_engine(sqlite_url)
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), iter(f"a{i}" for i in range(99)).__next__)
+    monitor = Monitor(FrameCache(), Directory([]), iter(f"a{i}" for i in range(99)).__next__)
     with writer.begin() as conn:
         rebuild(monitor, conn)
     now = datetime.now(UTC)

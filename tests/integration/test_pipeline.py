@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import sqlalchemy as sa
 
-from alerts import JurisdictionIndex
 from geofence import FrameCache
 from service.adapters.db import schema as t
+from service.domain.directory import Directory
 from service.domain.monitor import Monitor
 from service.importing import import_agencies, import_orders
 from service.pipeline import Inbound, Pipeline
@@ -40,7 +40,7 @@ def alerts_out(result) -> list:  # type: ignore[no-untyped-def]
 def make_pipeline(engine, **order) -> Pipeline:  # type: ignore[no-untyped-def]
     import_agencies(engine, builders.AGENCIES, lambda: T0)
     import_orders(engine, [(builders.order(**(order or ZONES_ONLY)), "test")], lambda: T0)
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
+    monitor = Monitor(FrameCache(), Directory([]), Ids())
     with engine.begin() as conn:
         rebuild(monitor, conn)
     return Pipeline(engine, monitor, lambda: T0 + timedelta(hours=1), 256 * 1024)
@@ -96,7 +96,7 @@ def test_repeats_change_nothing_and_bad_input_is_kept(engine) -> None:
 def test_state_rebuilt_from_the_database_does_not_reraise_an_open_episode(engine) -> None:
     first = make_pipeline(engine).process(walk_in())
     alert_id = orjson.loads(alerts_out(first)[0].payload)["alert_id"]
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
+    monitor = Monitor(FrameCache(), Directory([]), Ids())
     with engine.begin() as conn:
         rebuild(monitor, conn)
     again = Pipeline(engine, monitor, lambda: T0 + timedelta(hours=2), 256 * 1024)
@@ -175,7 +175,7 @@ def test_an_ended_condition_is_closed_by_the_system_after_a_restart(engine) -> N
     pipeline.process([status_msg(1, T0, batt=12)])
     now[0] = T0 + timedelta(seconds=10)
     pipeline.process([status_msg(2, now[0], charging=True)])
-    restarted = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
+    restarted = Monitor(FrameCache(), Directory([]), Ids())
     with engine.begin() as conn:
         rebuild(restarted, conn)
     pipeline.monitor = restarted
@@ -193,7 +193,7 @@ def test_the_court_is_told_once_that_an_order_is_unserved_24_hours_after_issue(e
     assert notice.topic == "stayaway/v1/agencies/court-xinjin/notices"
     assert (body["kind"], body["order_id"], body["unserved"]) == ("service_overdue", "PSO-2026-0001",
                                                                   ["respondent", "victim", "police", "committee"])
-    restarted = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
+    restarted = Monitor(FrameCache(), Directory([]), Ids())
     with engine.begin() as conn:
         rebuild(restarted, conn)
     pipeline.monitor = restarted
@@ -225,7 +225,7 @@ def test_an_expired_order_is_announced_kept_for_her_panic_through_its_grace_and_
     phone = told["stayaway/v1/devices/phone-001/notices"]
     assert (phone["topic"], phone["locale"]) == ("order_ended", "zh") and "110" in phone["text"]
     # a restart in the grace keeps it: her panic is raised and routed to police, marked after the end
-    restarted = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
+    restarted = Monitor(FrameCache(), Directory([]), Ids())
     with engine.begin() as conn:
         rebuild(restarted, conn, now=now)
     pipeline.monitor = restarted

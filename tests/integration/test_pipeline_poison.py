@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import sqlalchemy as sa
 
-from alerts import JurisdictionIndex
 from geofence import FrameCache
 from service.adapters.db import schema as t
+from service.domain.directory import Directory
 from service.domain.monitor import Monitor
 from service.importing import import_agencies, import_orders
 from service.ingest import IngestLoop
@@ -39,7 +39,7 @@ def setup(engine, cls: type[Pipeline] = Pipeline) -> Pipeline:  # type: ignore[n
     first["victim"] = {**first["victim"], "owntracks_topic": OWNTRACKS_TOPIC}
     import_agencies(engine, builders.AGENCIES, lambda: T0)
     import_orders(engine, [(first, "test"), (builders.order_for(2, **builders.ZONES_ONLY), "test")], lambda: T0)
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), Ids())
+    monitor = Monitor(FrameCache(), Directory([]), Ids())
     with engine.begin() as conn:
         rebuild(monitor, conn)
     return cls(engine, monitor, lambda: NOW, 256 * 1024)

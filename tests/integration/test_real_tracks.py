@@ -48,8 +48,9 @@ from geopy.distance import geodesic
 from pyproj import Proj, Transformer
 from shapely.geometry import shape
 
-from alerts import EventType, JurisdictionIndex, Kind
+from alerts import EventType, Kind
 from geofence import FrameCache
+from service.domain.directory import Directory
 from service.domain.monitor import Changes, Monitor, RoutedEvent
 from service.domain.orders import parse_order
 from service.wire import LocationReport, decode
@@ -91,7 +92,7 @@ def order_body(zones: Sequence[dict[str, Any]], *, min_distance_m: float | None 
 
 def make_monitor(body: dict[str, Any], now: datetime) -> Monitor:
     ids = (f"alert-{n}" for n in itertools.count(1))
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), lambda: next(ids))  # court-only routing
+    monitor = Monitor(FrameCache(), Directory([]), lambda: next(ids))  # court-only routing
     monitor.load_order(parse_order(body), now)
     return monitor
 

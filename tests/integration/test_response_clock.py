@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import sqlalchemy as sa
 
-from alerts import JurisdictionIndex
 from alerts.accountability import accountability
 from alerts.lifecycle import Actor, acknowledge
 from geofence import FrameCache
 from service.adapters.db import schema as t
+from service.domain.directory import Directory
 from service.domain.monitor import Monitor
 from service.importing import import_agencies, import_orders
 from service.pipeline import Inbound, Pipeline
@@ -33,7 +33,7 @@ def started(engine, clock: list[datetime]) -> Pipeline:  # type: ignore[no-untyp
     """A serve process's state as a restart builds it: everything from the database."""
     import uuid
 
-    monitor = Monitor(FrameCache(), JurisdictionIndex([]), lambda: str(uuid.uuid4()))
+    monitor = Monitor(FrameCache(), Directory([]), lambda: str(uuid.uuid4()))
     with engine.begin() as conn:
         rebuild(monitor, conn, now=clock[0])
     return Pipeline(engine, monitor, lambda: clock[0], 256 * 1024)

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from alerts import JurisdictionIndex
 from geofence import FrameCache
+from service.domain.directory import Directory
 from service.domain.monitor import Changes, Monitor, RoutedEvent
 from service.domain.orders import parse_agencies, parse_order
 from service.wire import LocationReport, PanicPress, decode
@@ -41,8 +41,7 @@ def play(name: str, sink: list[Changes] | None = None) -> tuple[list[RoutedEvent
     scenario = SCENARIOS[name]()
     ids = (f"alert-{n}" for n in itertools.count(1))
     agencies = parse_agencies(orjson.loads(AGENCIES_PATH.read_bytes()))
-    monitor = Monitor(FrameCache(), JurisdictionIndex(agencies), lambda: next(ids))
-    monitor.agencies = {a.agency_id: a for a in agencies}
+    monitor = Monitor(FrameCache(), Directory(agencies), lambda: next(ids))
     monitor.load_order(parse_order(scenario_order(scenario, START, compress_ts=False)), START)
     devices = {"respondent": order.respondent_device, "victim": order.victim_device}
     raised = []

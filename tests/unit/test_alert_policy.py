@@ -6,8 +6,19 @@ from dataclasses import replace
 
 import pytest
 
-from alerts import Agency, EventType, JurisdictionIndex, Kind, Severity, Status, breach_continues, breach_ended
-from alerts import breach_started, panic_pressed, route
+from alerts import (
+    Agency,
+    EventType,
+    JurisdictionIndex,
+    Kind,
+    Severity,
+    Status,
+    breach_continues,
+    breach_ended,
+    breach_started,
+    panic_pressed,
+    route,
+)
 from tests.unit.builders import EAST_SQUARE, T0, WEST_SQUARE, polygon, seconds
 
 ORDER, COURT = "PSO-2026-0001", "court-xinjin"

@@ -16,9 +16,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerts import JurisdictionIndex
 from alerts.lifecycle import Actor, LifecycleError, acknowledge
 from geofence import FrameCache
+from service.domain.directory import Directory
 from service.domain.disclosure import may_send
 from service.domain.monitor import Changes, DeviceCommand, Monitor
 from service.domain.orders import parse_agencies, parse_order
@@ -57,7 +57,7 @@ def order_body(home: tuple[float, float, float], min_distance_m: int | None, pre
 def run_world(body: dict[str, Any], his: list[tuple[int, float, float]], hers: list[tuple[int, float, float]],
               panic_at: int | None) -> list[Changes]:
     ids = (f"alert-{n}" for n in itertools.count(1))
-    monitor = Monitor(FrameCache(), JurisdictionIndex(parse_agencies(agencies_collection())), lambda: next(ids))
+    monitor = Monitor(FrameCache(), Directory(parse_agencies(agencies_collection())), lambda: next(ids))
     monitor.load_order(parse_order(body), T0)
     timeline: list[tuple[float, str, tuple[float, float]]] = []
     for device, track in ((TRK, his), (PHONE, hers)):
@@ -132,7 +132,7 @@ def test_the_rule_for_a_device_that_is_a_respondent_in_one_order_and_a_victim_in
 def test_a_command_object_to_his_device_never_leaves_the_monitor() -> None:
     """The monitor's one exit for device messages applies the rule whatever asked for the message."""
     ids = (f"alert-{n}" for n in itertools.count(1))
-    monitor = Monitor(FrameCache(), JurisdictionIndex(parse_agencies(agencies_collection())), lambda: next(ids))
+    monitor = Monitor(FrameCache(), Directory(parse_agencies(agencies_collection())), lambda: next(ids))
     order = monitor.load_order(parse_order(example_order()), T0)
     changes = Changes()
     monitor._send(order, DeviceCommand(TRK, {"cmd": "report_now"}, "alert-1", 1), changes)

@@ -11,10 +11,29 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geofence import CircleZone, Fix, FrameCache, LocalFrame, PolygonZone, Rules, ZoneGeometryError, compile_zone
-from geofence import evaluate
-from tests.unit.builders import HOME_LAT, HOME_LON, HOME_RADIUS_M, T0, WGS84, WORK_RING, north_of_home, offset
-from tests.unit.builders import polygon, seconds
+from geofence import (
+    CircleZone,
+    Fix,
+    FrameCache,
+    LocalFrame,
+    PolygonZone,
+    Rules,
+    ZoneGeometryError,
+    compile_zone,
+    evaluate,
+)
+from tests.unit.builders import (
+    HOME_LAT,
+    HOME_LON,
+    HOME_RADIUS_M,
+    T0,
+    WGS84,
+    WORK_RING,
+    north_of_home,
+    offset,
+    polygon,
+    seconds,
+)
 
 RULES = Rules(exit_margin_m=50.0)
 WORK_LAT = 30.4415  # halfway up the workplace polygon (30.440 to 30.443)

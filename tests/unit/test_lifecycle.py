@@ -12,8 +12,26 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from alerts import Alert, EventType, Kind, Severity, Status, breach_started
-from alerts.escalation import DEFAULT_POLICY, arm, due, escalate, next_agencies, parse_steps, policy_for, response_for
-from alerts.lifecycle import SYSTEM, Actor, LifecycleError, acknowledge, dispatch, on_scene, refer, resolve
+from alerts.escalation import (
+    DEFAULT_POLICY,
+    arm,
+    due,
+    escalate,
+    next_agencies,
+    parse_steps,
+    policy_for,
+    response_for,
+)
+from alerts.lifecycle import (
+    SYSTEM,
+    Actor,
+    LifecycleError,
+    acknowledge,
+    dispatch,
+    on_scene,
+    refer,
+    resolve,
+)
 from alerts.model import SEVERITY, Outcome
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)

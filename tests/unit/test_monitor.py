@@ -7,8 +7,9 @@ from datetime import datetime
 
 import pytest
 
-from alerts import EventType, JurisdictionIndex, Kind
+from alerts import EventType, Kind
 from geofence import FrameCache
+from service.domain.directory import Directory
 from service.domain.monitor import Changes, Monitor, RoutedEvent
 from service.domain.orders import parse_agencies, parse_order
 from service.wire import LocationReport, PanicPress
@@ -27,7 +28,7 @@ AT_WORK = (30.4415, 103.882)  # inside the workplace polygon, in the east police
 
 def make_monitor(body: dict, now: datetime | None = None) -> Monitor:
     ids = (f"alert-{n}" for n in itertools.count(1))
-    m = Monitor(FrameCache(), JurisdictionIndex(parse_agencies(agencies_collection())), lambda: next(ids))
+    m = Monitor(FrameCache(), Directory(parse_agencies(agencies_collection())), lambda: next(ids))
     m.load_order(parse_order(body), now)
     return m
 

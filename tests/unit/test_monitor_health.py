@@ -227,7 +227,7 @@ def test_the_police_agency_s_own_policy_runs_the_clock_and_next_agency_adds_whom
     from alerts.routing import Agency
 
     run = Run(zones_only())
-    run.monitor.agencies = {
+    run.monitor.directory.agencies = {
         "police-west": Agency("police-west", "West", "police", None, None,
                               {"zone_breach": [[10, "renotify"], [20, "next_agency"]]}, ("bureau-city",)),
         "court-xinjin": Agency("court-xinjin", "Court", "court", None, None, None, ("court-duty",)),

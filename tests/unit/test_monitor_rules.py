@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from alerts import EventType, JurisdictionIndex
+from alerts import EventType
 from geofence import FrameCache
 from geofence.datum import from_wgs84
+from service.domain.directory import Directory
 from service.domain.monitor import Changes, Monitor
 from service.domain.orders import parse_agencies, parse_order
 from service.wire import LocationReport
@@ -38,7 +39,7 @@ class Run:
 
     def __init__(self, body: dict[str, Any], loaded_at: datetime = T0) -> None:
         ids = (f"alert-{n}" for n in itertools.count(1))
-        self.monitor = Monitor(FrameCache(), JurisdictionIndex(parse_agencies(agencies_collection())), lambda: next(ids))
+        self.monitor = Monitor(FrameCache(), Directory(parse_agencies(agencies_collection())), lambda: next(ids))
         self.monitor.load_order(parse_order(body), loaded_at)
         self.seq = {TRK: 0, PHONE: 0}
         self.all: list[Changes] = []

@@ -12,6 +12,7 @@ from alerts import JurisdictionIndex
 from alerts.lifecycle import Actor, acknowledge, dispatch, on_scene, refer, resolve
 from geofence import FrameCache
 from service.domain import notices
+from service.domain.directory import Directory
 from service.domain.monitor import Changes, Monitor
 from service.domain.orders import parse_agencies, parse_order
 from service.domain.responsibility import (
@@ -22,7 +23,13 @@ from service.domain.responsibility import (
     zones_outside,
 )
 from service.wire import PanicPress
-from tests.unit.builders import T0, agencies_collection, example_order, north_of_home, seconds
+from tests.unit.builders import (
+    T0,
+    agencies_collection,
+    example_order,
+    north_of_home,
+    seconds,
+)
 from tests.unit.test_monitor_rules import PHONE, TRK
 
 COORDS = re.compile(r"\d+\.\d{3,}")  # a coordinate or a precise distance
@@ -89,8 +96,7 @@ class Phone:
 
     def __init__(self, body: dict[str, Any], agencies: Any = AGENCIES) -> None:
         ids = (f"alert-{n}" for n in itertools.count(1))
-        self.monitor = Monitor(FrameCache(), JurisdictionIndex(agencies), lambda: next(ids))
-        self.monitor.agencies = {a.agency_id: a for a in agencies}
+        self.monitor = Monitor(FrameCache(), Directory(agencies), lambda: next(ids))
         self.monitor.load_order(parse_order(body), T0)
         self.seq = 0
 

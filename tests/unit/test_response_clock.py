@@ -20,7 +20,15 @@ from alerts.escalation import (
     parse_response,
     response_for,
 )
-from alerts.lifecycle import Actor, LifecycleError, acknowledge, dispatch, on_scene, refer, resolve
+from alerts.lifecycle import (
+    Actor,
+    LifecycleError,
+    acknowledge,
+    dispatch,
+    on_scene,
+    refer,
+    resolve,
+)
 from alerts.model import SEVERITY, Outcome
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)

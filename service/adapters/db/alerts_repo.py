@@ -35,7 +35,7 @@ COMMAND_PRIORITY = 1  # pursuit mode follows a critical alert: as urgent as the 
 
 
 @dataclass(frozen=True, slots=True)
-class WebhookItem:
+class DeliveryItem:
     """A durable delivery of one alert message to an agency's webhook, or (``channel="apprise"``) to its
     Apprise URLs."""
 
@@ -65,7 +65,7 @@ def save_membership(conn: Connection, changes: Sequence[MembershipChange], now: 
 
 def save_events(conn: Connection, events: Sequence[RoutedEvent], agency_kinds: dict[str, str],
                 actor: str = "system", source: str = "ingest", webhooks: dict[str, str] | None = None,
-                new_deliveries: list[WebhookItem] | None = None,
+                new_deliveries: list[DeliveryItem] | None = None,
                 notify: frozenset[str] | set[str] = frozenset()) -> list[OutboxItem]:
     """Alert rows, log records and outbox rows for ``events``, in the caller's transaction; and a
     durable delivery per message to an agency with a webhook, and one to an agency with Apprise URLs
@@ -103,16 +103,16 @@ def save_events(conn: Connection, events: Sequence[RoutedEvent], agency_kinds: d
         dids = conn.execute(sa.insert(t.webhook_deliveries).returning(t.webhook_deliveries.c.id,
                                                                       sort_by_parameter_order=True), rows).scalars().all()
         if new_deliveries is not None:
-            new_deliveries += [WebhookItem(d, r["agency_id"], r["event_id"], r["priority"], r["payload"], r["channel"])
+            new_deliveries += [DeliveryItem(d, r["agency_id"], r["event_id"], r["priority"], r["payload"], r["channel"])
                                for d, r in zip(dids, rows, strict=True)]
     return [OutboxItem(i, r["priority"], r["topic"], r["payload"]) for i, r in zip(ids, outbox_rows, strict=True)]
 
 
-def undelivered_webhooks(conn: Connection, limit: int = 10_000) -> list[WebhookItem]:
+def undelivered_webhooks(conn: Connection, limit: int = 10_000) -> list[DeliveryItem]:
     c = t.webhook_deliveries.c
     q = sa.select(c.id, c.agency_id, c.event_id, c.priority, c.payload, c.channel).where(c.delivered_at.is_(None)) \
         .order_by(c.priority, c.id).limit(limit)
-    return [WebhookItem(r.id, r.agency_id, r.event_id, r.priority, r.payload, r.channel) for r in conn.execute(q)]
+    return [DeliveryItem(r.id, r.agency_id, r.event_id, r.priority, r.payload, r.channel) for r in conn.execute(q)]
 
 
 def record_webhook_attempt(conn: Connection, delivery_id: int, attempt_no: int, at: datetime, status_code: int | None,
