@@ -25,7 +25,7 @@ from service.adapters.broker import EmbeddedBroker, free_port
 from service.adapters.channels import Attempt
 from service.adapters.channels.webhook import Delivery, WebhookSender
 from service.adapters.db import alerts_repo
-from service.adapters.db.alerts_repo import OutboxItem, DeliveryItem
+from service.adapters.db.alerts_repo import DeliveryItem, OutboxItem
 from service.adapters.db.engine import make_engine, migrate
 from service.adapters.mqtt import (
     PANIC_TOPICS,

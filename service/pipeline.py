@@ -28,7 +28,7 @@ import msgspec
 from sqlalchemy.engine import Connection, Engine
 
 from service.adapters.db import alerts_repo, config_repo, reports_repo
-from service.adapters.db.alerts_repo import OutboxItem, DeliveryItem
+from service.adapters.db.alerts_repo import DeliveryItem, OutboxItem
 from service.adapters.db.reports_repo import location_content, status_content
 from service.domain.monitor import Changes, Monitor
 from service.wire import (
