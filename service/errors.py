@@ -27,3 +27,20 @@ class StorageError(StayawayError):
 
 class BrokerError(StayawayError):
     """The MQTT broker could not be reached or refused us."""
+
+
+class StorageUnavailable(StorageError):
+    """The database could not be reached or dropped the connection (a driver's operational error, mapped
+    by the DB adapter): transient, the work is retried; nothing was committed."""
+
+
+class Conflict(StayawayError):
+    """The request clashes with the state stored (a stable ``code`` names the clash)."""
+
+    def __init__(self, message: str, code: str = "conflict") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Forbidden(StayawayError):
+    """The principal may not do this (it may know that the object exists)."""
