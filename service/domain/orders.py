@@ -160,24 +160,7 @@ def parse_agencies(collection: Any) -> list[Agency]:
             raise InvalidInput("escalate_to must be a list of agency ids", f"{where}.properties.escalate_to")
         if agency_id in escalate_to:
             raise InvalidInput("an agency can't escalate to itself", f"{where}.properties.escalate_to")
-        response = props.get("response")
-        if response is not None:
-            from alerts.escalation import parse_response
-
-            try:
-                dispatch_s, on_scene_s = parse_response(response)
-            except ValueError as exc:
-                raise InvalidInput(str(exc), f"{where}.properties.response") from exc
-            response = {"dispatch_s": dispatch_s, "on_scene_s": on_scene_s}
-        legal_profile = props.get("legal_profile")
-        if legal_profile is not None:
-            from service.domain import profiles
-
-            if kind != "court":
-                raise InvalidInput("legal_profile is a court's property", f"{where}.properties.legal_profile")
-            if legal_profile not in profiles.PROFILES:
-                raise InvalidInput(f"unknown legal profile {str(legal_profile)[:40]!r}: one of "
-                                   f"{', '.join(profiles.PROFILES)}", f"{where}.properties.legal_profile")
+        response, legal_profile = _response_and_profile(props, kind, where)
         agencies.append(Agency(agency_id, name, kind, geometry if isinstance(geometry, dict) else None, webhook,
                                escalation or None, tuple(dict.fromkeys(escalate_to)), legal_profile, response=response))
     ids = {a.agency_id for a in agencies}
@@ -187,6 +170,29 @@ def parse_agencies(collection: Any) -> list[Agency]:
             raise InvalidInput(f"escalate_to names agencies not in this file: {', '.join(missing)}",
                                f"features[{i}].properties.escalate_to")
     return agencies
+
+
+def _response_and_profile(props: dict[str, Any], kind: str, where: str) -> tuple[dict[str, float] | None, str | None]:
+    """An agency's response deadlines (``{"dispatch_s", "on_scene_s"}``) and legal profile (a court's), checked."""
+    response = props.get("response")
+    if response is not None:
+        from alerts.escalation import parse_response
+
+        try:
+            dispatch_s, on_scene_s = parse_response(response)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), f"{where}.properties.response") from exc
+        response = {"dispatch_s": dispatch_s, "on_scene_s": on_scene_s}
+    legal_profile = props.get("legal_profile")
+    if legal_profile is not None:
+        from service.domain import profiles
+
+        if kind != "court":
+            raise InvalidInput("legal_profile is a court's property", f"{where}.properties.legal_profile")
+        if legal_profile not in profiles.PROFILES:
+            raise InvalidInput(f"unknown legal profile {str(legal_profile)[:40]!r}: one of "
+                               f"{', '.join(profiles.PROFILES)}", f"{where}.properties.legal_profile")
+    return response, legal_profile
 
 
 def _check_escalation(raw: Any, where: str) -> None:
