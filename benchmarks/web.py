@@ -50,9 +50,10 @@ from service.domain.directory import Directory
 from service.domain.monitor import Monitor  # noqa: E402
 from service.importing import import_agencies, import_orders  # noqa: E402
 from service.order_admin import OrderAdmin  # noqa: E402
-from service.pipeline import Inbound, Pipeline  # noqa: E402
+from service.pipeline import Pipeline  # noqa: E402
 from service.state import rebuild  # noqa: E402
 from service.web import WebDeps, create_app  # noqa: E402
+from service.wire import Inbound  # noqa: E402
 from service.wire.rfc3339 import format_ts  # noqa: E402
 
 PASSWORD = "benchmark password"

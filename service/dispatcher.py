@@ -22,12 +22,13 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import sqlalchemy.exc
 from sqlalchemy.engine import Engine
 
 from service.adapters.db import alerts_repo
 from service.adapters.db.alerts_repo import OutboxItem
+from service.adapters.db.transaction import connection
 from service.adapters.mqtt import Publisher
+from service.errors import StorageUnavailable
 from service.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -143,10 +144,10 @@ class Dispatcher:
 
     def _rescan(self) -> None:
         try:
-            with self.reader.connect() as conn:
+            with connection(self.reader) as conn:
                 rows = alerts_repo.unsent_outbox(conn, created_before=self.clock() - FRESH)
-        except sqlalchemy.exc.OperationalError as exc:
-            log.error("cannot read the outbox (%s); will retry", exc.__class__.__name__)
+        except StorageUnavailable as exc:
+            log.error("cannot read the outbox (%s); will retry", (exc.__cause__ or exc).__class__.__name__)
             return
         for item in rows:
             self._enqueue(item)

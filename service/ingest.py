@@ -29,16 +29,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-import sqlalchemy.exc
-
 from service.adapters.db.alerts_repo import OutboxItem
+from service.errors import StorageUnavailable
 from service.metrics import Metrics
-from service.pipeline import BatchResult, Inbound, Pipeline
+from service.pipeline import BatchResult, Pipeline
+from service.wire import Inbound
 
 log = logging.getLogger(__name__)
 PANIC_SUFFIX = "/panic"
 PANIC_LANE = 1
-TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
 MIN_BATCH = 50  # the budget never shrinks a batch below this (per-transaction costs would dominate)
 SPLIT_ABOVE = 8  # a failed batch larger than this is split in halves; a smaller one is tried message by message
 
@@ -191,11 +190,11 @@ class IngestLoop:
                     self._stale = False
                 step()
                 return
-            except TRANSIENT as exc:
+            except StorageUnavailable as exc:  # the DB adapter's mapping of a driver's operational error
                 self._stale = True
                 self.metrics.add("db_unavailable")
                 log.error("database unavailable (%s); %d messages held unacknowledged, retrying in %.0f s",
-                          exc.__class__.__name__, self.backlog(), delay)
+                          (exc.__cause__ or exc).__class__.__name__, self.backlog(), delay)
                 if self._stop.wait(delay):
                     raise
                 delay = min(30.0, delay * 2)

@@ -9,8 +9,13 @@ Steps, in order, all in one transaction:
      into the monitor, collecting membership changes, alert events, device
      commands and the quality flags it finds, then append the locations with
      those flags;
-  5. write membership, alerts, alert log and outbox rows, and the rejections;
+  5. write what the monitor changed through the one write path (:meth:`Pipeline._write`: membership,
+     then the messages the outbound planner decides: alerts, alert log, outbox rows, deliveries), and
+     the rejections;
   6. commit. Only then are the messages acknowledged (by the caller).
+
+The watchdog's tick and a person's step on an alert write through the same path. A database out of
+reach raises ``StorageUnavailable`` (``service.adapters.db.transaction``); nothing was committed.
 """
 
 from __future__ import annotations
@@ -30,8 +35,11 @@ from sqlalchemy.engine import Connection, Engine
 from service.adapters.db import alerts_repo, config_repo, reports_repo
 from service.adapters.db.alerts_repo import DeliveryItem, OutboxItem
 from service.adapters.db.reports_repo import location_content, status_content
+from service.adapters.db.transaction import transaction
 from service.domain.monitor import Changes, Monitor
+from service.domain.outbound import plan_messages
 from service.wire import (
+    Inbound,
     InvalidMessage,
     LocationReport,
     PanicPress,
@@ -45,16 +53,6 @@ from service.wire.owntracks import TOPIC_PREFIX, decode_owntracks, is_owntracks_
 
 log = logging.getLogger(__name__)
 MAX_LOGGED_REJECTIONS = 20
-
-
-class Inbound(msgspec.Struct, frozen=True, gc=False):  # one per message: a Struct builds in ~0.5 us
-    topic: str
-    payload: bytes
-    received_at: datetime
-    mid: int = 0
-    qos: int = 0
-    generation: int = 0
-    lane: int = 0  # which ingest session it came through (0 reports, 1 panics)
 
 
 @dataclass(slots=True)
@@ -73,10 +71,7 @@ class Pipeline:
         self.monitor = monitor
         self.clock = clock
         self.max_payload_bytes = max_payload_bytes
-        self.agency_kinds: dict[str, str] = {}  # read lazily; emptied when agencies change
-        self.webhooks: dict[str, str] = {}  # agency -> webhook URL, read with agency_kinds
-        self.notify_agencies: frozenset[str] = frozenset()  # agencies with Apprise URLs (STAYAWAY_APPRISE_CONFIG)
-        self.new_deliveries: list[DeliveryItem] = []  # committed webhook deliveries not yet handed to the sender
+        self.new_deliveries: list[DeliveryItem] = []  # committed deliveries not yet handed to their senders
         self.max_seq: dict[str, int] = {}  # highest stored location seq per device, filled lazily
         self.rejection_budget = RejectionBudget()  # how much of a rejected payload is kept (service.wire.evidence)
         self._in_batch_conflicts: list[tuple[Any, str]] = []  # of the batch being processed (see _decode)
@@ -87,7 +82,7 @@ class Pipeline:
         locations, statuses, panics, rejections, repeats = self._decode(items)
         in_batch = self._in_batch_conflicts
         conflicts = [r for r, _ in in_batch]
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             now = self.clock()
             fresh, stored_conflicts = self._new_locations(conn, locations)
             new_keys = reports_repo.insert_statuses(conn, statuses, now)
@@ -109,13 +104,7 @@ class Pipeline:
             if changes.flags:  # what the monitor found (late, out of order, poor accuracy, a jump) is kept with the row
                 fresh = [_with_flags(r, changes.flags.get((r.device_id, r.seq))) for r in fresh]
             reports_repo.insert_locations(conn, fresh, now)
-            alerts_repo.save_membership(conn, changes.membership, now)
-            if changes.events and not self.agency_kinds:
-                self._load_agencies(conn)
-            deliveries: list[DeliveryItem] = []
-            result.outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, webhooks=self.webhooks, notify=self.notify_agencies,
-                                                    new_deliveries=deliveries)
-            result.outbox += alerts_repo.save_commands(conn, changes.commands, now)
+            result.outbox, deliveries = self._write(conn, changes, now)
             rejections = [self.rejection_budget.bound(r) for r in rejections]
             reports_repo.insert_rejections(conn, rejections, now)
         self._commit_seqs(fresh)
@@ -127,53 +116,40 @@ class Pipeline:
         return result
 
     def tick(self, listening_since: datetime | None = None) -> list[OutboxItem]:
-        """The clock's turn (about once a second): the silence watchdog. Its alerts are written like any
-        other, in one transaction; returns the new outbox rows."""
-        with self.engine.begin() as conn:
+        """The clock's turn (about once a second): the silence watchdog, escalations, the orders' clock.
+        What it changes is written like any other, in one transaction; returns the new outbox rows."""
+        with transaction(self.engine) as conn:
             now = self.clock()
             changes = Changes()
             self.monitor.on_tick(now, changes, listening_since)
-            for event in changes.legal:
-                config_repo.add_order_event(conn, event)
-            for order_id, grace_until in changes.expired:
-                config_repo.end_order(conn, order_id, "expired", now, grace_until)
-            notices = alerts_repo.save_agency_notices(conn, changes.agency_notices, now)
-            if not changes.events and not changes.commands:
-                return notices
-            if not self.agency_kinds:
-                self._load_agencies(conn)
-            deliveries: list[DeliveryItem] = []
-            outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, webhooks=self.webhooks, notify=self.notify_agencies,
-                                             new_deliveries=deliveries)
-            outbox += alerts_repo.save_commands(conn, changes.commands, now)
+            outbox, deliveries = self._write(conn, changes, now)
         self.new_deliveries += deliveries
-        return outbox + notices
-
-    def known_agencies(self) -> set[str]:
-        if not self.agency_kinds:
-            with self.engine.connect() as conn:
-                self._load_agencies(conn)
-        return set(self.agency_kinds)
+        return outbox
 
     def act(self, alert_id: str, step: Callable[[Any], Any], actor: str,
             add_recipients: tuple[str, ...] = ()) -> tuple[Any, list[OutboxItem]]:
         """A person's (or an integration's) step on an alert, logged with its actor, in one transaction."""
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             now = self.clock()
             changes = Changes()
             alert = self.monitor.act(alert_id, lambda a: step(a, now), changes, add_recipients)
-            if not self.agency_kinds:
-                self._load_agencies(conn)
-            deliveries: list[DeliveryItem] = []
-            outbox = alerts_repo.save_events(conn, changes.events, self.agency_kinds, actor=actor, source="api",
-                                             webhooks=self.webhooks, notify=self.notify_agencies, new_deliveries=deliveries)
-            outbox += alerts_repo.save_commands(conn, changes.commands, now)
+            outbox, deliveries = self._write(conn, changes, now, actor=actor, source="api")
         self.new_deliveries += deliveries
         return alert, outbox
 
-    def _load_agencies(self, conn: Connection) -> None:
-        self.agency_kinds = config_repo.agency_kinds(conn)
-        self.webhooks = config_repo.agency_webhooks(conn)
+    def _write(self, conn: Connection, changes: Changes, now: datetime, actor: str = "system",
+               source: str = "ingest") -> tuple[list[OutboxItem], list[DeliveryItem]]:
+        """The one write path of what the monitor changed: the orders' legal events and ends, zone
+        membership, then every message the outbound planner decides (alerts and their log, notices to
+        agencies, device commands, deliveries to outside channels). Returns the new outbox rows and
+        deliveries, to be handed on after the commit."""
+        for event in changes.legal:
+            config_repo.add_order_event(conn, event)
+        for order_id, grace_until in changes.expired:
+            config_repo.end_order(conn, order_id, "expired", now, grace_until)
+        alerts_repo.save_membership(conn, changes.membership, now)
+        plan = plan_messages(changes, self.monitor.directory, now)
+        return alerts_repo.save_plan(conn, plan, actor=actor, source=source)
 
     def take_deliveries(self) -> list[DeliveryItem]:
         out, self.new_deliveries = self.new_deliveries, []
@@ -181,12 +157,12 @@ class Pipeline:
 
     def record_webhook_attempt(self, delivery_id: int, attempt_no: int, at: datetime, status_code: int | None,
                                error: str | None, duration_ms: float, delivered: bool, target: str | None = None) -> None:
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             alerts_repo.record_webhook_attempt(conn, delivery_id, attempt_no, at, status_code, error, duration_ms,
                                                delivered, target)
 
     def mark_delivered(self, delivery_id: int) -> None:
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             alerts_repo.mark_delivered(conn, delivery_id, self.clock())
 
     def forget_seqs(self) -> None:
@@ -230,7 +206,7 @@ class Pipeline:
         """Keep a message that made processing fail as evidence, so it can be acknowledged."""
         rejection = InvalidMessage(item.topic, item.payload, item.received_at, Reason.INTERNAL_ERROR,
                                    f"processing failed: {error.__class__.__name__}", device_of_topic(item.topic))
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             reports_repo.insert_rejections(conn, [self.rejection_budget.bound(rejection)], self.clock())
         _log_rejections([rejection])
 

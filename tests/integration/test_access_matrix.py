@@ -26,9 +26,10 @@ from service.domain.monitor import Monitor
 from service.importing import import_agencies, import_orders
 from service.mqtt_credentials import generate
 from service.order_admin import OrderAdmin
-from service.pipeline import Inbound, Pipeline
+from service.pipeline import Pipeline
 from service.state import rebuild
 from service.web import WebDeps, create_app
+from service.wire import Inbound
 from simulators.walk import offset
 from tests.support import builders
 

@@ -33,9 +33,10 @@ from service.domain.directory import Directory
 from service.domain.monitor import Monitor
 from service.importing import import_agencies, import_orders
 from service.live import AlertFeed
-from service.pipeline import Inbound, Pipeline
+from service.pipeline import Pipeline
 from service.state import rebuild
 from service.web import WebDeps, create_app
+from service.wire import Inbound
 from simulators.walk import offset
 from tests.conftest import skip_or_fail
 from tests.support import builders

@@ -51,9 +51,10 @@ from service.domain.her_data import BUCKET, MARGIN, floor
 from service.domain.monitor import Monitor
 from service.importing import import_agencies, import_orders
 from service.live import AlertFeed
-from service.pipeline import Inbound, Pipeline
+from service.pipeline import Pipeline
 from service.state import rebuild
 from service.web import WebDeps, create_app
+from service.wire import Inbound
 from service.wire.rfc3339 import parse_ts
 from simulators.walk import offset
 from tests.conftest import skip_or_fail

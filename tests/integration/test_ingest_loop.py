@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from service.adapters.db import schema as t
 from service.ingest import IngestLoop
 from service.metrics import Metrics
-from service.pipeline import Inbound, Pipeline
+from service.pipeline import Pipeline
+from service.wire import Inbound
 from tests.integration.test_pipeline import make_pipeline, msg, walk_in
 
 

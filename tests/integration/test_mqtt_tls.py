@@ -34,7 +34,7 @@ from service.adapters.mqtt.publisher import Publisher
 from service.adapters.mqtt.url import MqttUrl, parse_mqtt_url
 from service.importing import import_agencies, import_orders
 from service.mqtt_credentials import generate
-from service.pipeline import Inbound
+from service.wire import Inbound
 from simulators import SimDevice
 from tests.integration.test_mqtt_transport import flush_while_peer_reads, take_and_ack
 from tests.support import builders

@@ -15,7 +15,7 @@ import pytest
 from service.adapters.mqtt.ingest_client import IngestClient
 from service.adapters.mqtt.network_loop import BufferedSocket
 from service.adapters.mqtt.url import parse_mqtt_url
-from service.pipeline import Inbound
+from service.wire import Inbound
 from tests.conftest import skip_or_fail
 from tests.support.brokers import BrokerInfo
 

@@ -22,8 +22,9 @@ from service.domain.responsibility import NoPoliceAgency
 from service.errors import InvalidInput
 from service.importing import import_agencies, import_orders
 from service.order_admin import OrderAdmin
-from service.pipeline import Inbound, Pipeline
+from service.pipeline import Pipeline
 from service.state import rebuild
+from service.wire import Inbound
 from tests.support import builders
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)

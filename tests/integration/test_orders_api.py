@@ -13,8 +13,9 @@ from service.adapters.db import schema as t
 from service.adapters.db.engine import make_engine
 from service.domain.directory import Directory
 from service.domain.monitor import Monitor
-from service.pipeline import Inbound, Pipeline
+from service.pipeline import Pipeline
 from service.state import rebuild
+from service.wire import Inbound
 from tests.integration.test_web import client  # noqa: F401 - the fixture
 from tests.support import builders
 

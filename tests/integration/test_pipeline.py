@@ -12,8 +12,9 @@ from service.adapters.db import schema as t
 from service.domain.directory import Directory
 from service.domain.monitor import Monitor
 from service.importing import import_agencies, import_orders
-from service.pipeline import Inbound, Pipeline
+from service.pipeline import Pipeline
 from service.state import rebuild
+from service.wire import Inbound
 from simulators.walk import offset
 from tests.support import builders
 

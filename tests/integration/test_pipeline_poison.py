@@ -18,8 +18,9 @@ from service.domain.monitor import Monitor
 from service.importing import import_agencies, import_orders
 from service.ingest import IngestLoop
 from service.metrics import Metrics
-from service.pipeline import Inbound, Pipeline
+from service.pipeline import Pipeline
 from service.state import rebuild
+from service.wire import Inbound
 from service.wire.decode import Decoded
 from simulators.walk import offset
 from tests.integration.test_pipeline import Ids

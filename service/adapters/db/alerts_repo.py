@@ -1,9 +1,11 @@
-"""Alerts: current state, the append-only log, zone membership and the outbox."""
+"""Alerts: current state, the append-only log, zone membership and the outbox.
+
+What goes out is decided by the outbound planner (``service.domain.outbound``: encoding, topic,
+priority, channels); this module only writes it and reads it back."""
 
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,22 +18,11 @@ from sqlalchemy.engine import Connection
 from alerts import Alert, Kind, Severity, Status
 from service.adapters.db import schema as t
 from service.adapters.db.upsert import upsert
-from service.domain.monitor import (
-    AgencyNotice,
-    DeviceCommand,
-    MembershipChange,
-    RoutedEvent,
-)
-from service.wire.encode import (
-    agency_notice_topic,
-    alert_message,
-    alert_topic,
-    device_topic,
-)
-from service.wire.rfc3339 import format_ts
-
-PRIORITY = {Kind.PANIC: 0, Severity.CRITICAL: 1, Severity.HIGH: 2, Severity.WARNING: 3}
-COMMAND_PRIORITY = 1  # pursuit mode follows a critical alert: as urgent as the alert itself
+from service.domain import outbound
+from service.domain.messages import AgencyNotice, DeviceCommand
+from service.domain.monitor import MembershipChange
+from service.domain.outbound import CHANNELS, Message, Plan
+from service.wire.encode import device_topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,49 +54,34 @@ def save_membership(conn: Connection, changes: Sequence[MembershipChange], now: 
         upsert(conn, t.zone_membership, list(rows.values()), ["order_id", "zone_id"])
 
 
-def save_events(conn: Connection, events: Sequence[RoutedEvent], agency_kinds: dict[str, str],
-                actor: str = "system", source: str = "ingest", webhooks: dict[str, str] | None = None,
-                new_deliveries: list[DeliveryItem] | None = None,
-                notify: frozenset[str] | set[str] = frozenset()) -> list[OutboxItem]:
-    """Alert rows, log records and outbox rows for ``events``, in the caller's transaction; and a
-    durable delivery per message to an agency with a webhook, and one to an agency with Apprise URLs
-    (``notify``), appended to ``new_deliveries``."""
-    outbox_rows: list[dict[str, Any]] = []
-    alert_rows: dict[str, dict[str, Any]] = {}  # one row per alert: its state after the last event (PostgreSQL's
-    log_rows: list[dict[str, Any]] = []  # ON CONFLICT may not touch a row twice in one statement)
-    for ev in events:
-        alert = ev.event.alert
-        alert_rows[alert.alert_id] = _alert_row(alert, ev.recipients)
-        messages = {
-            agency: alert_message(ev.event, agency, agency_kinds.get(agency, "unknown"), ev.respondent_fix,
-                                  ev.victim_fix, ev.zone, ev.distance_m)
-            for agency in ev.recipients
-        }
-        log_rows.append({"alert_id": alert.alert_id, "event_seq": alert.event_seq, "event": ev.event.event.value,
-                         "status": alert.status.value, "actor": actor, "source": source, "at": ev.event.at,
-                         "message": messages, "note": ev.event.details.get("note")})
-        priority = PRIORITY[Kind.PANIC] if alert.kind == Kind.PANIC else PRIORITY[alert.severity]
-        for agency, msg in messages.items():
-            outbox_rows.append({
-                "alert_id": alert.alert_id, "event_seq": alert.event_seq, "agency_id": agency, "priority": priority,
-                "topic": alert_topic(agency), "payload": orjson.dumps(msg), "created_at": ev.event.at})
-    if alert_rows:  # one statement per table for the whole batch: ~1.7 ms an event when written one by one
-        upsert(conn, t.alerts, list(alert_rows.values()), ["alert_id"])
-        conn.execute(sa.insert(t.alert_log), log_rows)
-    if not outbox_rows:
+def save_plan(conn: Connection, plan: Plan, actor: str = "system",
+              source: str = "ingest") -> tuple[list[OutboxItem], list[DeliveryItem]]:
+    """Insert what the outbound planner decided (``service.domain.outbound``), in the caller's transaction:
+    the alerts' state, their log records (with ``actor`` and ``source``), the outbox rows and a durable
+    delivery per outside channel. Returns the new outbox rows (alert messages, device commands, notices
+    to agencies) and the new deliveries."""
+    if plan.alerts:  # one statement per table for the whole batch: ~1.7 ms an event when written one by one
+        upsert(conn, t.alerts, [_alert_row(a, recipients) for a, recipients in plan.alerts.values()], ["alert_id"])
+        conn.execute(sa.insert(t.alert_log), [
+            {"alert_id": e.alert_id, "event_seq": e.event_seq, "event": e.event, "status": e.status, "actor": actor,
+             "source": source, "at": e.at, "message": e.messages, "note": e.note} for e in plan.log])
+    written = _insert_outbox(conn, plan.messages())  # notices first, then alert messages and commands
+    deliveries = [(channel, m) for channel in CHANNELS for m in plan.alert_messages if channel in m.channels]
+    dids = conn.execute(sa.insert(t.webhook_deliveries).returning(t.webhook_deliveries.c.id, sort_by_parameter_order=True), [
+        {"agency_id": m.recipient, "event_id": m.event_id, "priority": m.priority, "payload": m.payload,
+         "created_at": m.created_at, "channel": channel} for channel, m in deliveries]).scalars().all() if deliveries else []
+    notices = len(plan.notices)
+    return written[notices:] + written[:notices], [DeliveryItem(d, m.recipient, m.event_id, m.priority, m.payload, channel)
+                    for d, (channel, m) in zip(dids, deliveries, strict=True)]
+
+
+def _insert_outbox(conn: Connection, messages: Sequence[Message]) -> list[OutboxItem]:
+    if not messages:
         return []
-    ids = conn.execute(sa.insert(t.outbox).returning(t.outbox.c.id, sort_by_parameter_order=True), outbox_rows).scalars().all()
-    rows = [{"agency_id": r["agency_id"], "event_id": f"{r['alert_id']}:{r['event_seq']}", "priority": r["priority"],
-             "payload": r["payload"], "created_at": r["created_at"], "channel": channel}
-            for channel, agencies in (("webhook", webhooks or {}), ("apprise", notify)) if agencies
-            for r in outbox_rows if r["agency_id"] in agencies]
-    if rows:
-        dids = conn.execute(sa.insert(t.webhook_deliveries).returning(t.webhook_deliveries.c.id,
-                                                                      sort_by_parameter_order=True), rows).scalars().all()
-        if new_deliveries is not None:
-            new_deliveries += [DeliveryItem(d, r["agency_id"], r["event_id"], r["priority"], r["payload"], r["channel"])
-                               for d, r in zip(dids, rows, strict=True)]
-    return [OutboxItem(i, r["priority"], r["topic"], r["payload"]) for i, r in zip(ids, outbox_rows, strict=True)]
+    rows = [{"alert_id": m.alert_id, "event_seq": m.event_seq, "agency_id": m.recipient, "priority": m.priority,
+             "topic": m.topic, "payload": m.payload, "created_at": m.created_at} for m in messages]
+    ids = conn.execute(sa.insert(t.outbox).returning(t.outbox.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    return [OutboxItem(i, m.priority, m.topic, m.payload) for i, m in zip(ids, messages, strict=True)]
 
 
 def undelivered_webhooks(conn: Connection, limit: int = 10_000) -> list[DeliveryItem]:
@@ -137,28 +113,13 @@ def mark_delivered(conn: Connection, delivery_id: int, at: datetime) -> None:
 def save_commands(conn: Connection, commands: Sequence[DeviceCommand], now: datetime) -> list[OutboxItem]:
     """Device commands and notices (contract section 3) through the outbox, like alert messages.
     ``agency_id`` holds the device id: the outbox's recipient column; the topic says it is a device."""
-    rows = [{"alert_id": c.alert_id, "event_seq": c.event_seq, "agency_id": c.device_id, "priority": COMMAND_PRIORITY,
-             "topic": device_topic(c.device_id, c.channel), "payload": orjson.dumps(c.body), "created_at": now}
-            for c in commands]
-    if not rows:
-        return []
-    ids = conn.execute(sa.insert(t.outbox).returning(t.outbox.c.id, sort_by_parameter_order=True), rows).scalars().all()
-    return [OutboxItem(i, r["priority"], r["topic"], r["payload"]) for i, r in zip(ids, rows, strict=True)]
+    return _insert_outbox(conn, outbound.command_messages(commands, now))
 
 
 def save_agency_notices(conn: Connection, notices: Sequence[AgencyNotice], now: datetime) -> list[OutboxItem]:
     """Notices to agencies (``stayaway/v1/agencies/{id}/notices``) through the outbox; the outbox's
     ``alert_id`` holds a name-based UUID of the notice (order and kind), its ``notice_id``."""
-    rows = []
-    for n in notices:
-        notice_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"stayaway:{n.order_id}:{n.kind}"))
-        body = {"notice_id": notice_id, **{k: format_ts(v) if isinstance(v, datetime) else v for k, v in n.body.items()}}
-        rows.append({"alert_id": notice_id, "event_seq": 1, "agency_id": n.agency_id, "priority": PRIORITY[Severity.WARNING],
-                     "topic": agency_notice_topic(n.agency_id), "payload": orjson.dumps(body), "created_at": now})
-    if not rows:
-        return []
-    ids = conn.execute(sa.insert(t.outbox).returning(t.outbox.c.id, sort_by_parameter_order=True), rows).scalars().all()
-    return [OutboxItem(i, r["priority"], r["topic"], r["payload"]) for i, r in zip(ids, rows, strict=True)]
+    return _insert_outbox(conn, outbound.notice_messages(notices, now))
 
 
 def agencies_reached(conn: Connection, order_ids: Sequence[str]) -> dict[str, set[str]]:

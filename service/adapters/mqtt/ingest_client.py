@@ -26,7 +26,7 @@ from paho.mqtt.properties import Properties
 
 from service.adapters.mqtt.network_loop import BufferedClient, NetworkLoop
 from service.adapters.mqtt.url import MqttUrl, new_client
-from service.pipeline import Inbound
+from service.wire import Inbound
 
 log = logging.getLogger(__name__)
 
