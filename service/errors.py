@@ -43,4 +43,10 @@ class Conflict(StayawayError):
 
 
 class Forbidden(StayawayError):
-    """The principal may not do this (it may know that the object exists)."""
+    """The principal may not do this (it may know that the object exists); ``code`` is stable (the API's
+    error code: ``forbidden``, or a narrower one such as ``need_to_know``); ``field``, when the refusal
+    follows from one field of the request (the court an order names)."""
+
+    def __init__(self, message: str, code: str = "forbidden", field: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.field = code, field

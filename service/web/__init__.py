@@ -11,9 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, jsonify, request
-from sqlalchemy.engine import Engine
-from werkzeug.exceptions import HTTPException
+from flask import Flask, request
 
 if TYPE_CHECKING:
     from service.auth import Auth
@@ -22,7 +20,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class WebDeps:
-    engine: Engine  # a reader engine
+    engine: Any  # a reader engine (the service layer's reads, ``service.reads``, take it)
     health: Callable[[], dict[str, Any]]  # {"ready": bool, ...}
     # apply a lifecycle step to an alert on the ingest thread: (alert_id, action, body) -> alert fields
     act: Callable[[str, str, dict[str, Any]], dict[str, Any]] | None = None
@@ -70,19 +68,9 @@ def create_app(deps: WebDeps, test_config: dict[str, Any] | None = None) -> Flas
     app.register_blueprint(pages.bp)
     install(app, deps.timezone)
 
-    from service.web.errors import FieldError, error
+    from service.web.errors import install as install_errors
 
-    @app.errorhandler(FieldError)
-    def field_error(exc: FieldError):  # type: ignore[no-untyped-def]
-        return error(400, "validation", exc.message, exc.field)
-
-    @app.errorhandler(HTTPException)
-    def json_error(exc: HTTPException):  # type: ignore[no-untyped-def]
-        if request.blueprint == "pages":  # a page: a page, in the reader's language
-            from flask import render_template
-
-            return render_template("error.html", code=exc.code, description=exc.description), exc.code
-        return jsonify(error={"code": exc.name.lower().replace(" ", "_"), "message": exc.description}), exc.code
+    install_errors(app)  # the one mapping of errors to HTTP answers (service.web.errors)
 
     return app
 

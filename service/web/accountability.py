@@ -12,18 +12,21 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from flask import Blueprint, Response, abort, jsonify
+from flask import Blueprint, Response, jsonify
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from alerts.accountability import STEPS, accountability, owner_of, percentile
-from service.adapters.db import alerts_repo
-from service.adapters.db import schema as t
 from service.domain import access
 from service.domain.access import Role
-from service.domain.her_data import BUCKET, floor
+from service.errors import Forbidden
+from service.reads.accountability import (
+    COARSE_KINDS,
+    collector_rows,
+    counted,
+    counted_rows,
+)
 from service.web import deps
 from service.web.errors import FieldError, time_arg
 from service.web.security import principal
@@ -45,8 +48,7 @@ def figures():  # type: ignore[no-untyped-def]
     since = time_arg("from") or until - WINDOW
     if not since < until or until - since > MAX_PERIOD:
         raise FieldError("from must be before to, at most 400 days apart", "from")
-    with deps().engine.connect() as conn:
-        rows, escalated = counted_rows(conn, since, until)
+    rows, escalated = counted(deps().engine, since, until)
     table = accountability(rows, escalated)
     return jsonify(period={"from": format_ts(since), "to": format_ts(until)}, figures=[
         {"agency_id": agency, "kind": kind, **f.summary()} for (agency, kind), f in sorted(table.items())
@@ -62,16 +64,7 @@ def metrics():  # type: ignore[no-untyped-def]
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4; charset=utf-8")
 
 
-COARSE_KINDS = frozenset({"proximity", "pre_alert"})  # the moving zone's (and, by kind alone, fixed zones' pre_alert)
-
-
-def counted_rows(conn: Any, since: datetime, until: datetime) -> tuple[list[dict[str, Any]], set[str]]:
-    """``alerts_repo.accountability_rows`` of [since, until), a moving zone's alerts counted by their raise
-    time rounded down (``her_data.BUCKET``, as they are shown to anyone who may not see her): moving the
-    period's ends second by second never finds when one was raised. Response times stay exact."""
-    rows, escalated = alerts_repo.accountability_rows(conn, since, until + BUCKET)
-    rows = [r for r in rows if since <= (floor(r["raised_at"]) if r["kind"] in COARSE_KINDS else r["raised_at"]) < until]
-    return rows, escalated & {r["alert_id"] for r in rows}
+__all__ = ["COARSE_KINDS", "counted_rows", "bp"]  # counted_rows: the service layer's, named here too
 
 
 def _visible_agencies() -> set[str] | None:
@@ -80,7 +73,7 @@ def _visible_agencies() -> set[str] | None:
     if p.role == Role.ADMIN:
         return None
     if not access.may_read_accountability(p, p.agency_id):
-        abort(403, description="supervisors see their agency's figures")
+        raise Forbidden("supervisors see their agency's figures")
     return {p.agency_id} if p.agency_id else set()
 
 
@@ -93,10 +86,7 @@ class _Collector(Collector):
 
     def collect(self) -> Iterator[Any]:
         now = datetime.now(UTC)
-        with deps().engine.connect() as conn:
-            rows, escalated = counted_rows(conn, now - WINDOW, now + timedelta(seconds=1))
-            open_rows = conn.execute(sa.select(t.alerts.c.kind, t.alerts.c.recipients, t.alerts.c.owner)
-                                     .where(t.alerts.c.status == "open")).all()
+        rows, escalated, open_rows = collector_rows(deps().engine, now - WINDOW, now + timedelta(seconds=1))
         unacked = GaugeMetricFamily("stayaway_alerts_unacknowledged",
                                     "Alerts open and not yet acknowledged by the agency that must act (its owner), now",
                                     labels=["agency", "kind"])

@@ -25,10 +25,10 @@ from typing import Any
 from geofence import FrameCache, compile_zone
 from geofence.engine import GEOD
 from geofence.zones import signed_distances_m
-from service.adapters.db import config_repo
 from service.domain.her_data import MAP_FIELDS, without_her_data
 from service.domain.orders import parse_order
 from service.errors import InvalidInput
+from service.reads.orders import map_sources
 from service.web import deps
 from service.wire.rfc3339 import parse_ts
 
@@ -42,9 +42,7 @@ def map_layers(order_id: str, timeline: dict[str, Any]) -> dict[str, Any]:
     stated reason, recorded with the timeline's read). Without it: his track, the alerts and the police
     areas only (the layers go through ``without_her_data`` with the timeline's decision)."""
     places = timeline.get("victim_positions") == "included"
-    with deps().engine.connect() as conn:
-        versions = config_repo.order_versions(conn, order_id)
-        agencies = config_repo.load_agencies(conn)
+    versions, agencies = map_sources(deps().engine, order_id)
     spec = None
     for row in reversed(versions):  # the latest version that parses (an order that ended keeps its zones)
         try:

@@ -35,11 +35,11 @@ from flask import (
 )
 
 from alerts.model import Outcome
-from service.adapters.db.timeline_repo import MAX_POINTS
 from service.auth import AuthError
 from service.domain import access
 from service.domain.access import Role
 from service.domain.her_data import BUCKET
+from service.reads.timeline import MAX_POINTS
 from service.web import deps
 from service.web.i18n import LOCALES, negotiate
 from service.web.security import SESSION_COOKIE, client_addr, cookie_session, csrf_token
@@ -141,15 +141,10 @@ def leaflet(name: str) -> Response:
 
 @bp.get("/board")
 def board() -> str:
-    from service.adapters.db import alerts_repo
-    from service.web.api import shown_alerts
+    from service.reads.alerts import board_alerts
 
     p = g.principal
-    alerts: list[dict[str, Any]] = []
-    if p.agency_id:
-        with deps().engine.connect() as conn:
-            alerts = shown_alerts(conn, p, (a for a in alerts_repo.iter_alert_rows(conn, "open")
-                                            if access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])), 500)
+    alerts: list[dict[str, Any]] = board_alerts(deps().engine, p, 500) if p.agency_id else []
     return render_template("board.html", alerts=alerts, outcomes=OUTCOMES,
                            may_act=p.role in access.OFFICER_ROLES and bool(p.agency_id))
 
@@ -158,14 +153,10 @@ def board() -> str:
 
 @bp.get("/orders")
 def orders() -> str:
-    from service.adapters.db import config_repo, scope_repo
+    from service.reads.orders import visible_orders
     from service.web.api import _order
 
-    p = g.principal
-    with deps().engine.connect() as conn:
-        scopes = scope_repo.order_scopes(conn)
-        rows = [_order(r) for r in config_repo.order_rows(conn)
-                if r["order_id"] in scopes and access.may_read_order(p, scopes[r["order_id"]])]
+    rows = [_order(r) for r in visible_orders(deps().engine, g.principal)]
     return render_template("orders.html", orders=rows)
 
 
@@ -175,13 +166,14 @@ def order(order_id: str) -> str:
     last 24 h). POST: the same with a break-glass ``reason`` that shows the victim's track (recorded)."""
     from service.web import orders_api
     from service.web.api import order_body
+    from service.web.timeline import MAX_TIMELINE, timeline_body
 
     args = request.form if request.method == "POST" else request.args
     zone = ZoneInfo(deps().timezone)
     until = _local_time(args.get("to"), zone) or datetime.now(UTC)
     since = _local_time(args.get("from"), zone) or until - timedelta(hours=24)
     window_error = None
-    if not since < until or until - since > orders_api.MAX_TIMELINE:
+    if not since < until or until - since > MAX_TIMELINE:
         window_error = "window"
         until = datetime.now(UTC)
         since = until - timedelta(hours=24)
@@ -190,7 +182,7 @@ def order(order_id: str) -> str:
     body = order_body(order_id)  # 404 when unknown or out of scope, as the API
     if "parties" not in body:
         abort(403, description="officers in scope only")
-    tl = orders_api.timeline_body(order_id, since, until, None if reason_error else reason)
+    tl = timeline_body(order_id, since, until, None if reason_error else reason)
     service = orders_api.service_body(order_id)
     versions = orders_api.versions_body(order_id)
     history = orders_api.history_body(order_id)
@@ -212,9 +204,7 @@ def order(order_id: str) -> str:
 @bp.get("/accountability")
 def accountability_page() -> str:
     from alerts.accountability import accountability
-    from service.adapters.db import alerts_repo
-    from service.web.accountability import counted_rows
-    from service.web.api import shown_alerts
+    from service.reads.accountability import page_rows
 
     p = g.principal
     if not access.may_read_accountability(p, p.agency_id):
@@ -227,11 +217,8 @@ def accountability_page() -> str:
     if not since < until or until - since > timedelta(days=400):
         window_error = "window"
         until, since = datetime.now(UTC), datetime.now(UTC) - timedelta(days=7)
-    with deps().engine.connect() as conn:
-        rows, escalated = counted_rows(conn, since, until)
-        # the list names orders: only alerts the person may read (an admin sees the figures, not the cases)
-        unanswered = shown_alerts(conn, p, (a for a in alerts_repo.iter_alert_rows(conn, "open") if a["status"] == "open"
-                                            and access.may_read_alert(p, a["recipients"], a["order_id"], a["kind"])), 200)
+    # the list names orders: only alerts the person may read (an admin sees the figures, not the cases)
+    rows, escalated, unanswered = page_rows(deps().engine, p, since, until)
     figures = [{"agency_id": agency, "kind": kind, **f.summary()}
                for (agency, kind), f in sorted(accountability(rows, escalated).items())
                if shown is None or agency in shown]
@@ -274,10 +261,9 @@ def page_headers(response: Response) -> Response:
     return response
 
 def _scope(order_id: str) -> access.OrderScope:
-    from service.adapters.db import scope_repo
+    from service.reads.orders import order_scope
 
-    with deps().engine.connect() as conn:
-        scope = scope_repo.order_scopes(conn, [order_id]).get(order_id)
+    scope = order_scope(deps().engine, order_id)
     if scope is None:
         abort(404)
     return scope

@@ -20,7 +20,9 @@ from typing import Any
 
 from flask import abort, g, request
 
-from service.domain.access import Principal
+from service.domain import access
+from service.domain.access import OrderScope, Principal
+from service.errors import Forbidden
 from service.web import deps
 
 PUBLIC_ENDPOINTS = frozenset({"auth.sign_in"})  # and the openapi and health blueprints, not protected
@@ -81,3 +83,19 @@ def audit(action: str, object_type: str | None, object_id: str | None, reason: s
     auth = deps().auth
     if auth is not None:
         auth.audit(g.get("principal"), action, object_type, object_id, client_addr(), reason, outcome, details)
+
+
+def readable_order(order_id: str) -> OrderScope:
+    """The scope of an order the principal may read; NotFound (404) when unknown or out of scope."""
+    from service.reads.orders import readable_scope
+
+    return readable_scope(deps().engine, principal(), order_id)
+
+
+def detailed_order(order_id: str) -> OrderScope:
+    """As :func:`readable_order`, for a read of the order's details: Forbidden (403) for a reader who sees
+    only that it exists."""
+    scope = readable_order(order_id)
+    if not access.may_read_order_details(principal(), scope):
+        raise Forbidden("officers in scope only")
+    return scope
