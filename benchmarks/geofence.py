@@ -60,7 +60,9 @@ if str(ROOT) not in sys.path:
 
 import numpy as np
 
-import service.domain.monitor as monitor_module
+import service.domain.monitoring.fixed_zones as monitor_module
+from benchmarks.harness.fixtures import metres_per_degree
+from benchmarks.harness.sampling import CpuWatch, cpu_model
 from geofence import (
     OUTSIDE,
     CompiledZone,
@@ -75,7 +77,7 @@ from geofence import (
 )
 from geofence.zones import GEOD
 from service.domain.directory import Directory
-from service.domain.monitor import (
+from service.domain.monitoring import (
     DEFAULT_EXIT_MARGIN_M,
     MAX_SPEED_MPS,
     MOVING_ZONE_ID,
@@ -357,31 +359,6 @@ def summary(durations_ns: Any) -> dict[str, Any]:
             "per_s": round(1e6 / mean)}
 
 
-class CpuWatch:
-    """What the rest of the machine did meanwhile: CPU of other processes and hypervisor steal, as % of one core."""
-
-    def __init__(self) -> None:
-        import psutil
-
-        self._psutil = psutil
-        self._proc = psutil.Process()
-        self._t = time.perf_counter()
-        self._sys = psutil.cpu_times()
-        self._own = self._proc.cpu_times()
-
-    @staticmethod
-    def _busy(c: Any) -> float:
-        return c.user + c.nice + c.system + getattr(c, "irq", 0.0) + getattr(c, "softirq", 0.0)
-
-    def stop(self) -> dict[str, float]:
-        wall = time.perf_counter() - self._t
-        s, o = self._psutil.cpu_times(), self._proc.cpu_times()
-        own = (o.user + o.system) - (self._own.user + self._own.system)
-        others = self._busy(s) - self._busy(self._sys) - own
-        steal = getattr(s, "steal", 0.0) - getattr(self._sys, "steal", 0.0)
-        return {"others_cpu_pct": round(max(0.0, others) / wall * 100, 1), "steal_pct": round(steal / wall * 100, 1)}
-
-
 def timer_overhead_ns() -> float:
     clock = time.perf_counter_ns
     best = math.inf
@@ -424,13 +401,6 @@ class Mover:
         return LocationReport(self.device_id, self.seq, ts, self.lat + north / self.per_lat,
                               self.lon + east / self.per_lon, acc, ts + timedelta(milliseconds=800), b"{}",
                               spd, hdg, None, "gps", ())
-
-
-def metres_per_degree(lat: float) -> tuple[float, float]:
-    a, e2 = 6378137.0, 6.69437999014e-3
-    s = math.sin(math.radians(lat))
-    w = 1.0 - e2 * s * s
-    return math.radians(1.0) * a * (1.0 - e2) / w ** 1.5, math.radians(1.0) * a / math.sqrt(w) * math.cos(math.radians(lat))
 
 
 @dataclass
@@ -519,19 +489,8 @@ def run_batched(fleet: Fleet, seconds: float, warmup_rounds: int, profile: bool)
 
                     profiler = cProfile.Profile()
                     profiler.enable()
-            base = rnd * 60.0
             sum_ns_before = totals["ns"]
-            batch: list[tuple[LocationReport, str]] = []
-            for offset, role, i in fleet.schedule:
-                if role == 0:
-                    batch.append((fleet.respondents[i].report(base + offset), fleet.category[i]))
-                else:
-                    batch.append((fleet.victims[i].report(base + offset), "victim"))
-                if len(batch) == BATCH:
-                    _run_batch(monitor, batch, clock, by_class if timed else None, totals if timed else None)
-                    batch = []
-            if batch:
-                _run_batch(monitor, batch, clock, by_class if timed else None, totals if timed else None)
+            _run_round(monitor, fleet, rnd * 60.0, clock, by_class if timed else None, totals if timed else None)
             rnd += 1
             if timed:
                 totals["rounds"] += 1
@@ -564,6 +523,22 @@ def run_batched(fleet: Fleet, seconds: float, warmup_rounds: int, profile: bool)
     if profiler is not None:
         res["profile"] = profile_top(profiler)
     return res
+
+
+def _run_round(monitor: Monitor, fleet: Fleet, base: float, clock: Any, by_class: dict[str, array] | None,
+               totals: dict[str, Any] | None) -> None:
+    """One simulated minute from ``base`` seconds: the fleet's schedule in batches of BATCH."""
+    batch: list[tuple[LocationReport, str]] = []
+    for offset, role, i in fleet.schedule:
+        if role == 0:
+            batch.append((fleet.respondents[i].report(base + offset), fleet.category[i]))
+        else:
+            batch.append((fleet.victims[i].report(base + offset), "victim"))
+        if len(batch) == BATCH:
+            _run_batch(monitor, batch, clock, by_class, totals)
+            batch = []
+    if batch:
+        _run_batch(monitor, batch, clock, by_class, totals)
 
 
 def _run_batch(monitor: Monitor, batch: list[tuple[LocationReport, str]], clock: Any,
@@ -682,8 +657,6 @@ def machine_info() -> dict[str, Any]:
     import pyproj
     import shapely
 
-    from benchmarks.ingest import cpu_model
-
     model = cpu_model()
     freq = None
     try:
@@ -717,10 +690,26 @@ def lat_cell(s: dict[str, Any]) -> str:
 
 def print_report(res: dict[str, Any]) -> None:
     from rich.console import Console
+
+    out = Console(width=170)
+    out.print(head_table(res))
+    out.print(engine_table(res["engine"]))
+    out.print(batched_table(res["batched"]))
+    mem = res.get("memory")
+    if mem:
+        out.print(memory_table(mem))
+    for key, title in (("engine_near", "cProfile: engine, near fixes (by own time)"),
+                       ("batched", "cProfile: batched stream (by own time)")):
+        rows = res.get("profile", {}).get(key)
+        if not rows:
+            continue
+        out.print(profile_table(title, rows))
+
+
+def head_table(res: dict[str, Any]) -> Any:
     from rich.table import Table
 
     m, cfg = res["machine"], res["config"]
-    out = Console(width=170)
     head = Table(title="stayaway geofence benchmark", show_header=False)
     head.add_column("", style="bold")
     head.add_column("")
@@ -732,9 +721,12 @@ def print_report(res: dict[str, Any]) -> None:
     head.add_row("config", f"{cfg['seconds']:g} s per timed section ({cfg['rounds']} rounds of the engine cases), "
                            f"seed {cfg['seed']}, "
                            f"timer overhead {cfg['timer_overhead_ns']} ns per perf_counter_ns() call")
-    out.print(head)
+    return head
 
-    e = res["engine"]
+
+def engine_table(e: dict[str, Any]) -> Any:
+    from rich.table import Table
+
     eng = Table(title="1. engine only: evaluate(5 fixed zones, with previous fix) + evaluate_moving, per report "
                       f"({e['rounds']} interleaved rounds; other processes' CPU meanwhile "
                       f"{e['cpu']['others_cpu_pct']} % of one core, steal {e['cpu']['steal_pct']} %)")
@@ -745,12 +737,15 @@ def print_report(res: dict[str, Any]) -> None:
                         ("near_circle", "    near a circle"), ("near_polygon", "    near a polygon"),
                         ("inside", "(c) inside a zone"), ("inside_circle", "    inside a circle"),
                         ("inside_polygon", "    inside a polygon")):
-        s = res["engine"][name]
+        s = e[name]
         eng.add_row(label, fmt(s["n"]), fmt(s["per_s"]), fmt(s["per_s"] * ZONE_CHECKS_PER_REPORT), fmt(s["mean_us"]),
                     lat_cell(s), " ".join(f"{v:g}" for v in s.get("round_p50_us", [])))
-    out.print(eng)
+    return eng
 
-    b = res["batched"]
+
+def batched_table(b: dict[str, Any]) -> Any:
+    from rich.table import Table
+
     bt = Table(title=f"2. batched: Monitor.on_location, {b['orders']:,} orders, batches of {BATCH} "
                      f"({b['simulated_minutes']} simulated minutes, {b['wall_s']:g} s wall)")
     for col in ("reports", "count", "reports/s", "mean µs", "latency per report"):
@@ -770,35 +765,36 @@ def print_report(res: dict[str, Any]) -> None:
     bt.add_row("loading the orders", fmt(b["orders"]), "", "", f"{b['load_s']:g} s ({b['frames']} frames)")
     bt.add_row("other processes' CPU meanwhile (% of one core)", "", fmt(b.get("others_cpu_pct"), " %"), "",
                f"steal {fmt(b.get('steal_pct'), ' %')}")
-    out.print(bt)
+    return bt
 
-    mem = res.get("memory")
-    if mem:
-        r, t = mem["rss"], mem["tracemalloc"]
-        mt = Table(title=f"3. memory: {r['orders']:,} orders ({r['zones']:,} zones) loaded into a Monitor, fresh process each")
-        mt.add_column("measure", style="bold")
-        mt.add_column("value", justify="right")
-        mt.add_row("RSS delta: parsed specs (with their GeoJSON bodies)", fmt(r["specs_rss_mib"], " MiB"))
-        mt.add_row("RSS delta: Monitor.load_order (compiled zones, Reach, frames)",
-                   f"{fmt(r['loaded_rss_mib'], ' MiB')}  ({r['loaded_kib_per_order']} KiB/order)")
-        mt.add_row("RSS delta: both", f"{fmt(round(r['specs_rss_mib'] + r['loaded_rss_mib'], 1), ' MiB')}  "
-                                      f"({r['total_kib_per_order']} KiB/order); process RSS {fmt(r['rss_after_mib'], ' MiB')}")
-        mt.add_row("tracemalloc (Python heap only): specs / loaded / load peak",
-                   f"{t['specs_traced_mib']} / {t['loaded_traced_mib']} / {t['load_peak_traced_mib']} MiB")
-        mt.add_row("load time (no tracemalloc)", f"{r['load_s']:g} s ({r['load_s'] / r['orders'] * 1000:.2f} ms/order)")
-        out.print(mt)
 
-    for key, title in (("engine_near", "cProfile: engine, near fixes (by own time)"),
-                       ("batched", "cProfile: batched stream (by own time)")):
-        rows = res.get("profile", {}).get(key)
-        if not rows:
-            continue
-        pt = Table(title=title)
-        for col in ("function", "calls", "tottime s", "cumtime s"):
-            pt.add_column(col, justify="left" if col == "function" else "right")
-        for row in rows:
-            pt.add_row(row["function"], fmt(row["calls"]), f"{row['tottime_s']:.3f}", f"{row['cumtime_s']:.3f}")
-        out.print(pt)
+def memory_table(mem: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    r, t = mem["rss"], mem["tracemalloc"]
+    mt = Table(title=f"3. memory: {r['orders']:,} orders ({r['zones']:,} zones) loaded into a Monitor, fresh process each")
+    mt.add_column("measure", style="bold")
+    mt.add_column("value", justify="right")
+    mt.add_row("RSS delta: parsed specs (with their GeoJSON bodies)", fmt(r["specs_rss_mib"], " MiB"))
+    mt.add_row("RSS delta: Monitor.load_order (compiled zones, Reach, frames)",
+               f"{fmt(r['loaded_rss_mib'], ' MiB')}  ({r['loaded_kib_per_order']} KiB/order)")
+    mt.add_row("RSS delta: both", f"{fmt(round(r['specs_rss_mib'] + r['loaded_rss_mib'], 1), ' MiB')}  "
+                                  f"({r['total_kib_per_order']} KiB/order); process RSS {fmt(r['rss_after_mib'], ' MiB')}")
+    mt.add_row("tracemalloc (Python heap only): specs / loaded / load peak",
+               f"{t['specs_traced_mib']} / {t['loaded_traced_mib']} / {t['load_peak_traced_mib']} MiB")
+    mt.add_row("load time (no tracemalloc)", f"{r['load_s']:g} s ({r['load_s'] / r['orders'] * 1000:.2f} ms/order)")
+    return mt
+
+
+def profile_table(title: str, rows: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    pt = Table(title=title)
+    for col in ("function", "calls", "tottime s", "cumtime s"):
+        pt.add_column(col, justify="left" if col == "function" else "right")
+    for row in rows:
+        pt.add_row(row["function"], fmt(row["calls"]), f"{row['tottime_s']:.3f}", f"{row['cumtime_s']:.3f}")
+    return pt
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -47,7 +47,7 @@ from service.adapters.db import schema as t  # noqa: E402
 from service.adapters.db.engine import make_engine, migrate  # noqa: E402
 from service.auth import Auth  # noqa: E402
 from service.domain.directory import Directory
-from service.domain.monitor import Monitor  # noqa: E402
+from service.domain.monitoring import Monitor  # noqa: E402
 from service.importing import import_agencies, import_orders  # noqa: E402
 from service.order_admin import OrderAdmin  # noqa: E402
 from service.pipeline import Pipeline  # noqa: E402

@@ -28,7 +28,7 @@ from geofence import FrameCache, ZoneGeometryError, compile_zone
 from service.adapters.db import alerts_repo, config_repo, protection_repo
 from service.adapters.db import schema as t
 from service.domain import law
-from service.domain.monitor import AgencyNotice, zone_anchor
+from service.domain.monitoring import AgencyNotice, zone_anchor
 from service.domain.orders import OrderSpec, parse_agencies, parse_order
 from service.domain.profiles import LegalProfile
 from service.domain.setup_checks import SetupWarning, setup_warnings

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from geofence import FrameCache
 from service.adapters.db import alerts_repo, config_repo
 from service.domain import ends, law
-from service.domain.monitor import AgencyNotice
+from service.domain.monitoring import AgencyNotice
 from service.domain.orders import OrderSpec, parse_order
 from service.domain.profiles import LegalProfile
 from service.domain.setup_checks import setup_warnings

@@ -20,7 +20,7 @@ import shapely
 
 from geofence import FrameCache, compile_zone
 from geofence.zones import CircleZone
-from service.domain.monitor import zone_anchor
+from service.domain.monitoring import zone_anchor
 from service.domain.orders import OrderSpec
 
 MIN_RELIABLE_DISTANCE_M = 350.0

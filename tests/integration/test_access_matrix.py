@@ -22,7 +22,7 @@ from geofence import FrameCache
 from service.adapters.db.engine import make_engine
 from service.auth import Auth
 from service.domain.directory import Directory
-from service.domain.monitor import Monitor
+from service.domain.monitoring import Monitor
 from service.importing import import_agencies, import_orders
 from service.mqtt_credentials import generate
 from service.order_admin import OrderAdmin

@@ -32,7 +32,7 @@ from service.adapters.db.engine import make_engine, migrate
 from service.auth import Auth
 from service.domain import law
 from service.domain.directory import Directory
-from service.domain.monitor import Monitor
+from service.domain.monitoring import Monitor
 from service.domain.orders import parse_agencies, parse_order
 from service.errors import InvalidInput
 from service.importing import import_agencies, import_orders

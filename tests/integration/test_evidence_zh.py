@@ -304,7 +304,7 @@ def test_the_redacted_edition_withholds_free_text_that_may_name_her_places(engin
 
     from geofence import FrameCache
     from service.domain.directory import Directory
-    from service.domain.monitor import Monitor
+    from service.domain.monitoring import Monitor
     from service.importing import import_agencies, import_orders
     from service.pipeline import Pipeline
     from service.state import rebuild

@@ -30,7 +30,7 @@ from service.adapters.db.alerts_repo import OutboxItem
 from service.adapters.db.engine import make_engine, migrate
 from service.auth import Auth
 from service.domain.directory import Directory
-from service.domain.monitor import Monitor
+from service.domain.monitoring import Monitor
 from service.importing import import_agencies, import_orders
 from service.live import AlertFeed
 from service.pipeline import Pipeline

@@ -17,7 +17,7 @@ from service.adapters.db import schema as t
 from service.config_watch import ConfigWatcher
 from service.domain import law
 from service.domain.directory import Directory
-from service.domain.monitor import Monitor
+from service.domain.monitoring import Monitor
 from service.domain.responsibility import NoPoliceAgency
 from service.errors import InvalidInput
 from service.importing import import_agencies, import_orders

@@ -12,7 +12,7 @@ from service.adapters.db import config_repo
 from service.adapters.db import schema as t
 from service.adapters.db.engine import make_engine
 from service.domain.directory import Directory
-from service.domain.monitor import Monitor
+from service.domain.monitoring import Monitor
 from service.pipeline import Pipeline
 from service.state import rebuild
 from service.wire import Inbound

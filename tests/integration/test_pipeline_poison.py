@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from geofence import FrameCache
 from service.adapters.db import schema as t
 from service.domain.directory import Directory
-from service.domain.monitor import Monitor
+from service.domain.monitoring import Monitor
 from service.importing import import_agencies, import_orders
 from service.ingest import IngestLoop
 from service.metrics import Metrics

@@ -51,7 +51,7 @@ from shapely.geometry import shape
 from alerts import EventType, Kind
 from geofence import FrameCache
 from service.domain.directory import Directory
-from service.domain.monitor import Changes, Monitor, RoutedEvent
+from service.domain.monitoring import Changes, Monitor, RoutedEvent
 from service.domain.orders import parse_order
 from service.wire import LocationReport, decode
 from simulators.replay import report as wire_body

@@ -16,7 +16,7 @@ from alerts.lifecycle import Actor, acknowledge
 from geofence import FrameCache
 from service.adapters.db import schema as t
 from service.domain.directory import Directory
-from service.domain.monitor import Monitor
+from service.domain.monitoring import Monitor
 from service.importing import import_agencies, import_orders
 from service.pipeline import Pipeline
 from service.state import rebuild

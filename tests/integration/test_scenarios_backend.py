@@ -19,7 +19,7 @@ import pytest
 
 from geofence import FrameCache
 from service.domain.directory import Directory
-from service.domain.monitor import Changes, Monitor, RoutedEvent
+from service.domain.monitoring import Changes, Monitor, RoutedEvent
 from service.domain.orders import parse_agencies, parse_order
 from service.wire import LocationReport, PanicPress, decode
 from simulators.scenarios import (
@@ -88,7 +88,7 @@ def test_the_drive_through_is_marked_crossed() -> None:
     raised, monitor = play("drive_through")
     [breach] = [e.event for e in raised if e.event.alert.kind.value == "zone_breach"]
     assert breach.alert.zone_id == "work" and breach.details.get("crossed") is True
-    assert "work" not in next(iter(monitor.orders.values())).breach_alerts  # raised and ended at once
+    assert "work" not in next(iter(monitor.orders.values())).breach  # raised and ended at once
 
 
 def test_cell_only_fixes_raise_no_breach_and_are_all_poor() -> None:

@@ -20,7 +20,8 @@ from alerts.lifecycle import Actor, LifecycleError, acknowledge
 from geofence import FrameCache
 from service.domain.directory import Directory
 from service.domain.disclosure import may_send
-from service.domain.monitor import Changes, DeviceCommand, Monitor
+from service.domain.monitoring import Changes, DeviceCommand, Monitor
+from service.domain.monitoring.notices import send
 from service.domain.orders import parse_agencies, parse_order
 from service.wire import LocationReport, PanicPress, StatusReport
 from tests.unit.builders import (
@@ -135,6 +136,6 @@ def test_a_command_object_to_his_device_never_leaves_the_monitor() -> None:
     monitor = Monitor(FrameCache(), Directory(parse_agencies(agencies_collection())), lambda: next(ids))
     order = monitor.load_order(parse_order(example_order()), T0)
     changes = Changes()
-    monitor._send(order, DeviceCommand(TRK, {"cmd": "report_now"}, "alert-1", 1), changes)
-    monitor._send(order, DeviceCommand(PHONE, {"cmd": "report_now"}, "alert-1", 1), changes)
+    send(monitor, order, DeviceCommand(TRK, {"cmd": "report_now"}, "alert-1", 1), changes)
+    send(monitor, order, DeviceCommand(PHONE, {"cmd": "report_now"}, "alert-1", 1), changes)
     assert [c.device_id for c in changes.commands] == [PHONE]

@@ -10,7 +10,7 @@ import pytest
 from alerts import EventType, Kind
 from geofence import FrameCache
 from service.domain.directory import Directory
-from service.domain.monitor import Changes, Monitor, RoutedEvent
+from service.domain.monitoring import Changes, Monitor, RoutedEvent
 from service.domain.orders import parse_agencies, parse_order
 from service.wire import LocationReport, PanicPress
 from tests.unit.builders import (
@@ -94,14 +94,14 @@ def test_a_report_inside_after_30_s_updates_the_same_alert(monitor):
 def test_an_old_report_behind_the_live_one_is_only_checked_against_history(monitor):
     walk_into_home(monitor)
     order = monitor.orders["PSO-2026-0001"]
-    before = (dict(order.membership), dict(order.breach_alerts), order.respondent_fix, dict(monitor.last_ts))
+    before = (dict(order.membership), dict(order.alerts), order.respondent_fix, dict(monitor.last_ts))
     changes = Changes()
     taken = T0 + seconds(45)  # older than the report at T0 + 60 s, and received 10 minutes after it was taken
     late = LocationReport(RESPONDENT, 9, taken, *north_of_home(2000), 5.0, taken + seconds(600), b"{}")
     assert monitor.on_location(late, late.received_at, changes) is False
     assert changes.events == [] and changes.membership == []
     assert changes.flags[(RESPONDENT, 9)] == ("out_of_order",)
-    assert (order.membership, order.breach_alerts, order.respondent_fix, monitor.last_ts) == before
+    assert (order.membership, order.alerts, order.respondent_fix, monitor.last_ts) == before
 
 
 def forged(seq: int, ahead_s: float, received: datetime, lat: float, lon: float) -> LocationReport:

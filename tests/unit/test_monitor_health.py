@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from alerts import Kind, Status
-from service.domain.monitor import Changes
+from service.domain.monitoring import Changes
 from service.wire import PanicPress, StatusReport
 from tests.unit.builders import T0, example_order, north_of_home, seconds
 from tests.unit.test_monitor_rules import PHONE, TRK, Run, events

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from service.domain.monitor import Changes
+from service.domain.monitoring import Changes
 from service.wire import PanicPress
 from tests.unit.builders import T0, example_order, north_of_home, seconds
 from tests.unit.test_monitor_rules import PHONE, TRK, Run

@@ -16,7 +16,7 @@ from alerts import EventType
 from geofence import FrameCache
 from geofence.datum import from_wgs84
 from service.domain.directory import Directory
-from service.domain.monitor import Changes, Monitor
+from service.domain.monitoring import Changes, Monitor
 from service.domain.orders import parse_agencies, parse_order
 from service.wire import LocationReport
 from tests.unit.builders import (
@@ -132,7 +132,7 @@ def test_jitter_at_the_edge_is_one_episode_with_one_id():
     raised = [r for c in run.all for r in c.events if r.event.event == EventType.RAISED]
     assert len(raised) == 1 and raised[0].recipients == ("police-west", "court-xinjin")  # once, to both
     assert ids <= {raised[0].event.alert.alert_id}
-    assert run.order.breach_alerts["home"].alert_id == raised[0].event.alert.alert_id
+    assert run.order.breach["home"] == raised[0].event.alert.alert_id
 
 
 def test_every_event_of_an_episode_carries_its_id():
@@ -223,7 +223,7 @@ def test_driving_through_the_workplace_between_two_fixes_is_a_crossed_breach():
     assert events(crossed) == [("zone_breach", "raised", "active"), ("zone_breach", "updated", "ended")]
     assert crossed.events[0].event.details["crossed"] is True
     assert crossed.events[0].zone.zone_id == "work"
-    assert "work" not in run.order.breach_alerts
+    assert "work" not in run.order.breach
 
 
 def test_no_crossing_over_a_long_silence_or_with_a_cell_fix():
@@ -317,7 +317,7 @@ def test_an_out_of_order_fix_inside_is_checked_against_history():
     assert older.flags[(TRK, 3)] == ("out_of_order",)
     # the same retroactive episode: folded in, nothing new raised
     assert events(run.tracker(330, 120, received_s=606)) == []
-    assert "home" not in run.order.breach_alerts  # the live state is untouched
+    assert "home" not in run.order.breach  # the live state is untouched
 
 
 def test_an_out_of_order_fix_during_a_live_episode_adds_nothing():

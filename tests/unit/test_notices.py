@@ -13,7 +13,7 @@ from alerts.lifecycle import Actor, acknowledge, dispatch, on_scene, refer, reso
 from geofence import FrameCache
 from service.domain import notices
 from service.domain.directory import Directory
-from service.domain.monitor import Changes, Monitor
+from service.domain.monitoring import Changes, Monitor
 from service.domain.orders import parse_agencies, parse_order
 from service.domain.responsibility import (
     NoPoliceAgency,

@@ -12,7 +12,7 @@ from alerts.routing import Agency
 from geofence import Fix
 from service.domain.directory import Directory
 from service.domain.messages import AgencyNotice, DeviceCommand
-from service.domain.monitor import Changes, RoutedEvent
+from service.domain.monitoring import Changes, RoutedEvent
 from service.domain.outbound import APPRISE, WEBHOOK, plan_messages
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from geofence import Fix, ZoneState
 from service.adapters.db import schema as t
-from service.domain.monitor import is_poor
+from service.domain.monitoring import is_poor
 from service.wire.decode import FUTURE_TOLERANCE
 
 
@@ -28,7 +28,7 @@ def load_membership(conn: Connection, order_ids: Iterable[str] | None = None) ->
 def latest_fix(conn: Connection, device_id: str) -> Fix | None:
     """The device's latest fix: its highest seq (the device's own order; unique index seek). A device
     time ahead of the server's clock (beyond the decoder's tolerance) counts as its receive time, as it
-    did live (``monitor.effective_ts``): a forged clock can't move the device's clock after a restart."""
+    did live (``monitoring.effective_ts``): a forged clock can't move the device's clock after a restart."""
     c = t.location_reports.c
     row = conn.execute(
         sa.select(c.lat, c.lon, c.acc_m, c.device_ts, c.received_at, c.spd_mps, c.hdg_deg, c.src)
