@@ -25,7 +25,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geofence import FrameCache, ZoneGeometryError, compile_zone
-from service.adapters.db import alerts_repo, config_repo, protection_repo
+from service.adapters.db import (
+    agencies_repo,
+    alerts_repo,
+    config_repo,
+    history_repo,
+    protection_repo,
+    standing_repo,
+)
 from service.adapters.db import schema as t
 from service.domain import law
 from service.domain.monitoring import AgencyNotice, zone_anchor
@@ -62,7 +69,7 @@ def import_agencies(engine: Engine, collection: Any, clock: Callable[[], datetim
     agencies = parse_agencies(collection)
     with engine.begin() as conn:
         now = clock()
-        n = config_repo.save_agencies(conn, agencies, now)
+        n = agencies_repo.save_agencies(conn, agencies, now)
         unanswered = protection_repo.orders_without_police(conn, now)
         if unanswered:  # every safety alert reaches police: the whole file is refused (the transaction rolls back)
             shown = ", ".join(unanswered[:20]) + (f" and {len(unanswered) - 20} more" if len(unanswered) > 20 else "")
@@ -84,17 +91,17 @@ def import_orders(engine: Engine, bodies: Iterable[tuple[Any, str]], clock: Call
     frames = FrameCache()
     out = []
     with engine.begin() as conn:
-        kinds = config_repo.agency_kinds(conn)
+        kinds = agencies_repo.agency_kinds(conn)
         now = clock()
         for item, source, where in items:
             court = item.get("court") if isinstance(item, dict) else None
             order_id = item.get("order_id") if isinstance(item, dict) else None
-            standing = config_repo.load_standing(conn, order_id) if isinstance(order_id, str) else None
+            standing = standing_repo.load_standing(conn, order_id) if isinstance(order_id, str) else None
             try:
                 if standing is not None and standing.status == law.OrderStatus.ACTIVE:
                     _legal_fields_kept(standing, item)
                 elif isinstance(court, str) and kinds.get(court) == "court":  # a new order: its profile's term
-                    item = with_term(item, config_repo.court_profile(conn, court, legal_profile))
+                    item = with_term(item, agencies_repo.court_profile(conn, court, legal_profile))
                 spec = parse_order(item)
                 check_zones(spec, frames)
                 warnings = setup_warnings(spec, frames)
@@ -103,7 +110,7 @@ def import_orders(engine: Engine, bodies: Iterable[tuple[Any, str]], clock: Call
                                        "court")
                 if standing is None:
                     law.check_term(spec.type, spec.issued_at, spec.expires_at,
-                                   config_repo.court_profile(conn, spec.court_id, legal_profile))
+                                   agencies_repo.court_profile(conn, spec.court_id, legal_profile))
                 stored = [{"code": w.code, "message": w.message, "field": w.field} for w in warnings]
                 # its devices and OwnTracks topics are bound there, or refused as through the API
                 version = _save(conn, spec, standing, source, now, stored, reason)
@@ -163,21 +170,21 @@ def flag_terms(conn: Connection, legal_profile: str | None, now: datetime) -> li
     They are never shortened or dropped: the court decides. Returns the flagged order ids."""
     o = t.orders.c
     rows = conn.execute(sa.select(o.order_id).where(o.status == law.OrderStatus.ACTIVE.value)).scalars().all()
-    done = config_repo.noticed_orders(conn, rows, "term_flagged") if rows else set()
+    done = history_repo.noticed_orders(conn, rows, "term_flagged") if rows else set()
     flagged, notices = [], []
     for order_id in rows:
         if order_id in done:
             continue
-        standing = config_repo.load_standing(conn, order_id)
+        standing = standing_repo.load_standing(conn, order_id)
         if standing is None:
             continue
-        profile = config_repo.court_profile(conn, standing.court_id, legal_profile)
+        profile = agencies_repo.court_profile(conn, standing.court_id, legal_profile)
         why, undecided = law.term_breach(standing, profile), False
         if why is None:
             why, undecided = law.undecided_too_long(standing, now, profile), True
         if why is None:
             continue
-        config_repo.add_order_event(conn, law.LegalEvent(order_id, "term_flagged", now, "system", "system", None, {
+        history_repo.add_order_event(conn, law.LegalEvent(order_id, "term_flagged", now, "system", "system", None, {
             "profile": profile.name, "why": why, "source": profile.term.source, "undecided": undecided}))
         notices.append(AgencyNotice(standing.court_id, order_id, "term_flagged", {
             "kind": "term_flagged", "order_id": order_id, "profile": profile.name, "why": why,

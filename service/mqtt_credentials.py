@@ -10,7 +10,7 @@ granted is denied (Mosquitto's default once an ACL file is in use), so no accoun
 
 Broker usernames are one namespace: a device id, an OwnTracks user, an agency id and the service's
 account each need the name to themselves. Orders cannot claim a name another holder has
-(``config_repo.bind``); stored data from before that rule may. Then the name stays with the service, the
+(``bindings_repo.bind``); stored data from before that rule may. Then the name stays with the service, the
 agency, or the holder whose order was entered first (with every key of that holder's); the other
 claims get no account and are reported (:class:`AccountsSkipped`, naming the orders), after everything
 else has been written: one bad order never blocks rotation for everyone. Patterns grant agencies'
@@ -44,7 +44,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.adapters.db import config_repo
+from service.adapters.db import bindings_repo
 from service.adapters.db import schema as t
 from service.errors import InvalidInput
 
@@ -158,7 +158,7 @@ def acl_text(service_user: str, agencies: Iterable[str], owntracks: dict[str, li
 
 
 def generate(engine: Engine, clock: Callable[[], datetime], out_dir: Path,
-             service_user: str = config_repo.SERVICE_USER, rotate: Iterable[str] = ()) -> list[Issued]:
+             service_user: str = bindings_repo.SERVICE_USER, rotate: Iterable[str] = ()) -> list[Issued]:
     """Accounts for every enrolled device, OwnTracks user and agency (and the service) that has none yet,
     or is named in ``rotate``; writes ``passwd`` and ``acl`` for Mosquitto and, if any password is new,
     ``new-credentials.json`` (0600). Returns the new ones. A name claimed by more than one account is
@@ -223,7 +223,7 @@ def _keys(conn: Connection, now: datetime) -> dict[str, list[_Key]]:
             key.in_force = key.in_force or r.status == "active"
     out: dict[str, list[_Key]] = {}
     for key in keys.values():
-        user = config_repo.broker_user(key.kind, key.ident)
+        user = bindings_repo.broker_user(key.kind, key.ident)
         if _usable(user):
             out.setdefault(user, []).append(key)
     return {user: [k for k in claims if k.in_force] if any(k.in_force for k in claims) else claims

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.adapters.db import config_repo, timeline_repo
+from service.adapters.db import history_repo, timeline_repo
 from service.adapters.db import schema as t
 from service.domain import law
 
@@ -98,7 +98,7 @@ def apply(engine: Engine, clock: Callable[[], datetime], retention_days: int, au
                              .values(body={"purged_at": now.isoformat()}))
                 conn.execute(sa.update(t.orders).where(t.orders.c.order_id == order_id)
                              .values(body={"order_id": order_id, "purged_at": now.isoformat()}, updated_at=now))
-                config_repo.add_order_event(conn, law.LegalEvent(order_id, "purged", now, "system", "system",
+                history_repo.add_order_event(conn, law.LegalEvent(order_id, "purged", now, "system", "system",
                                                                  f"retention: {retention_days} days after it ended"))
         out.add(t.rejected_messages.name, _delete(conn, t.rejected_messages, t.rejected_messages.c.received_at < cutoff,
                                                   dry_run))

@@ -29,7 +29,7 @@ passed in; the default is the law in force (``prc-advl-2016``).
   committee; anything unserved 24 h after issue is overdue (:func:`service_overdue`).
 - Expiry (or any end) stops monitoring (:func:`monitored`).
 - A device, and an OwnTracks topic, stand for one person in one court's orders at a time (the
-  database keeps it: ``config_repo.bind``); another court names one only once the order's court, or
+  database keeps it: ``bindings_repo.bind``); another court names one only once the order's court, or
   an admin, has released it with a reason (:func:`release_device`). A refusal says the same whatever
   the reason (:class:`DeviceUnavailable`). The broker's usernames are one namespace (device ids,
   OwnTracks users, agency ids, the service's account): an order never names one another holder has.
