@@ -39,7 +39,6 @@ import os
 import queue
 import random
 import secrets
-import socket
 import sys
 import threading
 import time
@@ -51,19 +50,50 @@ ROOT = Path(__file__).resolve().parent.parent
 _HERE = Path(__file__).resolve().parent
 # Run as a script, this file's directory comes first on sys.path, and this file's name would shadow the
 # ``alerts`` package that the service imports: drop that entry, put the repository first, and import
-# the ingest benchmark's helpers as ``benchmarks.ingest``.
+# the shared harness as ``benchmarks.harness``.
 sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != _HERE]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import ingest as ib
+from benchmarks.harness.database import database_url, db_figures
+from benchmarks.harness.fixtures import (
+    COURT_ID,
+    HOME_RADIUS_M,
+    agencies_geojson,
+    offset,
+    order_id,
+    police_squares,
+    rfc3339,
+)
+from benchmarks.harness.processes import (
+    LOOPBACK,
+    healthz,
+    import_fixtures,
+    mosquitto_log,
+    serve_log,
+    start_mosquitto,
+    start_serve,
+    wait_for,
+)
+from benchmarks.harness.raw_mqtt import (
+    AgencyConsole,
+    Devices,
+    RawPublisher,
+    first_raised,
+)
+from benchmarks.harness.report import (
+    fmt,
+    lat_row,
+    parse_at,
+    print_tables,
+    say,
+    summary_ms,
+)
+from benchmarks.harness.runner import Run, run_benchmark
+from benchmarks.harness.sampling import Sampler, cpu_share, machine_info
 
-LOOPBACK = ib.LOOPBACK
-COURT_ID = ib.COURT_ID
-HOME_RADIUS_M = ib.HOME_RADIUS_M
 OUTSIDE_M = HOME_RADIUS_M + 20.0  # the first fix: 20 m outside the home circle
 INSIDE_M = HOME_RADIUS_M - 100.0  # the second: ~100 m deep
-FIX_ACC_M = 5.0
 MIN_STEP_S = 3.0  # outside fix -> inside fix: 120 m in >= 3 s stays under the service's 70 m/s jump check
 INTERVAL_S = 3600  # reporting interval in the orders: no signal_lost within a run
 STORM_POLICE = "police-r0c0"  # the storm's tracker is here; half the panics too
@@ -75,18 +105,7 @@ MIN_STORM_PANICS = 3  # fewer panics during the storm than this: the isolation t
 WEBHOOK_PRIORITY = 1  # the outbox priority of a critical alert (zone_breach), as the service would give it
 
 
-def topic(agency: str) -> str:
-    return f"stayaway/v1/agencies/{agency}/alerts"
-
-
-# -- geometry: ingest.py's police grid ----------------------------------------------------------------
-def police_squares() -> dict[str, tuple[float, float, float, float]]:
-    """agency id -> (lat_min, lat_max, lon_min, lon_max), the squares ``ib.agencies_geojson`` tiles."""
-    lat0, lat1, lon0, lon1 = ib.AREA
-    n = ib.POLICE_GRID
-    return {f"police-r{r}c{c}": (lat0 + (lat1 - lat0) * r / n, lat0 + (lat1 - lat0) * (r + 1) / n,
-                                 lon0 + (lon1 - lon0) * c / n, lon0 + (lon1 - lon0) * (c + 1) / n)
-            for r in range(n) for c in range(n)}
+# -- the orders: the harness's police grid --------------------------------------------------------------
 
 
 def random_point(rng: random.Random, square: tuple[float, float, float, float], inset: float = 0.02) -> tuple[float, float]:
@@ -101,11 +120,11 @@ def make_orders(rng: random.Random, n_breach: int, n_panic: int) -> tuple[list[d
     squares = police_squares()
     names = sorted(squares)
     now = time.time()
-    issued, expires = ib.rfc3339(now - 86400), ib.rfc3339(now + 150 * 86400)  # within the law in force's 6 months
+    issued, expires = rfc3339(now - 86400), rfc3339(now + 150 * 86400)  # within the law in force's 6 months
     orders, breach, panic = [], [], []
 
     def order(i: int, home: tuple[float, float]) -> dict[str, Any]:
-        return {"order_id": ib.order_id(i), "type": "ordinary", "court": COURT_ID, "issued_at": issued,
+        return {"order_id": order_id(i), "type": "ordinary", "court": COURT_ID, "issued_at": issued,
                 "expires_at": expires,
                 "respondent": {"person_id": f"R-{i:05d}", "device_id": f"trk-{i:05d}", "report_interval_s": INTERVAL_S},
                 "victim": {"person_id": f"V-{i:05d}", "device_id": f"phone-{i:05d}", "report_interval_s": INTERVAL_S},
@@ -120,137 +139,21 @@ def make_orders(rng: random.Random, n_breach: int, n_panic: int) -> tuple[list[d
         home = random_point(rng, squares[police])
         theta = rng.uniform(0, 2 * math.pi)
         ux, uy = math.sin(theta), math.cos(theta)
-        outside = ib.offset(*home, ux * OUTSIDE_M, uy * OUTSIDE_M)
-        inside = ib.offset(*home, ux * INSIDE_M, uy * INSIDE_M)
+        outside = offset(*home, ux * OUTSIDE_M, uy * OUTSIDE_M)
+        inside = offset(*home, ux * INSIDE_M, uy * INSIDE_M)
         orders.append(order(i, home))
         breach.append({"i": i, "home": home, "outside": outside, "inside": inside, "police": police})
     storm_i = n_breach
     storm_home = random_point(rng, squares[STORM_POLICE], 0.05)
-    storm_fix = ib.offset(*storm_home, 3000.0, 0.0)  # 3 km from its home: a valid fix in the storm's police area
+    storm_fix = offset(*storm_home, 3000.0, 0.0)  # 3 km from its home: a valid fix in the storm's police area
     orders.append(order(storm_i, storm_home))
     for k in range(n_panic):
         i = n_breach + 1 + k
         police = STORM_POLICE if k % 2 == 0 else OTHER_POLICE
         home = random_point(rng, squares[police])
         orders.append(order(i, home))
-        panic.append({"i": i, "police": police, "at": ib.offset(*home, 40.0, 20.0)})
+        panic.append({"i": i, "police": police, "at": offset(*home, 40.0, 20.0)})
     return orders, {"breach": breach, "storm": {"i": storm_i, "fix": storm_fix}, "panic": panic}
-
-
-# -- consoles: one MQTT session per agency (or group), stamping each message on arrival ---------------
-class AgencyConsole:
-    """An agency's console: a minimal MQTT 3.1.1 subscriber on a plain socket (QoS 1, a PUBACK for every
-    message), like ingest.py's ``RawPublisher`` on the other side: it costs a fraction of paho's CPU, so
-    that on a small machine a storm of alerts leaves the cores to the broker and the server. Each
-    message's raw bytes are kept with the time the read that brought it returned; parsing is left for
-    later. ``hook(t, payload)`` runs on the reader thread for each message (the webhook leg)."""
-
-    def __init__(self, port: int, name: str, agencies: list[str], hook: Any = None) -> None:
-        self.name, self.agencies, self.hook, self._port = name, agencies, hook, port
-        self.raw: list[tuple[float, bytes]] = []
-        self._parsed: list[tuple[float, dict[str, Any]]] = []
-        self._sock: socket.socket | None = None
-        self._reader: threading.Thread | None = None
-
-    def start(self) -> None:
-        sock = self._sock = socket.create_connection((LOOPBACK, self._port), timeout=15)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        cid = f"bench-alerts-{self.name}-{os.getpid()}".encode()
-        # CONNECT: "MQTT" level 4, clean session, keep-alive 0 (off); then SUBSCRIBE (packet id 1) at QoS 1
-        body = b"\x00\x04MQTT\x04\x02\x00\x00" + len(cid).to_bytes(2, "big") + cid
-        sock.sendall(b"\x10" + ib._varint(len(body)) + body)
-        connack = self._recv_exactly(4)
-        if connack[0] != 0x20 or connack[3] != 0:
-            raise RuntimeError(f"broker refused console {self.name}: CONNACK {connack.hex()}")
-        subs = b"".join(len(t).to_bytes(2, "big") + t + b"\x01" for t in (topic(a).encode() for a in self.agencies))
-        sock.sendall(b"\x82" + ib._varint(2 + len(subs)) + b"\x00\x01" + subs)
-        head = self._recv_exactly(2)
-        suback = self._recv_exactly(head[1])
-        if head[0] != 0x90 or any(code > 1 for code in suback[2:]):
-            raise RuntimeError(f"console {self.name} could not subscribe: {(head + suback).hex()}")
-        sock.settimeout(None)
-        self._reader = threading.Thread(target=self._read, name=f"bench-console-{self.name}", daemon=True)
-        self._reader.start()
-
-    def _recv_exactly(self, n: int) -> bytes:
-        assert self._sock is not None
-        data = b""
-        while len(data) < n:
-            chunk = self._sock.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError("broker closed the connection")
-            data += chunk
-        return data
-
-    def _read(self) -> None:
-        sock = self._sock
-        assert sock is not None
-        pending = b""
-        while True:
-            try:
-                chunk = sock.recv(1 << 18)
-            except OSError:
-                return
-            if not chunk:
-                return
-            t = time.time()
-            pending += chunk
-            acks = bytearray()
-            i = 0
-            while len(pending) - i >= 2:
-                length, used = ib._read_varint(pending, i + 1)
-                if used == 0 or len(pending) - i < 1 + used + length:
-                    break
-                first, start = pending[i], i + 1 + used
-                if first >> 4 == 3:  # PUBLISH
-                    tlen = int.from_bytes(pending[start:start + 2], "big")
-                    at = start + 2 + tlen
-                    if (first >> 1) & 3:
-                        acks += b"\x40\x02" + pending[at:at + 2]
-                        at += 2
-                    payload = pending[at:start + length]
-                    self.raw.append((t, payload))
-                    if self.hook is not None:
-                        self.hook(t, payload)
-                i = start + length
-            pending = pending[i:]
-            if acks:
-                try:
-                    sock.sendall(acks)
-                except OSError:
-                    return
-
-    def stop(self) -> None:
-        if self._sock is None:
-            return
-        try:
-            self._sock.sendall(b"\xe0\x00")  # DISCONNECT
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._sock.close()
-        if self._reader is not None:
-            self._reader.join(5)
-        self._sock = None
-
-    def messages(self) -> list[tuple[float, dict[str, Any]]]:
-        n = len(self.raw)
-        for t, payload in self.raw[len(self._parsed):n]:
-            try:
-                self._parsed.append((t, json.loads(payload)))
-            except ValueError:
-                self._parsed.append((t, {"_unparseable": True}))
-        return self._parsed
-
-
-def first_raised(consoles: list[AgencyConsole], kind: str) -> dict[tuple[str, str], tuple[float, dict[str, Any]]]:
-    """(order_id, agency_id) -> (arrival, message) of the first ``raised`` event of ``kind``."""
-    out: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
-    for c in consoles:
-        for t, m in c.messages():
-            if m.get("kind") == kind and m.get("event") == "raised":
-                out.setdefault((m.get("order_id"), m.get("agency_id")), (t, m))
-    return out
 
 
 # -- the webhook receiver (its own process) -----------------------------------------------------------
@@ -350,7 +253,7 @@ def forged_request_refused(port: int) -> bool:
 def flood_main(port: int, device: str, n: int, ready: Any, go: Any, out_q: Any) -> None:
     """One faulty tracker: ``n`` status messages back to back (QoS 1, not waiting for PUBACKs)."""
     try:
-        pub = ib.RawPublisher(port, f"bench-storm-{os.getpid()}")
+        pub = RawPublisher(port, f"bench-storm-{os.getpid()}")
         try:
             ready.set()
             if not go.wait(300):
@@ -360,7 +263,7 @@ def flood_main(port: int, device: str, n: int, ready: Any, go: Any, out_q: Any) 
             for k in range(n):
                 opened = k % 2 == 0
                 pub.publish(t_topic, '{"seq":%d,"ts":"%s","strap":"%s","batt":%d}' % (
-                    10_000 + k, ib.rfc3339(time.time()), "open" if opened else "closed", 10 if opened else 90))
+                    10_000 + k, rfc3339(time.time()), "open" if opened else "closed", 10 if opened else 90))
                 if k % 50 == 49:
                     pub.flush()
             pub.flush()
@@ -376,40 +279,9 @@ def flood_main(port: int, device: str, n: int, ready: Any, go: Any, out_q: Any) 
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
-class Devices:
-    """The devices' side in this process: one raw MQTT 3.1.1 session publishing at QoS 1, one send per
-    message, stamping each publish just before its bytes go out."""
-
-    def __init__(self, port: int) -> None:
-        self.pub = ib.RawPublisher(port, f"bench-devices-{os.getpid()}")
-        self.sent = 0
-        self.seq: dict[str, int] = {}
-
-    def send(self, device: str, channel: str, fields: str) -> float:
-        seq = self.seq[device] = self.seq.get(device, 0) + 1
-        t = time.time()
-        self.pub.publish(f"stayaway/v1/devices/{device}/{channel}",
-                         '{"seq":%d,"ts":"%s",%s}' % (seq, ib.rfc3339(t), fields))
-        self.pub.flush()
-        self.sent += 1
-        return t
-
-    def fix(self, device: str, at: tuple[float, float]) -> float:
-        return self.send(device, "location", '"lat":%.7f,"lon":%.7f,"acc":%.1f,"src":"gps"' % (at[0], at[1], FIX_ACC_M))
-
-    def panic(self, device: str, at: tuple[float, float]) -> float:
-        return self.send(device, "panic", '"lat":%.7f,"lon":%.7f,"acc":12.0' % at)
-
-    def all_acked(self, timeout_s: float = 30) -> bool:
-        return ib.wait_for(lambda: self.pub.acked >= self.sent, timeout_s, 0.02)
-
-    def close(self) -> None:
-        self.pub.close()
-
-
 def quiet(http_port: int, processed: int) -> bool:
     """serve has processed ``processed`` messages, holds none, and the broker acknowledged every alert."""
-    code, body = ib.healthz(http_port)
+    code, body = healthz(http_port)
     return (code == 200 and body.get("counters", {}).get("messages", 0) >= processed
             and body.get("ingest_backlog") == 0 and body.get("outbox_pending") == 0)
 
@@ -429,17 +301,9 @@ def settled(consoles: list[AgencyConsole], still_s: float = 0.5, timeout_s: floa
     return False
 
 
-def cpu_pct(samples: list[dict[str, Any]], t0: float, t1: float, name: str) -> float | None:
-    """Share of one core used by ``name`` (serve, mosquitto, ours, other) between two sampler times."""
-    xs = [s for s in samples if t0 - 0.5 <= s["t"] <= t1 + 0.5 and f"{name}_cpu_s" in s]
-    if len(xs) < 2 or xs[-1]["t"] <= xs[0]["t"]:
-        return None
-    return (xs[-1][f"{name}_cpu_s"] - xs[0][f"{name}_cpu_s"]) / (xs[-1]["t"] - xs[0]["t"]) * 100
-
-
 def phase_cpu(sampler: Any, t0: float, t1: float) -> dict[str, float | None]:
     """serve, mosquitto, the benchmark's own processes (its tree less those two), everything else."""
-    got = {n: cpu_pct(list(sampler.samples), t0, t1, n) for n in ("serve", "mosquitto", "ours", "other")}
+    got = {n: cpu_share(list(sampler.samples), n, t0 - 0.5, t1 + 0.5) for n in ("serve", "mosquitto", "ours", "other")}
     tree = got.pop("ours")
     got["benchmark"] = None if tree is None else tree - (got["serve"] or 0) - (got["mosquitto"] or 0)
     got["other processes"] = got.pop("other")
@@ -456,13 +320,13 @@ def burst(ctx: dict[str, Any], a: argparse.Namespace) -> dict[str, Any]:
     devices, http_port, plan = ctx["devices"], ctx["http_port"], ctx["plan"]
     police, court, leg = ctx["police"], ctx["court"], ctx["leg"]
     breach = plan["breach"]
-    ib.say(f"[4/7] burst: {len(breach):,} trackers outside their home, then all inside at once")
+    say(f"[4/7] burst: {len(breach):,} trackers outside their home, then all inside at once")
     t_out = time.time()
     for b in breach:
         devices.fix(f"trk-{b['i']:05d}", b["outside"])
     storm = plan["storm"]
     devices.fix(f"trk-{storm['i']:05d}", storm["fix"])  # the storm tracker's position (its police area)
-    if not devices.all_acked() or not ib.wait_for(lambda: quiet(http_port, devices.sent), 60, 0.1):
+    if not devices.all_acked() or not wait_for(lambda: quiet(http_port, devices.sent), 60, 0.1):
         raise RuntimeError("serve did not process the outside fixes")
     outside_alerts = sum(len(c.raw) for c in (*police.values(), court))
     time.sleep(max(0.0, t_out + MIN_STEP_S - time.time()))
@@ -470,48 +334,24 @@ def burst(ctx: dict[str, Any], a: argparse.Namespace) -> dict[str, Any]:
     t_burst0 = time.time()
     start: dict[str, float] = {}
     for b in breach:
-        start[ib.order_id(b["i"])] = devices.fix(f"trk-{b['i']:05d}", b["inside"])
+        start[order_id(b["i"])] = devices.fix(f"trk-{b['i']:05d}", b["inside"])
     t_burst1 = time.time()
     consoles = [*police.values(), court]
-    expected = {(ib.order_id(b["i"]), ag) for b in breach for ag in (b["police"], COURT_ID)}
+    expected = {(order_id(b["i"]), ag) for b in breach for ag in (b["police"], COURT_ID)}
 
     def arrived() -> bool:
         return expected <= set(first_raised(consoles, "zone_breach"))
 
-    all_in = ib.wait_for(arrived, a.wait, 0.1)
-    webhooks_in = ib.wait_for(lambda: leg.delivered >= len(breach), a.wait, 0.1)
-    ib.wait_for(lambda: quiet(http_port, devices.sent), 30, 0.2)
+    all_in = wait_for(arrived, a.wait, 0.1)
+    webhooks_in = wait_for(lambda: leg.delivered >= len(breach), a.wait, 0.1)
+    wait_for(lambda: quiet(http_port, devices.sent), 30, 0.2)
     settled(consoles)
     t_end = time.time()
 
     got = first_raised(consoles, "zone_breach")
-    lat_police, lat_court, lat_all, to_at, at_to_console = [], [], [], [], []
-    wrong_police = several = 0
-    alert_ids: dict[str, set[str]] = {}
-    for b in breach:
-        oid = ib.order_id(b["i"])
-        t_pub = start[oid]
-        for (o, ag), (t, m) in ((k, v) for k, v in got.items() if k[0] == oid):
-            alert_ids.setdefault(oid, set()).add(m.get("alert_id"))
-            if ag == COURT_ID:
-                lat_court.append(t - t_pub)
-            elif ag == b["police"]:
-                lat_police.append(t - t_pub)
-                at = ib.parse_at(m.get("at"))
-                if at is not None:
-                    to_at.append(at - t_pub)
-                    at_to_console.append(t - at)
-            else:
-                wrong_police += 1
-                continue
-            lat_all.append(t - t_pub)
-    several = sum(1 for ids in alert_ids.values() if len(ids) > 1)
+    latencies, wrong_police, several = burst_latencies(breach, start, got)
     arrivals = [t for (o, ag), (t, _m) in got.items() if o in start and (o, ag) in expected]
-    counts: dict[str, int] = {}
-    for c in consoles:
-        for _t, m in c.messages():
-            key = f"{m.get('kind')}/{m.get('event')}"
-            counts[key] = counts.get(key, 0) + 1
+    counts = by_kind_event(m for c in consoles for _t, m in c.messages())
     false_breach = sum(1 for c in consoles for _t, m in c.messages()
                        if m.get("kind") == "zone_breach" and m.get("order_id") not in start)
     slowest = sorted(((t - start[o], o, ag) for (o, ag), (t, _m) in got.items() if (o, ag) in expected), reverse=True)[:5]
@@ -520,8 +360,7 @@ def burst(ctx: dict[str, Any], a: argparse.Namespace) -> dict[str, Any]:
         "arrived_messages": len(expected & set(got)), "all_arrived": all_in,
         "alerts_before_burst": outside_alerts,
         "burst_publish_span_ms": (t_burst1 - t_burst0) * 1000,
-        "police": ib.summary_ms(lat_police), "court": ib.summary_ms(lat_court), "all": ib.summary_ms(lat_all),
-        "police_publish_to_event_at": ib.summary_ms(to_at), "police_event_at_to_console": ib.summary_ms(at_to_console),
+        **latencies,
         "all_arrived_after_ms": (max(arrivals) - t_burst0) * 1000 if arrivals else None,
         "first_arrival_after_ms": (min(arrivals) - t_burst0) * 1000 if arrivals else None,
         "wrong_police": wrong_police, "orders_with_several_alert_ids": several, "false_breach_messages": false_breach,
@@ -534,6 +373,45 @@ def burst(ctx: dict[str, Any], a: argparse.Namespace) -> dict[str, Any]:
     }
     ctx["burst_start"] = start
     return res
+
+
+def by_kind_event(messages: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for m in messages:
+        key = f"{m.get('kind')}/{m.get('event')}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def burst_latencies(breach: list[dict[str, Any]], start: dict[str, float],
+                    got: dict[tuple[str, str], tuple[float, dict[str, Any]]]) -> tuple[dict[str, Any], int, int]:
+    """Each inside fix's publish -> its first 'raised' message at its police and at the court console (and
+    the police's split at 'at'); with the messages at a wrong police console and the orders with several
+    alert ids."""
+    lat_police, lat_court, lat_all, to_at, at_to_console = [], [], [], [], []
+    wrong_police = 0
+    alert_ids: dict[str, set[str]] = {}
+    for b in breach:
+        oid = order_id(b["i"])
+        t_pub = start[oid]
+        for (o, ag), (t, m) in ((k, v) for k, v in got.items() if k[0] == oid):
+            alert_ids.setdefault(oid, set()).add(m.get("alert_id"))
+            if ag == COURT_ID:
+                lat_court.append(t - t_pub)
+            elif ag == b["police"]:
+                lat_police.append(t - t_pub)
+                at = parse_at(m.get("at"))
+                if at is not None:
+                    to_at.append(at - t_pub)
+                    at_to_console.append(t - at)
+            else:
+                wrong_police += 1
+                continue
+            lat_all.append(t - t_pub)
+    several = sum(1 for ids in alert_ids.values() if len(ids) > 1)
+    return ({"police": summary_ms(lat_police), "court": summary_ms(lat_court), "all": summary_ms(lat_all),
+             "police_publish_to_event_at": summary_ms(to_at), "police_event_at_to_console": summary_ms(at_to_console)},
+            wrong_police, several)
 
 
 def webhook_results(ctx: dict[str, Any], records: list[tuple[float, str, bool, str]], forged_refused: bool,
@@ -557,7 +435,7 @@ def webhook_results(ctx: dict[str, Any], records: list[tuple[float, str, bool, s
         "verified": sum(1 for e, (_t, ok) in first.items() if ok), "not_verified": sum(1 for _e, (_t, ok) in first.items() if not ok),
         "failed_attempts": len(failed), "failed_examples": [f"{a.status_code} {a.error}" for a in failed[:3]],
         "forged_request_refused": forged_refused,
-        "console_to_webhook": ib.summary_ms(lat), "breach_publish_to_webhook": ib.summary_ms(end_to_end),
+        "console_to_webhook": summary_ms(lat), "breach_publish_to_webhook": summary_ms(end_to_end),
         "all_delivered_after_first_console_receipt_ms":
             (max(t for t, _ok in first.values()) - min(leg.received.values())) * 1000 if first and leg.received else None,
         "workers": ctx["webhook_workers"],
@@ -578,7 +456,7 @@ def panics(ctx: dict[str, Any], group: list[dict[str, Any]], every_s: float, unt
         if until is not None and k > 0 and until():
             break
         t = devices.panic(f"phone-{p['i']:05d}", p["at"])
-        out.append({"order_id": ib.order_id(p["i"]), "police": p["police"], "published": t})
+        out.append({"order_id": order_id(p["i"]), "police": p["police"], "published": t})
     return out
 
 
@@ -589,60 +467,32 @@ def panic_latencies(ctx: dict[str, Any], pressed: list[dict[str, Any]]) -> None:
         hit = got.get((p["order_id"], p["police"]))
         p["arrived"] = hit[0] if hit else None
         p["ms"] = (hit[0] - p["published"]) * 1000 if hit else None
-        at = ib.parse_at(hit[1].get("at")) if hit else None
+        at = parse_at(hit[1].get("at")) if hit else None
         p["publish_to_at_ms"] = (at - p["published"]) * 1000 if at is not None else None
         p["at_to_console_ms"] = (hit[0] - at) * 1000 if hit and at is not None else None
 
 
 def panic_summary(pressed: list[dict[str, Any]]) -> dict[str, Any]:
     ms = [p["ms"] for p in pressed if p["ms"] is not None]
-    s = ib.summary_ms([v / 1000 for v in ms])
+    s = summary_ms([v / 1000 for v in ms])
     s["pressed"] = len(pressed)
     s["alerted"] = len(ms)
-    s["publish_to_at"] = ib.summary_ms([p["publish_to_at_ms"] / 1000 for p in pressed if p["publish_to_at_ms"] is not None])
-    s["at_to_console"] = ib.summary_ms([p["at_to_console_ms"] / 1000 for p in pressed if p["at_to_console_ms"] is not None])
+    s["publish_to_at"] = summary_ms([p["publish_to_at_ms"] / 1000 for p in pressed if p["publish_to_at_ms"] is not None])
+    s["at_to_console"] = summary_ms([p["at_to_console_ms"] / 1000 for p in pressed if p["at_to_console_ms"] is not None])
     return s
 
 
 def storm(ctx: dict[str, Any], a: argparse.Namespace) -> dict[str, Any]:
     devices, http_port, plan, sampler = ctx["devices"], ctx["http_port"], ctx["plan"], ctx["sampler"]
-    police = ctx["police"]
-    n_base = a.baseline_panics
-    base_group, storm_group = plan["panic"][:n_base], plan["panic"][n_base:]
+    base_group, storm_group = plan["panic"][:a.baseline_panics], plan["panic"][a.baseline_panics:]
+    base, tb0, tb1 = baseline_panics(ctx, a, base_group)
 
-    ib.say(f"[6/7] panics without a storm: {len(base_group)}, one every {a.panic_every:g} s")
-    tb0 = time.time()
-    base = panics(ctx, base_group, a.panic_every)
-    ib.wait_for(lambda: all(k in first_raised(list(police.values()), "panic") for k in
-                            ((p["order_id"], p["police"]) for p in base)), a.wait, 0.1)
-    ib.wait_for(lambda: quiet(http_port, devices.sent), 30, 0.1)
-    settled([*police.values(), ctx["court"]])
-    tb1 = time.time()
-    panic_latencies(ctx, base)
-
-    ib.say(f"[7/7] storm: {a.storm:,} status messages from one tracker, a panic every {a.storm_panic_every:g} s meanwhile")
-    mpx = mp.get_context("spawn")
-    ready, go, out_q = mpx.Event(), mpx.Event(), mpx.Queue()
+    say(f"[7/7] storm: {a.storm:,} status messages from one tracker, a panic every {a.storm_panic_every:g} s meanwhile")
     storm_dev = f"trk-{plan['storm']['i']:05d}"
-    proc = mpx.Process(target=flood_main, args=(ctx["mqtt_port"], storm_dev, a.storm, ready, go, out_q),
-                       name="bench-storm", daemon=True)
-    proc.start()
-    ctx["procs"].workers.append(proc)
-    if not ready.wait(60):
-        raise RuntimeError("the storm's tracker did not connect")
-    processed_before = ib.healthz(http_port)[1].get("counters", {}).get("messages", 0)
-    health: list[dict[str, Any]] = []
-    stop_poll = threading.Event()
-
-    def poll() -> None:  # the storm's progress on the server, every POLL_S, off the panic-pressing thread
-        while not stop_poll.is_set():
-            code, body = ib.healthz(http_port)
-            health.append({"t": time.time(), "code": code, "messages": body.get("counters", {}).get("messages"),
-                           "backlog": body.get("ingest_backlog"), "outbox_pending": body.get("outbox_pending")})
-            stop_poll.wait(POLL_S)
-
-    poller = threading.Thread(target=poll, name="bench-storm-health", daemon=True)
-    poller.start()
+    proc, go, out_q = start_flood(ctx, a, storm_dev)
+    processed_before = healthz(http_port)[1].get("counters", {}).get("messages", 0)
+    poller = HealthPoller(http_port).start()
+    health = poller.health
     flood: dict[str, Any] = {}
     ts0 = time.time()
     go.set()
@@ -659,28 +509,142 @@ def storm(ctx: dict[str, Any], a: argparse.Namespace) -> dict[str, Any]:
                 and h.get("backlog") == 0 and h.get("outbox_pending") == 0)
 
     pressed: list[dict[str, Any]] = []
-    for k, p in enumerate(storm_group):  # storm_over() counts the presses so far: the last one is panic_every old
+    press_during_storm(devices, a, storm_group, ts0, storm_over, pressed)
+    over = wait_for(storm_over, a.wait + 60, 0.1)
+    t_server_quiet = server_quiet_at(health, processed_before + a.storm, pressed)
+    poller.stop()
+    proc.join(10)
+    if "error" in flood:
+        raise RuntimeError(f"storm tracker failed: {flood['error']}")
+    consoles = [*ctx["police"].values(), ctx["court"]]
+    settled(consoles, 1.0, 60)
+    panic_latencies(ctx, pressed)
+
+    census = storm_census(consoles, order_id(plan["storm"]["i"]), ts0)
+    last_storm = census["last"]
+    storm_end = storm_end_at(last_storm, t_server_quiet)
+    res = {
+        "status_messages": a.storm, "storm_device": storm_dev, "storm_police": STORM_POLICE, "other_police": OTHER_POLICE,
+        **flood_figures(flood, a.storm),
+        "server_drained_after_s": (t_server_quiet - ts0) if t_server_quiet else None,
+        "last_storm_message_after_s": (last_storm - ts0) if last_storm else None,
+        "storm_lasted_s": storm_end - ts0, "drained": over,
+        "storm_console_messages": {"police": census["police"], "court": census["court"], "by_kind_event": census["by_kind_event"]},
+        **health_figures(health),
+        **panic_figures(base, pressed, ts0, storm_end),
+        "cpu_pct_baseline": phase_cpu(sampler, tb0, tb1), "cpu_pct_storm": phase_cpu(sampler, ts0, storm_end),
+        "processed_before": processed_before,
+        "healthz_trace": [{"after_s": round(h["t"] - ts0, 2), **{k: h[k] for k in ("code", "messages", "backlog", "outbox_pending")}}
+                          for h in health],
+    }
+    for area in ("all", "storm_police", "other_police"):
+        b, d = res["baseline"][area], res["during"][area]
+        res["during"][area]["max_over_baseline_p50_ms"] = (d["max_ms"] - b["p50_ms"]) if d["max_ms"] is not None and b["p50_ms"] is not None else None
+        res["during"][area]["p50_over_baseline_p50_ms"] = (d["p50_ms"] - b["p50_ms"]) if d["p50_ms"] is not None and b["p50_ms"] is not None else None
+    return res
+
+
+def server_quiet_at(health: list[dict[str, Any]], processed: int, pressed: list[dict[str, Any]]) -> float | None:
+    """The first /healthz poll at which serve had processed ``processed`` messages and the presses published
+    before it, and held none."""
+    return next((h["t"] for h in health if h.get("code") == 200 and h.get("backlog") == 0
+                 and h.get("outbox_pending") == 0 and (h.get("messages") or 0) >= processed
+                 + sum(1 for p in pressed if p["published"] < h["t"] - 0.05)), None)
+
+
+def storm_end_at(last_storm: float | None, t_server_quiet: float | None) -> float:
+    """The storm is over once serve has processed its last message and its last alert reached a console."""
+    return max(t for t in (last_storm, t_server_quiet) if t is not None) if (last_storm or t_server_quiet) \
+        else time.time()
+
+
+def flood_figures(flood: dict[str, Any], n: int) -> dict[str, Any]:
+    """The storm tracker's own figures: how long its ``n`` messages took to publish and to be acknowledged."""
+    return {
+        "flood_publish_s": (flood["last"] - flood["first"]) if flood else None,
+        "flood_rate_per_s": n / (flood["last"] - flood["first"]) if flood and flood["last"] > flood["first"] else None,
+        "flood_broker_acked": flood.get("acked"), "flood_all_acked_after_s": (flood["acked_at"] - flood["first"]) if flood else None,
+    }
+
+
+def health_figures(health: list[dict[str, Any]]) -> dict[str, Any]:
+    health_ok = [h for h in health if h.get("code") == 200]
+    return {
+        "ingest_backlog_max": max((h["backlog"] or 0 for h in health_ok), default=None),
+        "outbox_pending_max": max((h["outbox_pending"] or 0 for h in health_ok), default=None),
+        "healthz_slowest_gap_s": max((y["t"] - x["t"] for x, y in itertools.pairwise(health)), default=None),
+    }
+
+
+def baseline_panics(ctx: dict[str, Any], a: argparse.Namespace,
+                    group: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], float, float]:
+    """The panics without a storm, measured: (the presses, when they began, when all had settled)."""
+    devices, http_port, police = ctx["devices"], ctx["http_port"], ctx["police"]
+    say(f"[6/7] panics without a storm: {len(group)}, one every {a.panic_every:g} s")
+    tb0 = time.time()
+    base = panics(ctx, group, a.panic_every)
+    wait_for(lambda: all(k in first_raised(list(police.values()), "panic") for k in
+                         ((p["order_id"], p["police"]) for p in base)), a.wait, 0.1)
+    wait_for(lambda: quiet(http_port, devices.sent), 30, 0.1)
+    settled([*police.values(), ctx["court"]])
+    tb1 = time.time()
+    panic_latencies(ctx, base)
+    return base, tb0, tb1
+
+
+def start_flood(ctx: dict[str, Any], a: argparse.Namespace, storm_dev: str) -> tuple[Any, Any, Any]:
+    """The storm's tracker in its own process, connected: (the process, its start event, its report queue)."""
+    mpx = mp.get_context("spawn")
+    ready, go, out_q = mpx.Event(), mpx.Event(), mpx.Queue()
+    proc = mpx.Process(target=flood_main, args=(ctx["mqtt_port"], storm_dev, a.storm, ready, go, out_q),
+                       name="bench-storm", daemon=True)
+    proc.start()
+    ctx["procs"].workers.append(proc)
+    if not ready.wait(60):
+        raise RuntimeError("the storm's tracker did not connect")
+    return proc, go, out_q
+
+
+class HealthPoller:
+    """The storm's progress on the server: /healthz every POLL_S, off the panic-pressing thread."""
+
+    def __init__(self, http_port: int) -> None:
+        self.http_port = http_port
+        self.health: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="bench-storm-health", daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            code, body = healthz(self.http_port)
+            self.health.append({"t": time.time(), "code": code, "messages": body.get("counters", {}).get("messages"),
+                                "backlog": body.get("ingest_backlog"), "outbox_pending": body.get("outbox_pending")})
+            self._stop.wait(POLL_S)
+
+    def start(self) -> HealthPoller:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def press_during_storm(devices: Devices, a: argparse.Namespace, group: list[dict[str, Any]], ts0: float,
+                       storm_over: Any, pressed: list[dict[str, Any]]) -> None:
+    """A panic every ``--storm-panic-every`` s from ``ts0`` + 50 ms, appended to ``pressed``, until the storm is over."""
+    for k, p in enumerate(group):  # storm_over() counts the presses so far: the last one is panic_every old
         due = ts0 + 0.05 + k * a.storm_panic_every
         while time.time() < due:
             time.sleep(min(0.005, max(0.0, due - time.time())))
         if k and storm_over():
             break
-        pressed.append({"order_id": ib.order_id(p["i"]), "police": p["police"],
+        pressed.append({"order_id": order_id(p["i"]), "police": p["police"],
                         "published": devices.panic(f"phone-{p['i']:05d}", p["at"])})
-    over = ib.wait_for(storm_over, a.wait + 60, 0.1)
-    t_server_quiet = next((h["t"] for h in health if h.get("code") == 200 and h.get("backlog") == 0
-                           and h.get("outbox_pending") == 0 and (h.get("messages") or 0) >= processed_before + a.storm
-                           + sum(1 for p in pressed if p["published"] < h["t"] - 0.05)), None)
-    stop_poll.set()
-    poller.join(5)
-    proc.join(10)
-    if "error" in flood:
-        raise RuntimeError(f"storm tracker failed: {flood['error']}")
-    consoles = [*police.values(), ctx["court"]]
-    settled(consoles, 1.0, 60)
-    panic_latencies(ctx, pressed)
 
-    storm_oid = ib.order_id(plan["storm"]["i"])
+
+def storm_census(consoles: list[AgencyConsole], storm_oid: str, ts0: float) -> dict[str, Any]:
+    """The storm order's messages at the consoles since ``ts0``: by kind/event, police and court, the last arrival."""
     storm_msgs: dict[str, int] = {}
     last_storm = None
     storm_police_count = storm_court_count = 0
@@ -694,23 +658,13 @@ def storm(ctx: dict[str, Any], a: argparse.Namespace) -> dict[str, Any]:
                     storm_court_count += 1
                 else:
                     storm_police_count += 1
-    # the storm is over once serve has processed its last message and its last alert reached a console
-    storm_end = max(t for t in (last_storm, t_server_quiet) if t is not None) if (last_storm or t_server_quiet) \
-        else time.time()
+    return {"by_kind_event": storm_msgs, "last": last_storm, "police": storm_police_count, "court": storm_court_count}
+
+
+def panic_figures(base: list[dict[str, Any]], pressed: list[dict[str, Any]], ts0: float,
+                  storm_end: float) -> dict[str, Any]:
     during = [p for p in pressed if p["published"] < storm_end]
-    health_ok = [h for h in health if h.get("code") == 200]
-    res = {
-        "status_messages": a.storm, "storm_device": storm_dev, "storm_police": STORM_POLICE, "other_police": OTHER_POLICE,
-        "flood_publish_s": (flood["last"] - flood["first"]) if flood else None,
-        "flood_rate_per_s": a.storm / (flood["last"] - flood["first"]) if flood and flood["last"] > flood["first"] else None,
-        "flood_broker_acked": flood.get("acked"), "flood_all_acked_after_s": (flood["acked_at"] - flood["first"]) if flood else None,
-        "server_drained_after_s": (t_server_quiet - ts0) if t_server_quiet else None,
-        "last_storm_message_after_s": (last_storm - ts0) if last_storm else None,
-        "storm_lasted_s": storm_end - ts0, "drained": over,
-        "storm_console_messages": {"police": storm_police_count, "court": storm_court_count, "by_kind_event": storm_msgs},
-        "ingest_backlog_max": max((h["backlog"] or 0 for h in health_ok), default=None),
-        "outbox_pending_max": max((h["outbox_pending"] or 0 for h in health_ok), default=None),
-        "healthz_slowest_gap_s": max((y["t"] - x["t"] for x, y in itertools.pairwise(health)), default=None),
+    return {
         "panics_pressed": len(pressed), "panics_during_storm": len(during),
         "last_press_after_s": (max(p["published"] for p in during) - ts0) if during else None,
         "baseline": {"all": panic_summary(base),
@@ -727,16 +681,7 @@ def storm(ctx: dict[str, Any], a: argparse.Namespace) -> dict[str, Any]:
         "baseline_presses": [{"order_id": p["order_id"], "police": p["police"], "ms": _r(p["ms"]),
                               "publish_to_at_ms": _r(p["publish_to_at_ms"]), "at_to_console_ms": _r(p["at_to_console_ms"])}
                              for p in base],
-        "cpu_pct_baseline": phase_cpu(sampler, tb0, tb1), "cpu_pct_storm": phase_cpu(sampler, ts0, storm_end),
-        "processed_before": processed_before,
-        "healthz_trace": [{"after_s": round(h["t"] - ts0, 2), **{k: h[k] for k in ("code", "messages", "backlog", "outbox_pending")}}
-                          for h in health],
     }
-    for area in ("all", "storm_police", "other_police"):
-        b, d = res["baseline"][area], res["during"][area]
-        res["during"][area]["max_over_baseline_p50_ms"] = (d["max_ms"] - b["p50_ms"]) if d["max_ms"] is not None and b["p50_ms"] is not None else None
-        res["during"][area]["p50_over_baseline_p50_ms"] = (d["p50_ms"] - b["p50_ms"]) if d["p50_ms"] is not None and b["p50_ms"] is not None else None
-    return res
 
 
 def _r(v: float | None) -> float | None:
@@ -769,24 +714,15 @@ def targets(res: dict[str, Any]) -> dict[str, bool]:
 
 # -- output ---------------------------------------------------------------------------------------------
 def pf(s: dict[str, Any]) -> str:
-    return f"p50 {ib.fmt(s['p50_ms'])}  max {ib.fmt(s['max_ms'])} ms  (n={s['n']})"
+    return f"p50 {fmt(s['p50_ms'])}  max {fmt(s['max_ms'])} ms  (n={s['n']})"
 
 
 def cpu_row(c: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {ib.fmt(v, '%')}" for k, v in c.items())
+    return ", ".join(f"{k} {fmt(v, '%')}" for k, v in c.items())
 
 
 def print_report(res: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    m, c = res["machine"], res["config"]
-    b, w, s = res["burst"], res["webhooks"], res["storm"]
-    table = Table(title="stayaway alert benchmark")
-    table.add_column("measure", style="bold")
-    table.add_column("value")
-    table.add_column("target")
-    d, o, sp = s["during"], s["during"]["other_police"], s["during"]["storm_police"]
-    base = s["baseline"]
+    m, c, b = res["machine"], res["config"], res["burst"]
     rows: list[tuple[str, str, str] | None] = [
         ("machine", f"{m['cpu_model']}, {m['cores']} cores, {m['ram_gib']} GiB; Python {m['python']}; "
                     f"SQLite {m['sqlite']}; {m['mosquitto']}; paho {m['paho_mqtt']}", ""),
@@ -795,93 +731,94 @@ def print_report(res: dict[str, Any]) -> None:
         None,
         (f"1. burst: {b['orders']:,} breaches at once", f"inside fixes published within {b['burst_publish_span_ms']:.0f} ms; "
          f"{b['arrived_messages']:,} of {b['expected_messages']:,} 'raised' messages arrived", ""),
-        ("   publish -> police console", ib.lat_row(b["police"]), ""),
-        ("   publish -> court console", ib.lat_row(b["court"]), ""),
-        ("   publish -> console, all messages", ib.lat_row(b["all"]), f"p99 <= {TARGET_BURST_P99_MS:,.0f} ms"),
-        ("   all messages arrived after", f"{ib.fmt(b['all_arrived_after_ms'], ' ms')} (first after {ib.fmt(b['first_arrival_after_ms'], ' ms')})", ""),
-        ("   police: publish -> its batch began ('at')", ib.lat_row(b["police_publish_to_event_at"]), ""),
-        ("   police: 'at' -> console (the batch, commit, dispatch, broker)", ib.lat_row(b["police_event_at_to_console"]), ""),
-        ("   serve: ingest backlog / outbox pending, max", f"{ib.fmt(b['backlog_max'])} / {ib.fmt(b['outbox_pending_max'])} (0.5 s samples)", ""),
+        ("   publish -> police console", lat_row(b["police"]), ""),
+        ("   publish -> court console", lat_row(b["court"]), ""),
+        ("   publish -> console, all messages", lat_row(b["all"]), f"p99 <= {TARGET_BURST_P99_MS:,.0f} ms"),
+        ("   all messages arrived after", f"{fmt(b['all_arrived_after_ms'], ' ms')} (first after {fmt(b['first_arrival_after_ms'], ' ms')})", ""),
+        ("   police: publish -> its batch began ('at')", lat_row(b["police_publish_to_event_at"]), ""),
+        ("   police: 'at' -> console (the batch, commit, dispatch, broker)", lat_row(b["police_event_at_to_console"]), ""),
+        ("   serve: ingest backlog / outbox pending, max", f"{fmt(b['backlog_max'])} / {fmt(b['outbox_pending_max'])} (0.5 s samples)", ""),
         ("   wrong police / several alert ids / false breaches", f"{b['wrong_police']} / {b['orders_with_several_alert_ids']} / {b['false_breach_messages']}", ""),
         ("   CPU (% of one core)", cpu_row(b["cpu_pct"]), ""),
         None,
-        ("2. webhook leg (channel only)", w["note"], ""),
-        ("   delivered / verified / failed attempts", f"{w['delivered']:,} of {w['expected']:,} / {w['verified']:,} "
-         f"(not verified {w['not_verified']}) / {w['failed_attempts']}; forged request refused: {ib.fmt(w['forged_request_refused'])}", ""),
-        ("   console receipt -> webhook receipt", ib.lat_row(w["console_to_webhook"]), ""),
-        ("   breach publish -> webhook receipt", ib.lat_row(w["breach_publish_to_webhook"]), ""),
-        ("   all delivered after first console receipt", ib.fmt(w["all_delivered_after_first_console_receipt_ms"], " ms") +
-         f" ({w['workers']} sender workers, a new connection per request)", ""),
+        *webhook_rows(res["webhooks"]),
         None,
-        (f"3. storm: {s['status_messages']:,} status msgs from {s['storm_device']}",
-         f"published in {ib.fmt(s['flood_publish_s'] * 1000 if s['flood_publish_s'] is not None else None, ' ms')} ({ib.fmt(s['flood_rate_per_s'], '/s')}), broker acked "
-         f"{ib.fmt(s['flood_broker_acked'])} after {ib.fmt(s['flood_all_acked_after_s'], ' s')}; serve drained after "
-         f"{ib.fmt(s['server_drained_after_s'], ' s')}; last storm alert at a console after {ib.fmt(s['last_storm_message_after_s'], ' s')}", ""),
-        ("   storm alert messages at consoles", f"police ({s['storm_police']}) {s['storm_console_messages']['police']:,}, "
-         f"court {s['storm_console_messages']['court']:,}: " + ", ".join(
-             f"{k} {v:,}" for k, v in sorted(s["storm_console_messages"]["by_kind_event"].items())), ""),
-        ("   serve: ingest backlog / outbox pending, max", f"{ib.fmt(s['ingest_backlog_max'])} / {ib.fmt(s['outbox_pending_max'])} "
-         f"({POLL_S:g} s polls; slowest /healthz gap {ib.fmt(s['healthz_slowest_gap_s'], ' s')})", ""),
-        ("   panics without storm, all", pf(base["all"]), ""),
-        (f"     {s['storm_police']} / {s['other_police']}", f"{pf(base['storm_police'])} / {pf(base['other_police'])}", ""),
-        ("   panics during storm, all", pf(d["all"]) + f"; {s['panics_during_storm']} of {s['panics_pressed']} presses fell in the "
-         f"storm (until its last alert reached a console), the last {ib.fmt(s['last_press_after_s'], ' s')} after it began (it lasted {s['storm_lasted_s']:.1f} s)", ""),
-        (f"     other police area ({s['other_police']})", pf(o) + f"; worst - no-storm median {ib.fmt(o['max_over_baseline_p50_ms'], ' ms')}",
-         f"<= {TARGET_STORM_DELAY_MS:g} ms"),
-        (f"     storm's police area ({s['storm_police']})", pf(sp) + f"; worst - no-storm median {ib.fmt(sp['max_over_baseline_p50_ms'], ' ms')}",
-         f"<= {TARGET_STORM_DELAY_MS:g} ms"),
-        ("     during storm: publish -> batch ('at') / 'at' -> console", f"{pf(d['all']['publish_to_at'])} / {pf(d['all']['at_to_console'])}", ""),
-        ("     no storm: publish -> batch ('at') / 'at' -> console", f"{pf(base['all']['publish_to_at'])} / {pf(base['all']['at_to_console'])}", ""),
-        ("   CPU during storm (% of one core)", cpu_row(s["cpu_pct_storm"]), ""),
+        *storm_rows(res["storm"]),
         None,
         ("serve log", f"{len(res.get('serve_log', []))} notable lines, "
                       f"{sum('WARNING' in ln or 'ERROR' in ln for ln in res.get('serve_log', []))} warnings/errors", ""),
         ("rows: alerts by kind", str(res.get("db", {}).get("alerts_by_kind", {})), ""),
-        ("rows: outbox sent / unsent", f"{ib.fmt(res.get('db', {}).get('outbox_sent'))} / {ib.fmt(res.get('db', {}).get('outbox_unsent'))}", ""),
+        ("rows: outbox sent / unsent", f"{fmt(res.get('db', {}).get('outbox_sent'))} / {fmt(res.get('db', {}).get('outbox_unsent'))}", ""),
         ("run time", f"{res['run_s']:.0f} s", ""),
     ]
-    ib.print_tables(table, rows, res["targets"], 200)
+    print_tables("stayaway alert benchmark", rows, res["targets"], 200, ("measure", "value", "target"))
+
+
+def webhook_rows(w: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [
+        ("2. webhook leg (channel only)", w["note"], ""),
+        ("   delivered / verified / failed attempts", f"{w['delivered']:,} of {w['expected']:,} / {w['verified']:,} "
+         f"(not verified {w['not_verified']}) / {w['failed_attempts']}; forged request refused: {fmt(w['forged_request_refused'])}", ""),
+        ("   console receipt -> webhook receipt", lat_row(w["console_to_webhook"]), ""),
+        ("   breach publish -> webhook receipt", lat_row(w["breach_publish_to_webhook"]), ""),
+        ("   all delivered after first console receipt", fmt(w["all_delivered_after_first_console_receipt_ms"], " ms") +
+         f" ({w['workers']} sender workers, a new connection per request)", ""),
+    ]
+
+
+def storm_rows(s: dict[str, Any]) -> list[tuple[str, str, str]]:
+    d, o, sp = s["during"], s["during"]["other_police"], s["during"]["storm_police"]
+    base = s["baseline"]
+    return [
+        (f"3. storm: {s['status_messages']:,} status msgs from {s['storm_device']}",
+         f"published in {fmt(s['flood_publish_s'] * 1000 if s['flood_publish_s'] is not None else None, ' ms')} ({fmt(s['flood_rate_per_s'], '/s')}), broker acked "
+         f"{fmt(s['flood_broker_acked'])} after {fmt(s['flood_all_acked_after_s'], ' s')}; serve drained after "
+         f"{fmt(s['server_drained_after_s'], ' s')}; last storm alert at a console after {fmt(s['last_storm_message_after_s'], ' s')}", ""),
+        ("   storm alert messages at consoles", f"police ({s['storm_police']}) {s['storm_console_messages']['police']:,}, "
+         f"court {s['storm_console_messages']['court']:,}: " + ", ".join(
+             f"{k} {v:,}" for k, v in sorted(s["storm_console_messages"]["by_kind_event"].items())), ""),
+        ("   serve: ingest backlog / outbox pending, max", f"{fmt(s['ingest_backlog_max'])} / {fmt(s['outbox_pending_max'])} "
+         f"({POLL_S:g} s polls; slowest /healthz gap {fmt(s['healthz_slowest_gap_s'], ' s')})", ""),
+        ("   panics without storm, all", pf(base["all"]), ""),
+        (f"     {s['storm_police']} / {s['other_police']}", f"{pf(base['storm_police'])} / {pf(base['other_police'])}", ""),
+        ("   panics during storm, all", pf(d["all"]) + f"; {s['panics_during_storm']} of {s['panics_pressed']} presses fell in the "
+         f"storm (until its last alert reached a console), the last {fmt(s['last_press_after_s'], ' s')} after it began (it lasted {s['storm_lasted_s']:.1f} s)", ""),
+        (f"     other police area ({s['other_police']})", pf(o) + f"; worst - no-storm median {fmt(o['max_over_baseline_p50_ms'], ' ms')}",
+         f"<= {TARGET_STORM_DELAY_MS:g} ms"),
+        (f"     storm's police area ({s['storm_police']})", pf(sp) + f"; worst - no-storm median {fmt(sp['max_over_baseline_p50_ms'], ' ms')}",
+         f"<= {TARGET_STORM_DELAY_MS:g} ms"),
+        ("     during storm: publish -> batch ('at') / 'at' -> console", f"{pf(d['all']['publish_to_at'])} / {pf(d['all']['at_to_console'])}", ""),
+        ("     no storm: publish -> batch ('at') / 'at' -> console", f"{pf(base['all']['publish_to_at'])} / {pf(base['all']['at_to_console'])}", ""),
+        ("   CPU during storm (% of one core)", cpu_row(s["cpu_pct_storm"]), ""),
+    ]
 
 
 # -- the run ------------------------------------------------------------------------------------------------
-def run(r: ib.Run) -> None:
+def run(r: Run) -> None:
     a, tmp, res = r.args, r.tmp, r.results
     started = time.time()
     rng = random.Random(a.seed)
     n_panic = a.baseline_panics + a.storm_panics
     orders, plan = make_orders(rng, a.orders, n_panic)
-    db_url = ib.database_url("sqlite", tmp)
+    db_url = database_url("sqlite", tmp)
     res["config"] = {"orders": a.orders, "storm_status_messages": a.storm, "baseline_panics": a.baseline_panics,
                      "storm_panics_max": a.storm_panics, "panic_every_s": a.panic_every, "storm_panic_every_s": a.storm_panic_every, "webhook_workers": a.webhook_workers,
                      "orders_total": len(orders), "seed": a.seed}
-    res["machine"] = ib.machine_info()
-    ib.say(f"[1/7] private mosquitto in {tmp}")
-    mosq, port = ib.start_mosquitto(r.procs, tmp)
+    res["machine"] = machine_info()
+    say(f"[1/7] private mosquitto in {tmp}")
+    mosq, port = start_mosquitto(r.procs, tmp)
 
-    ib.say(f"[2/7] importing agencies and {len(orders):,} orders")
-    (tmp / "agencies.geojson").write_text(json.dumps(ib.agencies_geojson()))
-    (tmp / "orders.json").write_text(json.dumps(orders))
-    t = time.time()
-    ib.run_cli(r.procs, tmp, ["agencies", "import", str(tmp / "agencies.geojson"), "--db", db_url], 120)
-    ib.run_cli(r.procs, tmp, ["orders", "import", str(tmp / "orders.json"), "--db", db_url], 600)
-    res["config"]["import_s"] = time.time() - t
+    say(f"[2/7] importing agencies and {len(orders):,} orders")
+    res["config"]["import_s"] = import_fixtures(r.procs, tmp, db_url, agencies_geojson(), orders)
 
-    ib.say("[3/7] stayaway serve, consoles, webhook receiver")
+    say("[3/7] stayaway serve, consoles, webhook receiver")
     t = time.time()
-    serve, http_port = ib.start_serve(r.procs, tmp, port, db_url, len(orders))
+    serve, http_port = start_serve(r.procs, tmp, port, db_url, len(orders))
     res["config"]["serve_ready_s"] = time.time() - t
 
-    mpx = mp.get_context("spawn")
     secret = secrets.token_bytes(32)
-    port_q, stop_rx, rx_out = mpx.Queue(), mpx.Event(), mpx.Queue()
-    rx = mpx.Process(target=receiver_main, args=(secret, port_q, stop_rx, rx_out), name="bench-webhook-rx", daemon=True)
-    rx.start()
-    r.procs.workers.append(rx)
-    try:
-        rx_port = port_q.get(timeout=60)
-    except queue.Empty:
-        raise RuntimeError("the webhook receiver did not start") from None
-    wanted = {ib.order_id(b["i"]) for b in plan["breach"]}
+    rx_port, stop_rx, rx_out = start_receiver(r, secret)
+    wanted = {order_id(b["i"]) for b in plan["breach"]}
     leg = WebhookLeg(f"http://{LOOPBACK}:{rx_port}/hooks/stayaway", secret, wanted, a.webhook_workers)
     leg.start()
     police_ids = sorted(police_squares())
@@ -890,22 +827,14 @@ def run(r: ib.Run) -> None:
     for c in (*police.values(), court):
         c.start()
     devices = Devices(port)
-    sampler = ib.Sampler(serve.pid, mosq.pid, http_port, deadline=time.time() + a.timeout)
+    sampler = Sampler(serve.pid, mosq.pid, http_port, deadline=time.time() + a.timeout)
     sampler.start()
     ctx = {"devices": devices, "http_port": http_port, "mqtt_port": port, "plan": plan, "police": police, "court": court,
            "leg": leg, "sampler": sampler, "procs": r.procs, "webhook_workers": a.webhook_workers}
     try:
         res["burst"] = burst(ctx, a)
-        ib.say("[5/7] webhook leg: waiting for the last deliveries")
-        ib.wait_for(lambda: leg.delivered >= len(plan["breach"]) and leg.sender.pending() == 0, a.wait, 0.1)
-        forged = forged_request_refused(rx_port)
-        leg.sender.stop()
-        stop_rx.set()
-        records = rx_out.get(timeout=30)
-        if isinstance(records, dict):
-            raise RuntimeError(f"webhook receiver failed: {records.get('error')}")
-        ctx["police_messages_for_webhooks"] = [x for c in police.values() for x in c.messages()]
-        res["webhooks"] = webhook_results(ctx, records, forged, len(plan["breach"]))
+        say("[5/7] webhook leg: waiting for the last deliveries")
+        res["webhooks"] = webhook_leg(ctx, a, (rx_port, stop_rx, rx_out))
         res["storm"] = storm(ctx, a)
     finally:
         sampler.stop()
@@ -914,12 +843,40 @@ def run(r: ib.Run) -> None:
             c.stop()
         leg.sender.stop()
     res["exit_codes"] = r.procs.stop_all()
-    res["db"] = {k: v for k, v in ib.db_figures(db_url).items() if not k.startswith("report_")}
-    res["serve_log"] = ib.notable_lines(tmp / "serve.stderr", lambda ln: "werkzeug" not in ln)
-    res["mosquitto_log"] = ib.notable_lines(tmp / "mosquitto" / "mosquitto.log",
-                                            lambda ln: "New connection" not in ln and "New client" not in ln)
+    res["db"] = {k: v for k, v in db_figures(db_url).items() if not k.startswith("report_")}
+    res["serve_log"] = serve_log(tmp)
+    res["mosquitto_log"] = mosquitto_log(tmp)
     res["run_s"] = time.time() - started
     res["targets"] = targets(res)
+
+
+def start_receiver(r: Run, secret: bytes) -> tuple[int, Any, Any]:
+    """The webhook receiver's process: (its port, the event that stops it, the queue of its records)."""
+    mpx = mp.get_context("spawn")
+    port_q, stop_rx, rx_out = mpx.Queue(), mpx.Event(), mpx.Queue()
+    rx = mpx.Process(target=receiver_main, args=(secret, port_q, stop_rx, rx_out), name="bench-webhook-rx", daemon=True)
+    rx.start()
+    r.procs.workers.append(rx)
+    try:
+        rx_port = port_q.get(timeout=60)
+    except queue.Empty:
+        raise RuntimeError("the webhook receiver did not start") from None
+    return rx_port, stop_rx, rx_out
+
+
+def webhook_leg(ctx: dict[str, Any], a: argparse.Namespace, receiver: tuple[int, Any, Any]) -> dict[str, Any]:
+    """Waits for the last deliveries, sends the forged control request, stops the sender and the receiver."""
+    leg, police, n_orders = ctx["leg"], ctx["police"], len(ctx["plan"]["breach"])
+    rx_port, stop_rx, rx_out = receiver
+    wait_for(lambda: leg.delivered >= n_orders and leg.sender.pending() == 0, a.wait, 0.1)
+    forged = forged_request_refused(rx_port)
+    leg.sender.stop()
+    stop_rx.set()
+    records = rx_out.get(timeout=30)
+    if isinstance(records, dict):
+        raise RuntimeError(f"webhook receiver failed: {records.get('error')}")
+    ctx["police_messages_for_webhooks"] = [x for c in police.values() for x in c.messages()]
+    return webhook_results(ctx, records, forged, n_orders)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -945,7 +902,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     sys.setswitchinterval(0.0005)  # consoles, the webhook sender and the devices share this process's GIL
-    return ib.run_benchmark(parse_args(argv), "stayaway-alerts-bench-", run, print_report)
+    return run_benchmark(parse_args(argv), "stayaway-alerts-bench-", run, print_report)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -502,12 +502,7 @@ def run_batched(fleet: Fleet, seconds: float, warmup_rounds: int, profile: bool)
         if profiler is not None:
             profiler.disable()
         monitor_module.evaluate = original  # type: ignore[assignment]
-    everything = array("q")
-    for a in by_class.values():
-        everything.extend(a)
-    respondent = array("q")
-    for name in ("far", "near", "inside"):
-        respondent.extend(by_class[name])
+    everything, respondent = _joined(by_class)
     skipped = totals["respondent_reports"] - counter.calls
     res = {
         "orders": len(fleet.specs), "frames": len(monitor.frames), "load_s": round(load_s, 2),
@@ -523,6 +518,17 @@ def run_batched(fleet: Fleet, seconds: float, warmup_rounds: int, profile: bool)
     if profiler is not None:
         res["profile"] = profile_top(profiler)
     return res
+
+
+def _joined(by_class: dict[str, array]) -> tuple[array, array]:
+    """Every report's time, and every tracker report's."""
+    everything = array("q")
+    for a in by_class.values():
+        everything.extend(a)
+    respondent = array("q")
+    for name in ("far", "near", "inside"):
+        respondent.extend(by_class[name])
+    return everything, respondent
 
 
 def _run_round(monitor: Monitor, fleet: Fleet, base: float, clock: Any, by_class: dict[str, array] | None,
