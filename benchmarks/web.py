@@ -41,7 +41,9 @@ from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ingest import agencies_geojson, make_plan, offset, order_id, orders_json  # noqa: E402
+from benchmarks.harness.fixtures import agencies_geojson, offset, order_id  # noqa: E402
+from benchmarks.harness.processes import LOOPBACK  # noqa: E402
+from benchmarks.ingest import make_plan, orders_json  # noqa: E402
 from geofence import FrameCache  # noqa: E402
 from service.adapters.db import schema as t  # noqa: E402
 from service.adapters.db.engine import make_engine, migrate  # noqa: E402
@@ -117,7 +119,7 @@ def get(port: int, path: str, cookie: str, form: dict[str, str] | None = None) -
 
     from service.web.security import csrf_token
 
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=120)
     headers = {"Cookie": f"stayaway_session={cookie}", "Accept-Language": "zh-CN"}
     body = None
     if form is not None:
@@ -153,53 +155,13 @@ def main() -> int:
         auth = Auth(engine, lambda: datetime.now(UTC))
         app = create_app(WebDeps(reader, lambda: {"ready": True, "counters": {}}, None, auth,
                                  OrderAdmin(engine, lambda: datetime.now(UTC)), Ed25519PrivateKey.generate()))
-        server = make_server("127.0.0.1", 0, app, threaded=True)
+        server = make_server(LOOPBACK, 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         port = server.server_port
-        o0 = order_id(0)
-        day = f"from={format_ts(now - timedelta(hours=24))}&to={format_ts(now)}"
-        month = f"from={format_ts(now - timedelta(days=args.days))}&to={format_ts(now)}"
-        reason = {"reason": "benchmark: a hearing's review of the case"}
-        pages = [
-            ("board (court: every open alert)", "/board", "judge", None),
-            ("board (one police square)", "/board", "officer", None),
-            ("orders list", "/orders", "judge", None),
-            ("order page, 24 h window", f"/orders/{o0}?{day}", "judge", None),
-            ("order page, 24 h, with a reason", f"/orders/{o0}",
-             "judge", {**reason, "from": format_ts(now - timedelta(hours=24)), "to": format_ts(now)}),
-            (f"order page, {args.days} d window", f"/orders/{o0}?{month}", "judge", None),
-            (f"order page, {args.days} d, with a reason", f"/orders/{o0}",
-             "judge", {**reason, "from": format_ts(now - timedelta(days=args.days)), "to": format_ts(now)}),
-            ("timeline API, 24 h", f"/api/v1/orders/{o0}/timeline?{day}", "judge", None),
-            ("accountability (admin, 7 d)", "/accountability", "root", None),
-            ("GET /api/v1/alerts (court)", "/api/v1/alerts?status=open&limit=500", "judge", None),
-        ]
         proc = psutil.Process()
-        results = []
         peak = proc.memory_info().rss
-        for name, path, who, form in pages:
-            for _ in range(3):
-                status, size, _ = get(port, path, cookies[who], form)
-                assert status == 200, (name, status)
-            times = []
-            for _ in range(args.requests):
-                _, size, elapsed = get(port, path, cookies[who], form)
-                times.append(elapsed * 1000)
-                peak = max(peak, proc.memory_info().rss)
-            results.append({"page": name, "p50_ms": round(statistics.median(times), 1),
-                            "p99_ms": round(pct(times, 99), 1), "max_ms": round(max(times), 1), "bytes": size})
-            print(f"{name:<36} p50 {results[-1]['p50_ms']:>8.1f} ms  p99 {results[-1]['p99_ms']:>8.1f} ms  "
-                  f"max {results[-1]['max_ms']:>8.1f} ms  {size / 1024:>8.1f} KiB", flush=True)
-        # throughput: the board, 8 officers' browsers at once
-        n = args.requests * 8
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(8) as pool:
-            done = list(pool.map(lambda _: get(port, "/board", cookies["officer"]), range(n)))
-        wall = time.perf_counter() - t0
-        assert all(s == 200 for s, _, _ in done)
-        lat = [e * 1000 for _, _, e in done]
-        throughput = {"requests": n, "per_s": round(n / wall, 1), "p50_ms": round(statistics.median(lat), 1),
-                      "p99_ms": round(pct(lat, 99), 1)}
+        results, peak = measure_pages(port, cookies, pages(now, args.days), args.requests, proc, peak)
+        throughput = board_throughput(port, cookies, args.requests * 8)
         peak = max(peak, proc.memory_info().rss)
         print(f"board from 8 threads: {throughput['per_s']} requests/s, p50 {throughput['p50_ms']} ms, "
               f"p99 {throughput['p99_ms']} ms")
@@ -211,6 +173,60 @@ def main() -> int:
             Path(args.json).write_text(json.dumps({"pages": results, "board_8_threads": throughput,
                                                    "peak_rss_mib": round(peak / 2**20)}, indent=2))
     return 0
+
+
+def pages(now: datetime, days: int) -> list[tuple[str, str, str, dict[str, str] | None]]:
+    """(name, path, who, form or None) of each page measured."""
+    o0 = order_id(0)
+    day = f"from={format_ts(now - timedelta(hours=24))}&to={format_ts(now)}"
+    month = f"from={format_ts(now - timedelta(days=days))}&to={format_ts(now)}"
+    reason = {"reason": "benchmark: a hearing's review of the case"}
+    return [
+        ("board (court: every open alert)", "/board", "judge", None),
+        ("board (one police square)", "/board", "officer", None),
+        ("orders list", "/orders", "judge", None),
+        ("order page, 24 h window", f"/orders/{o0}?{day}", "judge", None),
+        ("order page, 24 h, with a reason", f"/orders/{o0}",
+         "judge", {**reason, "from": format_ts(now - timedelta(hours=24)), "to": format_ts(now)}),
+        (f"order page, {days} d window", f"/orders/{o0}?{month}", "judge", None),
+        (f"order page, {days} d, with a reason", f"/orders/{o0}",
+         "judge", {**reason, "from": format_ts(now - timedelta(days=days)), "to": format_ts(now)}),
+        ("timeline API, 24 h", f"/api/v1/orders/{o0}/timeline?{day}", "judge", None),
+        ("accountability (admin, 7 d)", "/accountability", "root", None),
+        ("GET /api/v1/alerts (court)", "/api/v1/alerts?status=open&limit=500", "judge", None),
+    ]
+
+
+def measure_pages(port: int, cookies: dict[str, str], todo: list[tuple[str, str, str, dict[str, str] | None]],
+                  requests: int, proc: psutil.Process, peak: int) -> tuple[list[dict[str, Any]], int]:
+    """Each page three times unmeasured, then ``requests`` times one after the other; with the peak RSS."""
+    results = []
+    for name, path, who, form in todo:
+        for _ in range(3):
+            status, size, _ = get(port, path, cookies[who], form)
+            assert status == 200, (name, status)
+        times = []
+        for _ in range(requests):
+            _, size, elapsed = get(port, path, cookies[who], form)
+            times.append(elapsed * 1000)
+            peak = max(peak, proc.memory_info().rss)
+        results.append({"page": name, "p50_ms": round(statistics.median(times), 1),
+                        "p99_ms": round(pct(times, 99), 1), "max_ms": round(max(times), 1), "bytes": size})
+        print(f"{name:<36} p50 {results[-1]['p50_ms']:>8.1f} ms  p99 {results[-1]['p99_ms']:>8.1f} ms  "
+              f"max {results[-1]['max_ms']:>8.1f} ms  {size / 1024:>8.1f} KiB", flush=True)
+    return results, peak
+
+
+def board_throughput(port: int, cookies: dict[str, str], n: int) -> dict[str, Any]:
+    """The board, 8 officers' browsers at once: ``n`` requests."""
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        done = list(pool.map(lambda _: get(port, "/board", cookies["officer"]), range(n)))
+    wall = time.perf_counter() - t0
+    assert all(s == 200 for s, _, _ in done)
+    lat = [e * 1000 for _, _, e in done]
+    return {"requests": n, "per_s": round(n / wall, 1), "p50_ms": round(statistics.median(lat), 1),
+            "p99_ms": round(pct(lat, 99), 1)}
 
 
 if __name__ == "__main__":
