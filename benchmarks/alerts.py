@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/alerts.py [--json FILE] [--orders 1000] [--storm 10000] [--keep]
 
 Against a private Mosquitto (deploy/mosquitto.conf) and ``stayaway serve`` on SQLite, set up with
-benchmarks/ingest.py's helpers (imported, not copied):
+the shared harness (benchmarks/harness: processes, raw MQTT consoles and devices, sampling, report):
 
   1. burst: ``--orders`` trackers each send one fix 20 m outside their home circle (300 m), then,
      once those are processed, all step ~100 m into it within the same instant (acc 5 m, ts now).

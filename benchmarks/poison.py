@@ -4,8 +4,8 @@ at the ends of the calendar on one respondent's own topics.
     .venv/bin/python benchmarks/poison.py [--orders 1000] [--flood 4000] [--rounds 3] [--json FILE] [--keep]
 
 Against a private Mosquitto (deploy/mosquitto.conf) and ``stayaway serve`` on SQLite, set up with
-benchmarks/ingest.py's helpers and benchmarks/alerts.py's orders, consoles and devices (imported, not
-copied): ``--orders`` orders whose trackers can breach, and one more whose tracker is the poisoner.
+the shared harness (benchmarks/harness: processes, consoles, devices) and benchmarks/alerts.py's orders:
+``--orders`` orders whose trackers can breach, and one more whose tracker is the poisoner.
 
   1. every measured tracker sends a fix 20 m outside its home circle, and the poisoner a valid fix 3 km
      from its own home; once processed:

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/web.py [--orders 500] [--breaches 300] [--days 31] [--requests 30] [--db URL] [--json FILE]
 
-Set-up (not timed): the ingest benchmark's agencies (a 4 x 4 grid of police squares and a court) and
+Set-up (not timed): the harness's agencies (benchmarks/harness/fixtures.py: a 2 x 2 grid of police squares and a court) and
 ``--orders`` orders, imported as the CLI does; ``--breaches`` of them breached through the real pipeline
 (a fix outside the home circle, then one inside: one open alert each); and, for order 0, ``--days`` days of
 the respondent's fixes every 30 s and the victim's every 60 s, written as ingest writes them. The web app
