@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from service.adapters.db.alerts_repo import OutboxItem
+from service.adapters.db.transaction import storage_errors
 from service.errors import StorageUnavailable
 from service.metrics import Metrics
 from service.pipeline import BatchResult, Pipeline
@@ -186,7 +187,8 @@ class IngestLoop:
         while True:
             try:
                 if self._stale and needs_state:
-                    self._reload()
+                    with storage_errors():  # the reload reads the database too: an outage is waited out
+                        self._reload()
                     self._stale = False
                 step()
                 return

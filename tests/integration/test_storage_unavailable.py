@@ -64,11 +64,22 @@ class OutageThenBack(Pipeline):
 
 def test_the_ingest_loop_holds_messages_unacknowledged_while_the_database_is_out_of_reach(engine, tmp_path,
                                                                                          caplog) -> None:
+    """The batch fails (StorageUnavailable), then the state reload before the retry fails too: it opens
+    its own connection (a raw driver error, as the composition root's reload raises it). Both are waited
+    out: nothing is split, stored as poison or acknowledged before it is committed."""
     dead = make_engine(f"sqlite:///{tmp_path / 'gone' / 'db.sqlite'}")
-    pipeline = OutageThenBack(make_pipeline(engine), dead, outages=2)
+    pipeline = OutageThenBack(make_pipeline(engine), dead, outages=1)
+    reloads: list[str] = []
+
+    def reload() -> None:
+        reloads.append("tried")
+        with (dead if len(reloads) == 1 else engine).begin() as conn:  # engine.begin(), not the adapter's helper
+            conn.execute(sa.text("SELECT 1"))
+        reloads[-1] = "ok"
+
     acked: list[Inbound] = []
     metrics = Metrics()
-    loop = IngestLoop(pipeline, acked.extend, lambda rows: None, lambda: None, metrics, retry_s=0.05)
+    loop = IngestLoop(pipeline, acked.extend, lambda rows: None, reload, metrics, retry_s=0.05)
     for item in walk_in():
         loop.submit(item)
     with caplog.at_level(logging.ERROR, logger="service.ingest"):
@@ -77,9 +88,10 @@ def test_the_ingest_loop_holds_messages_unacknowledged_while_the_database_is_out
         while len(acked) < 5 and time.monotonic() < deadline:
             time.sleep(0.02)
         loop.stop()
-    assert len(acked) == 5 and pipeline.outages == 0
+    assert len(acked) == 5 and pipeline.outages == 0 and reloads == ["tried", "ok"]
     counts = metrics.snapshot()
     assert counts.get("db_unavailable") == 2 and not counts.get("batch_failures")  # waited out, never split
     assert "database unavailable (OperationalError)" in caplog.text
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.location_reports)).scalar() == 5
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.rejected_messages)).scalar() == 0

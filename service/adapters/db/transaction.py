@@ -24,22 +24,25 @@ TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """``engine.begin()``: one transaction, committed when the block ends, rolled back if it raises."""
-    try:
-        with engine.begin() as conn:
-            yield conn
-    except sqlalchemy.exc.DBAPIError as exc:
-        _raise_unavailable(exc)
-        raise
+    with storage_errors(), engine.begin() as conn:
+        yield conn
 
 
 @contextmanager
 def connection(engine: Engine) -> Iterator[Connection]:
     """``engine.connect()``: for reading."""
+    with storage_errors(), engine.connect() as conn:
+        yield conn
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Maps what the block raises, for work that opens its own connections (a state reload)."""
     try:
-        with engine.connect() as conn:
-            yield conn
+        yield
     except sqlalchemy.exc.DBAPIError as exc:
-        _raise_unavailable(exc)
+        if unavailable(exc):
+            raise StorageUnavailable(f"database unavailable ({exc.__class__.__name__})") from exc
         raise
 
 
@@ -47,8 +50,3 @@ def unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database is out of reach (rather than that the statement is wrong)."""
     return isinstance(exc, TRANSIENT) or (isinstance(exc, sqlalchemy.exc.DBAPIError)
                                           and bool(exc.connection_invalidated))
-
-
-def _raise_unavailable(exc: sqlalchemy.exc.DBAPIError) -> None:
-    if unavailable(exc):
-        raise StorageUnavailable(f"database unavailable ({exc.__class__.__name__})") from exc
