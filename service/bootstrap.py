@@ -40,12 +40,13 @@ from service.domain.monitor import Monitor
 from service.ingest import IngestLoop
 from service.live import AlertFeed
 from service.metrics import Metrics
-from service.pipeline import Inbound, Pipeline
+from service.pipeline import Pipeline
 from service.settings import Settings
 from service.state import rebuild
 from service.watchdog import Watchdog
 from service.web import WebDeps, create_app
 from service.web.serializers import alert_fields
+from service.wire import Inbound
 
 log = logging.getLogger(__name__)
 
