@@ -17,8 +17,8 @@ The rooms: ``state`` (what is kept; each alert once, by id), ``quality`` (what a
 ``fixed_zones``, ``proximity`` (the moving zone and her signal), ``episodes`` (the one transition
 function of both), ``health`` (device conditions, the silence watchdog), ``order_clock`` (expiry,
 reminders, service), ``notices`` (her phone, pursuit mode; the one gate for device messages),
-``outcomes`` (publishing, recipients, escalation, a person's step), ``links`` (devices and orders),
-``restore`` (the state the database holds), and ``monitor`` (the façade).
+``outcomes`` (publishing, recipients, escalation, a person's step), ``panic`` (her press), ``links``
+(devices and orders), ``restore`` (the state the database holds), and ``monitor`` (the façade).
 """
 
 from service.domain.messages import AgencyNotice, DeviceCommand

@@ -11,10 +11,11 @@ from alerts import Kind, Status, breach_started
 from alerts.lifecycle import SYSTEM, resolve
 from alerts.model import Outcome
 from alerts.policy import FLAP_MERGE_S, condition_changed, flip_allowed
+from service.wire import StatusReport
 
 from . import links
 from .outcomes import emit_health
-from .quality import fresh_for_s
+from .quality import effective_ts, fresh_for_s
 from .state import AUTO_CLOSE_KINDS, Changes, HealthEpisode, OrderState
 
 if TYPE_CHECKING:
@@ -34,6 +35,24 @@ def seen(m: Monitor, dev: str, received_at: datetime, ts: datetime, now: datetim
     if last is None or received_at > last:
         m.last_seen[dev] = received_at
     end(m, dev, Kind.SIGNAL_LOST, ts, now, changes, "message_received")
+
+
+def status(m: Monitor, report: StatusReport, now: datetime, changes: Changes) -> None:
+    """Device health (contract section 1, status): tamper, battery, GPS without a fix."""
+    dev, ts = report.device_id, effective_ts(report)
+    if "seq_conflict" in report.flags:  # its seq was used by another status with other content: a clone
+        raise_(m, dev, Kind.DEVICE_CLONED, ts, now, changes, {"seq": report.seq})
+    seen(m, dev, report.received_at, ts, now, changes)
+    for field_name, kind in (("strap", Kind.STRAP_TAMPER), ("case", Kind.CASE_TAMPER)):
+        value = getattr(report, field_name)
+        if value == "open":
+            raise_(m, dev, kind, ts, now, changes, {field_name: "open"})
+        elif value == "closed":  # the condition ends; a tamper alert stays open until a person resolves it
+            end(m, dev, kind, ts, now, changes, f"{field_name}_closed")
+    if report.batt_pct is not None or report.charging is not None:
+        battery(m, dev, report.batt_pct, report.charging, ts, now, changes)
+    if report.gps == "no_fix":
+        raise_(m, dev, Kind.LOCATION_LOST, ts, now, changes, {"gps": "no_fix"})
 
 
 def battery(m: Monitor, dev: str, pct: int | None, charging: bool | None, ts: datetime, now: datetime,

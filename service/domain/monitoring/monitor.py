@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-from alerts import Alert, AlertEvent, EventType, JurisdictionIndex, Kind, panic_pressed
+from alerts import Alert, AlertEvent, JurisdictionIndex, Kind
 from alerts.routing import Agency
-from geofence import Fix, FrameCache
+from geofence import FrameCache
 from service.domain import ends
 from service.domain.directory import Directory
 from service.domain.orders import OrderSpec
@@ -26,6 +25,7 @@ from . import (
     notices,
     order_clock,
     outcomes,
+    panic,
     proximity,
     quality,
 )
@@ -152,42 +152,11 @@ class Monitor:
 
     def on_status(self, status: StatusReport, now: datetime, changes: Changes) -> None:
         """Device health (contract section 1, status): tamper, battery, GPS without a fix."""
-        dev, ts = status.device_id, quality.effective_ts(status)
-        if "seq_conflict" in status.flags:  # its seq was used by another status with other content: a clone
-            health.raise_(self, dev, Kind.DEVICE_CLONED, ts, now, changes, {"seq": status.seq})
-        health.seen(self, dev, status.received_at, ts, now, changes)
-        for field_name, kind in (("strap", Kind.STRAP_TAMPER), ("case", Kind.CASE_TAMPER)):
-            value = getattr(status, field_name)
-            if value == "open":
-                health.raise_(self, dev, kind, ts, now, changes, {field_name: "open"})
-            elif value == "closed":  # the condition ends; a tamper alert stays open until a person resolves it
-                health.end(self, dev, kind, ts, now, changes, f"{field_name}_closed")
-        if status.batt_pct is not None or status.charging is not None:
-            health.battery(self, dev, status.batt_pct, status.charging, ts, now, changes)
-        if status.gps == "no_fix":
-            health.raise_(self, dev, Kind.LOCATION_LOST, ts, now, changes, {"gps": "no_fix"})
+        health.status(self, status, now, changes)
 
     def on_panic(self, press: PanicPress, now: datetime, changes: Changes) -> None:
         """A panic press is always raised: a bad or implausible time is replaced by its receive time."""
-        ts = quality.effective_ts(press)
-        health.seen(self, press.device_id, press.received_at, ts, now, changes)
-        hers = [o for o, role in self.roles_of(press.device_id) if role == "victim"]
-        in_force = [o for o in hers if self.orders[o].ending is None]
-        for order_id in in_force or hers:  # an ended order's grace only where no order in force protects her
-            order = self.orders[order_id]
-            here = Fix(press.lat, press.lon, press.acc_m, ts) if press.lat is not None else None  # type: ignore[arg-type]
-            victim_fix = here or order.victim_fix
-            details: dict[str, Any] = {"silent": press.silent, "press_seq": press.seq, "flags": list(press.flags)}
-            if order.ending is not None:  # after the order's end, in its grace: still an emergency, marked so
-                details.update(after_end=True, order_status=order.ending.status, order_ended_at=order.ending.at)
-            event = panic_pressed(order.get(order.panic), self.new_id(), order_id, ts, now, details)
-            order.set_slot("panic", event.alert)
-            if event.event == EventType.RAISED:
-                order.panic_silent[event.alert.alert_id] = press.silent
-            where = (outcomes.where(victim_fix) or outcomes.where(order.respondent_fix)
-                     or fixed_zones.anchor_of(order.spec))
-            recipients = outcomes.recipients_of(self, order, event.alert.alert_id, where)
-            outcomes.publish(self, order, RoutedEvent(event, recipients, order.respondent_fix, victim_fix), changes)
+        panic.pressed(self, press, now, changes)
 
     def on_tick(self, now: datetime, changes: Changes, listening_since: datetime | None = None) -> None:
         """The silence watchdog (``health.watchdog``: the detector; an MQTT Last Will would only be a
