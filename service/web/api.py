@@ -158,7 +158,7 @@ def act_on_alert(alert_id: str, action: str):  # type: ignore[no-untyped-def]
     409 with a stable code when the step is not allowed (e.g. ``note_required``, ``already_resolved``);
     404 for an unknown, out-of-scope or already resolved alert; 403 for one its principal may only read."""
     if action not in ACTIONS:
-        abort(404, description=f"no action {action}")
+        raise NotFound(f"no action {action}")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return error(400, "bad_request", "the body must be a JSON object")

@@ -6,7 +6,7 @@ from flask import Blueprint, g, jsonify, request
 
 from service.auth import ABSOLUTE, IDLE, AuthError
 from service.web import deps
-from service.web.errors import error
+from service.web.errors import FieldError, error
 from service.web.security import client_addr, principal
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
@@ -21,7 +21,7 @@ def sign_in():  # type: ignore[no-untyped-def]
         return error(400, "bad_request", "the body must be a JSON object")
     for name in ("account", "password", "code"):
         if not isinstance(body.get(name), str) or not body[name] or len(body[name]) > 200:
-            return error(400, "validation", f"{name} must be a non-empty string", name)
+            raise FieldError(f"{name} must be a non-empty string", name)
     auth = deps().auth
     if auth is None:
         return error(503, "unavailable", "sign-in is not configured")

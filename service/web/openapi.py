@@ -79,7 +79,7 @@ SCHEMAS: dict[str, Any] = {
                                                                                           "agency_id": STR})}})}),
     "Notice": obj({"notice_id": STR, "kind": STR, "text": STR, "alert_id": STR_NULL},
                   {"topic": STR, "order_id": STR, "locale": STR}),
-    # an alert about her, as her phone sees it (api.victim_alert): never a position, a distance, recipients
+    # an alert about her, as her phone sees it (service.reads.alerts.victim_alert): never a position, a distance, recipients
     "VictimAlert": obj({"alert_id": STR, "order_id": STR, "kind": STR, "status": STR, "zone_id": STR_NULL,
                         "condition": STR, "raised_at": TS, "acknowledged_at": TS_NULL, "dispatched_at": TS_NULL,
                         "on_scene_at": TS_NULL, "resolved_at": TS_NULL, "outcome": STR_NULL,

@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     Response,
-    abort,
     g,
     redirect,
     render_template,
@@ -39,6 +38,7 @@ from service.auth import AuthError
 from service.domain import access
 from service.domain.access import Role
 from service.domain.her_data import BUCKET
+from service.errors import Forbidden, NotFound
 from service.reads.timeline import MAX_POINTS
 from service.web import deps
 from service.web.i18n import LOCALES, negotiate
@@ -65,7 +65,7 @@ def signed_in() -> Response | None:
     g.principal, g.token = p, token
     g.locale = negotiate(auth.locale(p.subject), request.headers.get("Accept-Language"))  # type: ignore[union-attr]
     if request.method == "POST" and not hmac.compare_digest(request.form.get("csrf", ""), csrf_token(token)):
-        abort(403, description="this form is out of date: reload the page")
+        raise Forbidden("this form is out of date: reload the page")
     return None
 
 
@@ -181,7 +181,7 @@ def order(order_id: str) -> str:
     reason_error = reason is not None and len(reason.strip()) < access.MIN_REASON_CHARS
     body = order_body(order_id)  # 404 when unknown or out of scope, as the API
     if "parties" not in body:
-        abort(403, description="officers in scope only")
+        raise Forbidden("officers in scope only")
     tl = timeline_body(order_id, since, until, None if reason_error else reason)
     service = orders_api.service_body(order_id)
     versions = orders_api.versions_body(order_id)
@@ -208,7 +208,7 @@ def accountability_page() -> str:
 
     p = g.principal
     if not access.may_read_accountability(p, p.agency_id):
-        abort(403, description="supervisors see their agency's figures")
+        raise Forbidden("supervisors see their agency's figures")
     shown = None if p.role == Role.ADMIN else {p.agency_id}
     zone = ZoneInfo(deps().timezone)
     until = _local_time(request.args.get("to"), zone) or datetime.now(UTC)
@@ -265,7 +265,7 @@ def _scope(order_id: str) -> access.OrderScope:
 
     scope = order_scope(deps().engine, order_id)
     if scope is None:
-        abort(404)
+        raise NotFound(f"no order {order_id}")
     return scope
 
 

@@ -58,7 +58,7 @@ def authenticate() -> None:
     elif auth is not None and not header and (cookie := cookie_session()) is not None:
         if request.method not in SAFE_METHODS and not hmac.compare_digest(
                 request.headers.get(CSRF_HEADER, ""), csrf_token(cookie)):
-            abort(403, description=f"a change signed in by cookie needs the page's {CSRF_HEADER} header")
+            raise Forbidden(f"a change signed in by cookie needs the page's {CSRF_HEADER} header")
         principal = auth.authenticate(cookie)
         g.token = cookie
     elif auth is not None and scheme.lower() == "basic" and request.authorization is not None:
