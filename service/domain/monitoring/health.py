@@ -115,7 +115,8 @@ def _flip(m: Monitor, order: OrderState, key: Key, on: bool, ts: datetime, now: 
           details: dict[str, Any]) -> None:
     """A device condition ends or comes back: published now, or (storm control) folded into the
     next ``updated`` that :func:`tick` publishes once ``UPDATE_EVERY_S`` has passed."""
-    episode = order.episodes_health.setdefault(key, HealthEpisode(active=order.alerts[order.health[key]].condition_active))
+    held = order.alerts[order.health[key]]
+    episode = order.episodes_health.setdefault(key, HealthEpisode(active=held.condition_active))
     if episode.active == on:
         return
     episode.active, episode.report_ts, episode.details = on, ts, details

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from alerts import Kind, breach_continues, breach_ended, breach_started
-from geofence import OUTSIDE, Fix, classify, evaluate_moving
+from geofence import OUTSIDE, Fix, ZoneState, classify, evaluate_moving
 from geofence.engine import distance_bounds_m
 
 from .episodes import Place, transition
@@ -47,7 +47,7 @@ def check(m: Monitor, order: OrderState, now: datetime, changes: Changes, retro:
     _compare(m, order, resp, victim, at, before, now, changes, retro, hold)
 
 
-def _compare(m: Monitor, order: OrderState, resp: Fix, victim: Fix, at: datetime, before, now: datetime,
+def _compare(m: Monitor, order: OrderState, resp: Fix, victim: Fix, at: datetime, before: ZoneState, now: datetime,
              changes: Changes, retro: bool, hold: bool) -> None:
     spec = order.spec
     assert spec.min_distance_m is not None
