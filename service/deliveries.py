@@ -27,6 +27,7 @@ from service.adapters.channels import Attempt
 from service.adapters.channels.webhook import Delivery, WebhookSender
 from service.adapters.db import alerts_repo
 from service.adapters.db.alerts_repo import DeliveryItem, OutboxItem
+from service.adapters.db.transaction import connection, transaction
 from service.dispatcher import Dispatcher
 from service.domain.directory import Directory
 from service.errors import ConfigError
@@ -60,7 +61,7 @@ class SentMarks:
         with self._lock:
             ids, self._ids, self._queued = self._ids, [], False
         try:
-            with self.engine.begin() as conn:
+            with transaction(self.engine) as conn:
                 alerts_repo.mark_sent(conn, ids, self.clock())
         except Exception:  # kept for the next write; meanwhile a rescan may publish them again (consumers dedupe)
             with self._lock:
@@ -108,7 +109,7 @@ class Deliveries:
         """On start (on the ingest thread): what a previous run did not deliver goes out again."""
         if self.webhooks is None and self.notifier is None:
             return
-        with self.reader.connect() as conn:
+        with connection(self.reader) as conn:
             pending = alerts_repo.undelivered_webhooks(conn)
         self.submit(pending)
 
