@@ -1,7 +1,18 @@
 """What a report is worth: its time, its accuracy, whether it is late, out of order or a jump, and
 the flags that say so where it is stored (pure).
 
-Device time is evidence, receive time is order (docs/architecture.md, "Time")."""
+Device time is evidence, receive time is order (docs/architecture.md, "Time"):
+
+* a report whose device time is implausible (flagged ``ts_future``: ahead of the server's clock by more
+  than the decoder's tolerance; ``ts_implausible``: a clock reset to 1901) is placed at its receive
+  time, so a forged or broken clock can't move the device's clock;
+* a *recent* report (received within ``LIVE_WINDOW_S`` of its time) is always checked live, in the
+  order it arrived, even when another report of the device claimed a later time: a second connection
+  dating reports ahead can't turn his real breach into history;
+* only an *old* report behind what was evaluated (a buffer, a backlog) is checked on its own against
+  history (``fixed_zones.check_old``);
+* a recent report whose seq is below one already seen live came from a second source publishing as
+  this device: flagged ``two_sources`` (and ``out_of_order`` when its time is behind)."""
 
 from __future__ import annotations
 
