@@ -11,18 +11,15 @@ connects before :meth:`Runtime.start`. The live logic lives in its own modules:
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
-
 from geofence import FrameCache
-from service.adapters.broker import EmbeddedBroker, free_port
+from service.adapters.broker import EmbeddedBroker
 from service.adapters.db.engine import make_engine, migrate
+from service.adapters.db.transaction import transaction
 from service.adapters.mqtt import (
     PANIC_TOPICS,
     REPORT_TOPICS,
@@ -36,7 +33,7 @@ from service.config_watch import ConfigWatcher
 from service.deliveries import Deliveries, SentMarks
 from service.dispatcher import Dispatcher
 from service.domain.directory import Directory
-from service.domain.monitor import Monitor
+from service.domain.monitoring import Monitor
 from service.ingest import IngestLoop
 from service.live import AlertFeed
 from service.metrics import Metrics
@@ -44,8 +41,8 @@ from service.pipeline import Pipeline
 from service.settings import Settings
 from service.state import rebuild
 from service.watchdog import Watchdog
-from service.web import WebDeps, create_app
 from service.web.serializers import alert_fields
+from service.web_server import WebServer
 from service.wire import Inbound
 
 log = logging.getLogger(__name__)
@@ -122,7 +119,7 @@ class Runtime:
         self.monitor.reminder_days = s.reminder_days()
         self.monitor.grace = timedelta(hours=s.end_grace_h)
         self.monitor.legal_profile = s.legal_profile
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             from service.importing import flag_terms
 
             flag_terms(conn, s.legal_profile, self.clock())  # stored orders beyond their court's term: told, kept
@@ -142,25 +139,9 @@ class Runtime:
         return self.mqtt, "3.1.1"
 
     def _start_web(self, s: Settings) -> None:
-        host, port = s.http_address()
-        if port == 0:
-            port = free_port(host)
-        if s.log_level.upper() != "DEBUG":
-            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-        from service.auth import Auth
-        from service.evidence.bundle import load_or_create_key
-        from service.order_admin import OrderAdmin
-
-        key = load_or_create_key(Path(s.evidence_key).expanduser() if s.evidence_key
-                                 else s.data_path() / "evidence-key.pem")
-        admin = OrderAdmin(self.engine, self.clock, s.legal_profile)
-        admin.grace = timedelta(hours=s.end_grace_h)
-        app = create_app(WebDeps(self.reader, self.health, self.act, Auth(self.engine, self.clock), admin, key,
-                                 self.feed, s.timezone, s.map_tiles))
-        self.http: BaseWSGIServer = make_server(host, port, app, threaded=True)
-        threading.Thread(target=self.http.serve_forever, name="stayaway-web", daemon=True).start()
-        self._stoppers.append(self.http.shutdown)
-        self.http_url = f"http://{host}:{self.http.server_port}"
+        self.web = WebServer(s, self.engine, self.reader, self.clock, self.health, self.act, self.feed)
+        self.http_url = self.web.start()
+        self._stoppers.append(self.web.stop)
 
     def act(self, alert_id: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
         """An officer's step on an alert (from the web thread); waits for the commit."""
@@ -176,12 +157,12 @@ class Runtime:
 
     def reload_all(self) -> None:
         self.pipeline.forget_seqs()
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             rebuild(self.monitor, conn, now=self.clock())
 
     def reload_some(self, order_ids: list[str], agencies_changed: bool) -> None:
         """Runs on the ingest thread, between batches."""
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             rebuild(self.monitor, conn, order_ids, agencies=agencies_changed, now=self.clock())
         log.info("picked up %d changed orders%s", len(order_ids), " and agencies" if agencies_changed else "")
 

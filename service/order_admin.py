@@ -5,7 +5,7 @@ and both write versions and the legal history the same way. A running ``serve`` 
 up within ``config_poll_s`` (the order's ``updated_at`` moves).
 
 Every rule that differs between the law in force and the expert draft comes from the order's court's
-legal profile (``config_repo.court_profile``: its agency's ``legal_profile``, else ``legal_profile``
+legal profile (``agencies_repo.court_profile``: its agency's ``legal_profile``, else ``legal_profile``
 here, the setting ``STAYAWAY_LEGAL_PROFILE``). The court's steps carry its decision date
 (``decided_at``; default the time of entry): a cancellation or the end of an application ends the order
 then, a modification's version is in force from then.
@@ -20,7 +20,13 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from geofence import FrameCache
-from service.adapters.db import alerts_repo, config_repo
+from service.adapters.db import (
+    agencies_repo,
+    alerts_repo,
+    config_repo,
+    history_repo,
+    standing_repo,
+)
 from service.domain import ends, law
 from service.domain.monitoring import AgencyNotice
 from service.domain.orders import OrderSpec, parse_order
@@ -39,7 +45,7 @@ class OrderAdmin:
 
     def profile(self, conn: Connection, court_id: str) -> LegalProfile:
         """The court's legal profile (its agency's, else the setting's, else the law in force)."""
-        return config_repo.court_profile(conn, court_id, self.legal_profile)
+        return agencies_repo.court_profile(conn, court_id, self.legal_profile)
 
     def create(self, body: Any, actor: law.Actor) -> dict[str, Any]:
         """Issue an order from its file body (contract section 4), held to its court's legal profile (an
@@ -49,12 +55,12 @@ class OrderAdmin:
         with self.engine.begin() as conn:
             now = self.clock()
             court = body.get("court") if isinstance(body, dict) else None
-            if isinstance(court, str) and config_repo.agency_kinds(conn).get(court) == "court":
+            if isinstance(court, str) and agencies_repo.agency_kinds(conn).get(court) == "court":
                 body = with_term(body, self.profile(conn, court))
             spec = self._parse(body)
             self._court_known(conn, spec)
             # ids are unique across courts and never reused; another court's is refused as any unavailable id
-            law.new_order_id(spec.order_id, spec.court_id, config_repo.load_standing(conn, spec.order_id))
+            law.new_order_id(spec.order_id, spec.court_id, standing_repo.load_standing(conn, spec.order_id))
             law.issue(spec.order_id, spec.type, spec.court_id, spec.issued_at, spec.expires_at, actor, now,
                       self.profile(conn, spec.court_id))
             if supersedes is not None:  # first: the temporary order's devices pass to the ordinary one
@@ -64,8 +70,8 @@ class OrderAdmin:
                 if spec.type != "ordinary":
                     raise law.LegalError("not_ordinary", "only an ordinary order supersedes a temporary one", "type")
                 ended, event = law.supersede(old, spec.order_id, actor, now)
-                config_repo.save_standing(conn, ended, now, self.grace, event.reason)  # announced: replaced
-                config_repo.add_order_event(conn, event)
+                standing_repo.save_standing(conn, ended, now, self.grace, event.reason)  # announced: replaced
+                history_repo.add_order_event(conn, event)
             version = config_repo.save_order(conn, spec, f"api:{actor.actor_id}", now, self._warnings(spec), actor,
                                              body.get("reason"))
             warnings = config_repo.order_warnings(conn, spec.order_id)  # its set-up checks, for whoever issues it
@@ -91,7 +97,7 @@ class OrderAdmin:
                     raise InvalidInput(f"{key} changes only through its own step (extend, cancel, end)", key)
             changed = sorted(k for k in set(body) | set(before) if k not in LEGAL_FIELDS and body.get(k) != before.get(k))
             event = law.modify(standing, actor, reason, now, changed, decided_at,
-                               config_repo.in_force_from(conn, order_id))
+                               history_repo.in_force_from(conn, order_id))
             version = config_repo.save_order(conn, spec, f"api:{actor.actor_id}", now, self._warnings(spec), actor,
                                              reason, event=event, effective_from=event.details["decided_at"])
         return {"order_id": order_id, "version": version, "changed": changed,
@@ -151,8 +157,8 @@ class OrderAdmin:
                 body = {**spec.body, "expires_at": event.details["to"].isoformat().replace("+00:00", "Z")}
                 version = config_repo.save_order(conn, parse_order(body), f"api:{actor.actor_id}", now, None, actor,
                                                  reason)
-            config_repo.save_standing(conn, extended, now)
-            config_repo.add_order_event(conn, event, version)
+            standing_repo.save_standing(conn, extended, now)
+            history_repo.add_order_event(conn, event, version)
         return {"order_id": order_id, "expires_at": extended.expires_at, "extensions": extended.extensions}
 
     def cancel(self, order_id: str, actor: law.Actor, reason: str | None,
@@ -171,13 +177,13 @@ class OrderAdmin:
         with self.engine.begin() as conn:
             now = self.clock()
             standing = self._standing(conn, order_id)
-            if court is not None and config_repo.agency_kinds(conn).get(court) != "court":
+            if court is not None and agencies_repo.agency_kinds(conn).get(court) != "court":
                 raise InvalidInput(f"court {court} is not a known court agency", "court")
-            received = config_repo.service_records(conn, [order_id]).get(order_id, {}).get("respondent")
-            earlier = len(config_repo.order_events_of(conn, order_id, "reconsideration"))
+            received = history_repo.service_records(conn, [order_id]).get(order_id, {}).get("respondent")
+            earlier = len(history_repo.order_events_of(conn, order_id, "reconsideration"))
             event = law.reconsideration_filed(standing, actor, reason, now, self.profile(conn, standing.court_id),
                                               filed_at, court, received, earlier)
-            config_repo.add_order_event(conn, event)
+            history_repo.add_order_event(conn, event)
         return {"order_id": order_id, "status": standing.status.value, "monitored": law.monitored(standing, now),
                 "filed_at": event.details["filed_at"], "court": event.details["court"],
                 "window_ends": event.details["window_ends"]}
@@ -188,8 +194,8 @@ class OrderAdmin:
         order: its own step, with the same decision date) or ``cancelled`` (the order ends at the decision
         date, through ``_end``)."""
         def decided(conn: Connection, standing: law.Standing, now: datetime) -> law.LegalEvent:
-            filed = config_repo.order_events_of(conn, order_id, "reconsideration")
-            done = config_repo.order_events_of(conn, order_id, "reconsideration_decided")
+            filed = history_repo.order_events_of(conn, order_id, "reconsideration")
+            done = history_repo.order_events_of(conn, order_id, "reconsideration_decided")
             pending = filed[-1] if len(filed) > len(done) else None
             return law.reconsideration_decided(standing, pending, outcome, actor, reason, now, decided_at)
 
@@ -200,7 +206,7 @@ class OrderAdmin:
             now = self.clock()
             standing = self._standing(conn, order_id)
             event = decided(conn, standing, now)
-            config_repo.add_order_event(conn, event)
+            history_repo.add_order_event(conn, event)
         return {"order_id": order_id, "outcome": outcome, "status": standing.status.value,
                 "decided_at": event.details["decided_at"]}
 
@@ -211,9 +217,9 @@ class OrderAdmin:
             standing = self._standing(conn, order_id)
             profile = self.profile(conn, standing.court_id)
             event = law.record_service(standing, party, served_at, actor, method, now, profile)
-            config_repo.add_service_record(conn, order_id, party, served_at, actor.actor_id, method, now)
-            config_repo.add_order_event(conn, event)
-            served = config_repo.service_records(conn, [order_id]).get(order_id, {})
+            history_repo.add_service_record(conn, order_id, party, served_at, actor.actor_id, method, now)
+            history_repo.add_order_event(conn, event)
+            served = history_repo.service_records(conn, [order_id]).get(order_id, {})
         return {"order_id": order_id, "served": sorted(served),
                 "unserved": [p for p in profile.service.parties if p not in served]}
 
@@ -234,15 +240,15 @@ class OrderAdmin:
             standing = self._standing(conn, order_id)
             first = before(conn, standing, now) if before is not None else None
             ended, event = step(standing, now)
-            config_repo.save_standing(conn, ended, now, self.grace, event.reason)  # announced there, with why
+            standing_repo.save_standing(conn, ended, now, self.grace, event.reason)  # announced there, with why
             if first is not None:
-                config_repo.add_order_event(conn, first)
-            config_repo.add_order_event(conn, event)
+                history_repo.add_order_event(conn, first)
+            history_repo.add_order_event(conn, event)
         return {"order_id": order_id, "status": ended.status.value, "ended_at": ended.ended_at}
 
     @staticmethod
     def _standing(conn: Connection, order_id: str) -> law.Standing:
-        standing = config_repo.load_standing(conn, order_id)
+        standing = standing_repo.load_standing(conn, order_id)
         if standing is None:
             raise NotFound(f"no order {order_id}")
         return standing
@@ -255,7 +261,7 @@ class OrderAdmin:
 
     @staticmethod
     def _court_known(conn: Connection, spec: OrderSpec) -> None:
-        if config_repo.agency_kinds(conn).get(spec.court_id) != "court":
+        if agencies_repo.agency_kinds(conn).get(spec.court_id) != "court":
             raise InvalidInput(f"court {spec.court_id} is not a known court agency", "court")
 
     @staticmethod

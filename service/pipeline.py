@@ -32,11 +32,16 @@ from typing import Any
 import msgspec
 from sqlalchemy.engine import Connection, Engine
 
-from service.adapters.db import alerts_repo, config_repo, reports_repo
+from service.adapters.db import (
+    alerts_repo,
+    history_repo,
+    reports_repo,
+    standing_repo,
+)
 from service.adapters.db.alerts_repo import DeliveryItem, OutboxItem
 from service.adapters.db.reports_repo import location_content, status_content
 from service.adapters.db.transaction import transaction
-from service.domain.monitor import Changes, Monitor
+from service.domain.monitoring import Changes, Monitor
 from service.domain.outbound import plan_messages
 from service.wire import (
     Inbound,
@@ -144,9 +149,9 @@ class Pipeline:
         agencies, device commands, deliveries to outside channels). Returns the new outbox rows and
         deliveries, to be handed on after the commit."""
         for event in changes.legal:
-            config_repo.add_order_event(conn, event)
+            history_repo.add_order_event(conn, event)
         for order_id, grace_until in changes.expired:
-            config_repo.end_order(conn, order_id, "expired", now, grace_until)
+            standing_repo.end_order(conn, order_id, "expired", now, grace_until)
         alerts_repo.save_membership(conn, changes.membership, now)
         plan = plan_messages(changes, self.monitor.directory, now)
         return alerts_repo.save_plan(conn, plan, actor=actor, source=source)

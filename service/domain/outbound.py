@@ -23,7 +23,7 @@ import orjson
 from alerts import Alert, Kind, Severity
 from service.domain.directory import Directory
 from service.domain.messages import AgencyNotice, DeviceCommand
-from service.domain.monitor import Changes, RoutedEvent
+from service.domain.monitoring import Changes, RoutedEvent
 from service.wire.encode import (
     agency_notice_topic,
     alert_message,

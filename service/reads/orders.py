@@ -9,7 +9,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from alerts.routing import Agency
-from service.adapters.db import alerts_repo, config_repo, scope_repo, state_repo
+from service.adapters.db import (
+    agencies_repo,
+    alerts_repo,
+    config_repo,
+    history_repo,
+    scope_repo,
+    standing_repo,
+    state_repo,
+)
 from service.adapters.db import schema as t
 from service.domain import access
 from service.domain.orders import OrderSpec
@@ -46,7 +54,7 @@ class OrderView:
     spec: OrderSpec | None  # the version in force (None: none is)
     alerts: list[dict[str, Any]]  # as the API shows them to the reader (shown_alerts)
     hers: list[dict[str, Any]] | None = None  # her phone's view of them (victim_alerts); None: not her
-    ending: dict[str, Any] | None = None  # her order's end and grace (config_repo.order_ending); None: not her
+    ending: dict[str, Any] | None = None  # her order's end and grace (standing_repo.order_ending); None: not her
 
 
 def order_view(engine: Any, p: access.Principal, order_id: str) -> OrderView:
@@ -62,7 +70,7 @@ def order_view(engine: Any, p: access.Principal, order_id: str) -> OrderView:
         hers = ending = None
         if p.role == access.Role.VICTIM:
             hers = victim_alerts(conn, p, alerts, len(alerts))
-            ending = config_repo.order_ending(conn, order_id)
+            ending = standing_repo.order_ending(conn, order_id)
     return OrderView(scope, rows[0], spec[0] if spec else None, shown, hers, ending)
 
 
@@ -70,31 +78,31 @@ def service_status(engine: Any, order_id: str, setting: str | None) -> tuple[dic
     """``(served, parties)``: when each party was served, and who its court's legal profile (its agency's,
     else ``setting``) says must be."""
     with engine.connect() as conn:
-        served = config_repo.service_records(conn, [order_id]).get(order_id, {})
+        served = history_repo.service_records(conn, [order_id]).get(order_id, {})
         court = conn.execute(sa.select(t.orders.c.court_id).where(t.orders.c.order_id == order_id)).scalar()
-        parties = config_repo.court_profile(conn, court, setting).service.parties if court else ()
+        parties = agencies_repo.court_profile(conn, court, setting).service.parties if court else ()
     return served, tuple(parties)
 
 
 def versions(engine: Any, order_id: str) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return config_repo.order_versions(conn, order_id)
+        return history_repo.order_versions(conn, order_id)
 
 
 def history(engine: Any, order_id: str) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return config_repo.order_history(conn, order_id)
+        return history_repo.order_history(conn, order_id)
 
 
 def agencies(engine: Any) -> list[Agency]:
     with engine.connect() as conn:
-        return config_repo.load_agencies(conn)
+        return agencies_repo.load_agencies(conn)
 
 
 def map_sources(engine: Any, order_id: str) -> tuple[list[dict[str, Any]], list[Agency]]:
     """What the order page's map is drawn from: the order's versions and the agencies."""
     with engine.connect() as conn:
-        return config_repo.order_versions(conn, order_id), config_repo.load_agencies(conn)
+        return history_repo.order_versions(conn, order_id), agencies_repo.load_agencies(conn)
 
 
 def victim_fix(engine: Any, p: access.Principal, order_id: str,

@@ -22,10 +22,8 @@ from service.domain import access
 from service.domain.access import Role
 from service.errors import Forbidden
 from service.reads.accountability import (
-    COARSE_KINDS,
     collector_rows,
     counted,
-    counted_rows,
 )
 from service.web import deps
 from service.web.errors import FieldError, time_arg
@@ -64,7 +62,6 @@ def metrics():  # type: ignore[no-untyped-def]
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4; charset=utf-8")
 
 
-__all__ = ["COARSE_KINDS", "counted_rows", "bp"]  # counted_rows: the service layer's, named here too
 
 
 def _visible_agencies() -> set[str] | None:

@@ -21,7 +21,6 @@ from service.web.security import audit, detailed_order, principal, readable_orde
 from service.web.timeline import MAX_TIMELINE, timeline_body
 from service.wire.rfc3339 import format_ts, parse_ts
 
-__all__ = ["MAX_TIMELINE", "bp", "history_body", "service_body", "timeline_body", "versions_body"]
 bp = Blueprint("orders_api", __name__, url_prefix="/api/v1/orders")
 
 

@@ -8,7 +8,7 @@
   track only under the need-to-know rule (or a recorded reason); the court's evidence download.
 - ``/accountability``: response times per agency and alert kind, unanswered and escalated alerts.
 
-The pages read through the API's own functions (``api.order_body``, ``orders_api.timeline_body``...), so
+The pages read through the API's own functions (``api.order_body``, ``timeline.timeline_body``...), so
 a page never shows what the API would refuse. The JavaScript calls the API with the cookie, and sends
 ``X-CSRF-Token`` with every change (``service.web.security``). Victim coordinates never go into a URL:
 a window is chosen by time, a break-glass reason is POSTed.

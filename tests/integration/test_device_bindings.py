@@ -26,7 +26,7 @@ from alembic.config import Config
 from argon2 import PasswordHasher
 
 from geofence import FrameCache
-from service.adapters.db import config_repo, reports_repo
+from service.adapters.db import config_repo, reports_repo, standing_repo
 from service.adapters.db import schema as t
 from service.adapters.db.engine import make_engine, migrate
 from service.auth import Auth
@@ -292,7 +292,7 @@ def test_an_expired_order_frees_its_devices(world, engine) -> None:  # type: ign
     assert api.post("other_court", "/api/v1/orders", pidu(31, device_id="phone-001") | {
         "issued_at": "2027-05-20T09:00:00Z", "expires_at": "2027-11-20T09:00:00Z"}).status_code == 201
     with engine.begin() as conn:  # the orders' clock marks it (the pipeline's tick): nothing changes hands
-        config_repo.end_order(conn, A, "expired", clock["now"])
+        standing_repo.end_order(conn, A, "expired", clock["now"])
         holder = conn.execute(sa.select(t.device_bindings.c.court_id).where(
             t.device_bindings.c.ident == "phone-001")).scalar()
     assert holder == "court-pidu"

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from click.testing import CliRunner
 
-from service.adapters.db import config_repo
+from service.adapters.db import history_repo
 from service.adapters.db import schema as t
 from service.adapters.db.engine import make_engine, migrate
 from service.auth import Auth
@@ -64,7 +64,7 @@ def stored(engine) -> tuple[Any, ...]:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         row = conn.execute(sa.select(t.orders.c.type, t.orders.c.expires_at, t.orders.c.issued_at, t.orders.c.version,
                                      t.orders.c.body).where(t.orders.c.order_id == ORDER)).one()
-        events = [e["event"] for e in config_repo.order_history(conn, ORDER)]
+        events = [e["event"] for e in history_repo.order_history(conn, ORDER)]
     return (*row, events)
 
 
@@ -170,7 +170,7 @@ def test_a_stored_order_beyond_its_court_s_new_profile_is_flagged_to_the_court_o
     import_orders(engine, [(builders.order(expires_at="2027-11-20T09:00:00Z", min_distance_m=700), "b.json")],
                   lambda: T0 + timedelta(days=2))  # its content still changes; its term is the court's to decide
     with engine.connect() as conn:
-        history = config_repo.order_history(conn, ORDER)
+        history = history_repo.order_history(conn, ORDER)
         row = conn.execute(sa.select(t.orders.c.status, t.orders.c.expires_at).where(t.orders.c.order_id == ORDER)).one()
         notices = [r.payload for r in conn.execute(sa.select(t.outbox.c.topic, t.outbox.c.payload))
                    if r.topic.endswith("court-xinjin/notices") and b"term_flagged" in r.payload]
@@ -217,7 +217,7 @@ def test_a_modification_is_in_force_from_its_decision_date(world) -> None:  # ty
     assert versions[-1]["effective_from"] == "2026-11-25T09:00:00.000Z" and versions[-1]["recorded_at"] != \
         versions[-1]["effective_from"]
     with engine.connect() as conn:  # what the monitor reads for late reports
-        earlier, current = config_repo.version_timelines(conn, [ORDER])[ORDER]
+        earlier, current = history_repo.version_timelines(conn, [ORDER])[ORDER]
     assert current == datetime(2026, 11, 25, 9, tzinfo=UTC) and [e for e, _ in earlier] == [T0]
     older = c.as_("court").post(url, {"order": builders.order(min_distance_m=900), "reason": "earlier ruling",
                                       "decided_at": "2026-11-24T09:00:00Z"})
@@ -335,7 +335,7 @@ def test_an_order_undecided_beyond_its_court_s_term_is_flagged_to_the_court_once
 
     def flags() -> tuple[dict[str, list[Any]], list[bytes]]:
         with engine.connect() as conn:
-            history = {o: [h for h in config_repo.order_history(conn, o) if h["event"] == "term_flagged"]
+            history = {o: [h for h in history_repo.order_history(conn, o) if h["event"] == "term_flagged"]
                        for o in ("PSO-T-0021", "PSO-PIDU-0022")}
             notices = [r.payload for r in conn.execute(sa.select(t.outbox.c.topic, t.outbox.c.payload))
                        if r.topic.endswith("/notices") and b"term_flagged" in r.payload]

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from alerts import JurisdictionIndex
 from geofence import FrameCache
-from service.adapters.db import config_repo
+from service.adapters.db import agencies_repo, standing_repo
 from service.adapters.db import schema as t
 from service.config_watch import ConfigWatcher
 from service.domain import law
@@ -113,7 +113,7 @@ def test_an_order_no_police_agency_answers_for_is_refused_naming_what_to_do(load
     with pytest.raises(NoPoliceAgency):
         OrderAdmin(engine, lambda: T0).create(far, COURT)
     with engine.connect() as conn:
-        assert config_repo.load_standing(conn, "PSO-FAR-1") is None
+        assert standing_repo.load_standing(conn, "PSO-FAR-1") is None
     # naming the agency that answers for it: accepted, with a warning naming the zone outside every area
     import_orders(engine, [({**far, "police_agency_id": "police-east"}, "far.json")], lambda: T0)
     with engine.connect() as conn:
@@ -137,7 +137,7 @@ def test_an_agencies_file_that_would_leave_an_order_without_police_is_refused_na
         import_agencies(engine, changed, lambda: T0 + timedelta(hours=1))
     assert ORDER in str(refused.value) and "no police agency answering" in str(refused.value)
     with engine.connect() as conn:
-        assert {a.agency_id: a.kind for a in config_repo.load_agencies(conn)}["police-west"] == "police"  # unchanged
+        assert {a.agency_id: a.kind for a in agencies_repo.load_agencies(conn)}["police-west"] == "police"  # unchanged
     # an order naming its police agency: that agency may not stop being police under it either
     OrderAdmin(engine, lambda: T0).modify(ORDER, {**home_only, "police_agency_id": "police-east"}, COURT,
                                           "east answers for it")

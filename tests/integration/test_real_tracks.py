@@ -1,4 +1,4 @@
-"""Real tracks replayed through the real :class:`~service.domain.monitor.Monitor`, against ground truth
+"""Real tracks replayed through the real :class:`~service.domain.monitoring.Monitor`, against ground truth
 computed here, independently of the ``geofence`` package.
 
 No broker, no database: every track point becomes one ``LocationReport`` (seq counting up per device,

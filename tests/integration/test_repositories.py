@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from alerts.routing import Agency
-from service.adapters.db import alerts_repo, config_repo, reports_repo
+from service.adapters.db import agencies_repo, alerts_repo, config_repo, reports_repo
 from service.adapters.db import schema as t
 from service.adapters.db.alerts_repo import OutboxItem
 from service.domain.orders import parse_agencies, parse_order
@@ -49,7 +49,7 @@ def test_a_repeat_that_reaches_the_table_fails_loudly_without_quoting_values(eng
 
 def test_a_stored_order_that_no_longer_parses_does_not_unload_the_others(engine) -> None:
     with engine.begin() as conn:
-        config_repo.save_agencies(conn, parse_agencies(builders.AGENCIES), NOW)
+        agencies_repo.save_agencies(conn, parse_agencies(builders.AGENCIES), NOW)
         config_repo.save_order(conn, parse_order(builders.order_for(1)), "a", NOW)
         config_repo.save_order(conn, parse_order(builders.order_for(2)), "b", NOW)
         conn.execute(sa.update(t.orders).where(t.orders.c.order_id == "PSO-T-0001").values(body={"broken": True}))
@@ -98,7 +98,7 @@ def test_order_versions_are_kept_and_unchanged_reimport_is_a_no_op(engine) -> No
     spec = parse_order(builders.order())
     changed = parse_order(builders.order(min_distance_m=800))
     with engine.begin() as conn:
-        config_repo.save_agencies(conn, parse_agencies(builders.AGENCIES), NOW)
+        agencies_repo.save_agencies(conn, parse_agencies(builders.AGENCIES), NOW)
         v1 = config_repo.save_order(conn, spec, "a.json", NOW)
         v1_again = config_repo.save_order(conn, spec, "a.json", NOW)
         v2 = config_repo.save_order(conn, changed, "b.json", NOW)
@@ -112,8 +112,8 @@ def test_order_versions_are_kept_and_unchanged_reimport_is_a_no_op(engine) -> No
 
 def test_agencies_round_trip_with_geometry(engine) -> None:
     with engine.begin() as conn:
-        config_repo.save_agencies(conn, parse_agencies(builders.AGENCIES), NOW)
-        agencies = config_repo.load_agencies(conn)
+        agencies_repo.save_agencies(conn, parse_agencies(builders.AGENCIES), NOW)
+        agencies = agencies_repo.load_agencies(conn)
     assert [a.agency_id for a in agencies] == ["court-xinjin", "police-east", "police-west"]
     assert isinstance(agencies[0], Agency) and agencies[0].jurisdiction is None
     assert agencies[1].jurisdiction["type"] == "MultiPolygon"
@@ -125,8 +125,8 @@ def test_an_agency_s_escalation_settings_round_trip(engine) -> None:
     west["properties"]["escalation"] = {"critical": [[30, "renotify"], [90, "next_agency"]]}
     west["properties"]["escalate_to"] = ["police-east"]
     with engine.begin() as conn:
-        config_repo.save_agencies(conn, parse_agencies(body), NOW)
-        loaded = {a.agency_id: a for a in config_repo.load_agencies(conn)}
+        agencies_repo.save_agencies(conn, parse_agencies(body), NOW)
+        loaded = {a.agency_id: a for a in agencies_repo.load_agencies(conn)}
     assert loaded["police-west"].escalation == {"critical": [[30, "renotify"], [90, "next_agency"]]}
     assert loaded["police-west"].escalate_to == ("police-east",)
     assert loaded["police-east"].escalation is None and loaded["police-east"].escalate_to == ()

@@ -19,8 +19,8 @@ from service.domain.directory import Directory
 from service.domain.monitoring import Monitor
 from service.importing import import_agencies, import_orders
 from service.pipeline import Pipeline
+from service.reads.accountability import counted_rows
 from service.state import rebuild
-from service.web.accountability import counted_rows
 from service.wire import Inbound
 from simulators.walk import offset
 from tests.support import builders

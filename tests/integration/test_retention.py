@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from service import retention
-from service.adapters.db import config_repo
+from service.adapters.db import history_repo, standing_repo
 from service.adapters.db import schema as t
 from service.domain import law
 from service.state import rebuild
@@ -28,10 +28,10 @@ def end(engine, order_id: str, at: datetime, resolve: bool = True) -> None:  # t
     """The court ends the order at ``at``; its alerts are then closed by the police (``resolve``): an order with
     an alert still being handled is never purged."""
     with engine.begin() as conn:
-        standing = config_repo.load_standing(conn, order_id)
+        standing = standing_repo.load_standing(conn, order_id)
         ended, event = law.cancel(standing, law.Actor("judge", "court"), "set aside", at)  # type: ignore[arg-type]
-        config_repo.save_standing(conn, ended, at)
-        config_repo.add_order_event(conn, event)
+        standing_repo.save_standing(conn, ended, at)
+        history_repo.add_order_event(conn, event)
         if resolve:
             conn.execute(sa.update(t.alerts).where(t.alerts.c.order_id == order_id)
                          .values(status="resolved", resolved_at=at, resolved_by="officer", outcome="other"))
@@ -44,11 +44,11 @@ def test_an_order_is_kept_while_an_alert_is_open_and_a_back_dated_end_counts_fro
     pipeline.process(walk_in())  # a breach at her home: an open alert
     entered = T0 + timedelta(days=100)
     with engine.begin() as conn:
-        standing = config_repo.load_standing(conn, "PSO-2026-0001")
+        standing = standing_repo.load_standing(conn, "PSO-2026-0001")
         ended, event = law.cancel(standing, law.Actor("judge", "court"), "set aside", entered,  # type: ignore[arg-type]
                                   decided_at=standing.issued_at + timedelta(hours=1))  # type: ignore[union-attr]
-        config_repo.save_standing(conn, ended, entered)
-        config_repo.add_order_event(conn, event)
+        standing_repo.save_standing(conn, ended, entered)
+        history_repo.add_order_event(conn, event)
     # 365 days after the decision, but only 265 after the order stopped being enforced: kept
     assert retention.apply(engine, lambda: T0 + timedelta(days=366), 365, 365).orders == []
     # long after: still kept while its breach alert is unresolved
@@ -84,7 +84,7 @@ def test_an_order_ended_longer_ago_than_the_policy_loses_its_case_data_and_nothi
     with engine.connect() as conn:
         order = conn.execute(sa.select(t.orders.c.status, t.orders.c.body)).one()
         bodies = conn.execute(sa.select(t.order_versions.c.body)).scalars().all()
-        history = [e["event"] for e in config_repo.order_history(conn, "PSO-2026-0001")]
+        history = [e["event"] for e in history_repo.order_history(conn, "PSO-2026-0001")]
     assert order.status == "cancelled" and set(order.body) == {"order_id", "purged_at"}
     assert all("zones" not in b for b in bodies)  # the victim's places are gone from every version
     assert history[-2:] == ["cancelled", "purged"]

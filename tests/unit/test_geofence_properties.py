@@ -380,7 +380,7 @@ def test_drive_through_depth_and_crossing(centre, radius_m, heading_deg, offset,
 
 # -- 6. the reach box is conservative ---------------------------------------------------------------
 # The monitor skips a fix when ``not reach.holds(fix, accuracy) and not reach.touches_segment(previous, fix)``
-# (service/domain/monitor.py), so a "no" must mean that nothing can happen: the engine puts the fix farther
+# (service/domain/monitoring/fixed_zones.py), so a "no" must mean that nothing can happen: the engine puts the fix farther
 # than margin + accuracy from every zone, and the way from the previous fix farther than the margin.
 
 CARDINAL = st.sampled_from([0.0, 90.0, 180.0, 270.0])

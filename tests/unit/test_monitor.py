@@ -1,4 +1,4 @@
-"""service.domain.monitor: reports in, routed alert events out (the contract's example order)."""
+"""service.domain.monitoring: reports in, routed alert events out (the contract's example order)."""
 
 from __future__ import annotations
 

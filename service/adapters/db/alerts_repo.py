@@ -20,7 +20,7 @@ from service.adapters.db import schema as t
 from service.adapters.db.upsert import upsert
 from service.domain import outbound
 from service.domain.messages import AgencyNotice, DeviceCommand
-from service.domain.monitor import MembershipChange
+from service.domain.monitoring import MembershipChange
 from service.domain.outbound import CHANNELS, Message, Plan
 from service.wire.encode import device_topic
 

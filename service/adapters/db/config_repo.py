@@ -18,59 +18,20 @@ from sqlalchemy.engine import Connection
 
 from service.adapters.db import protection_repo
 from service.adapters.db import schema as t
-from service.adapters.db.agencies_repo import (
-    agency_kinds,
-    agency_webhooks,
-    court_profile,
-    load_agencies,
-    save_agencies,
-)
 from service.adapters.db.bindings_repo import (
-    SERVICE_USER,
-    Holder,
     bind,
-    broker_user,
     holders_of,
     let_go,
-    release_order,
-    reserved_users,
-    settle,
     stored_holders,
 )
 from service.adapters.db.history_repo import (
-    MAX_EARLIER_VERSIONS,
     add_order_event,
-    add_service_record,
-    in_force_from,
-    noticed_orders,
-    order_events_of,
-    order_history,
-    order_versions,
-    reminders_sent,
-    service_records,
-    version_timelines,
-)
-from service.adapters.db.standing_repo import (
-    end_order,
-    load_standing,
-    order_ending,
-    orders_in_grace,
-    save_standing,
 )
 from service.adapters.db.upsert import upsert
 from service.domain import law
 from service.domain.monitoring import MOVING_ZONE_ID
 from service.domain.orders import OrderSpec, parse_order
 from service.errors import InvalidInput
-
-__all__ = [  # this module's own, and the re-exported names callers use as config_repo.X
-    "MAX_EARLIER_VERSIONS", "SERVICE_USER", "Holder", "add_order_event", "add_service_record", "agency_kinds",
-    "agency_webhooks", "bind", "broker_user", "changed_since", "court_profile", "device_roles", "end_order",
-    "in_force_from", "load_agencies", "load_order_any", "load_orders", "load_standing", "noticed_orders",
-    "order_ending", "order_events_of", "order_history", "order_rows", "order_versions", "order_warnings",
-    "orders_in_grace", "release_order", "reminders_sent", "reserved_users", "save_agencies", "save_order",
-    "save_standing", "service_records", "settle", "version_timelines",
-]
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from alerts import JurisdictionIndex
-from service.adapters.db import alerts_repo
+from service.adapters.db import agencies_repo, alerts_repo
 from service.adapters.db import schema as t
 from service.domain import ends, law
 from service.domain.disclosure import may_send
@@ -42,7 +42,8 @@ def police_check(conn: Connection, spec: OrderSpec) -> tuple[str, list[SetupWarn
 def orders_without_police(conn: Connection, now: datetime) -> list[str]:
     """The orders in force or in their grace that no police agency would answer for with the agencies
     stored now (one naming an agency that is no longer a police agency counts: the court named it)."""
-    from service.adapters.db.config_repo import load_orders, orders_in_grace
+    from service.adapters.db.config_repo import load_orders
+    from service.adapters.db.standing_repo import orders_in_grace
 
     index, kinds = _agencies(conn)
     out = []
@@ -116,9 +117,7 @@ def _device_roles(conn: Connection, device_id: str) -> list[tuple[str, str]]:
 
 
 def _load_agencies(conn: Connection) -> list:  # type: ignore[type-arg]
-    from service.adapters.db.config_repo import load_agencies
-
-    return load_agencies(conn)
+    return agencies_repo.load_agencies(conn)
 
 
 _INDEXES: dict[bytes, tuple[JurisdictionIndex, dict[str, str]]] = {}  # by the agencies' content: never stale

@@ -131,7 +131,7 @@ order_parties = Table(
     Column("owntracks_topic", sa.String(140), nullable=True, index=True),  # owntracks/{user}/{device}, if any
 )
 
-device_bindings = Table(  # who may name a device or an OwnTracks topic: one holder at a time (config_repo.bind)
+device_bindings = Table(  # who may name a device or an OwnTracks topic: one holder at a time (bindings_repo.bind)
     "device_bindings", metadata,
     Column("kind", sa.String(16), primary_key=True),  # device | owntracks
     Column("ident", sa.String(140), primary_key=True),  # the device id, or the topic owntracks/{user}/{device}

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from alerts.routing import JurisdictionIndex
-from service.adapters.db import config_repo
+from service.adapters.db import agencies_repo
 from service.adapters.db import schema as t
 from service.domain.access import OrderScope
 
@@ -24,7 +24,7 @@ def order_scopes(conn: Connection, order_ids: Iterable[str] | None = None) -> di
     courts = {r.order_id: r.court_id for r in rows}
     if not courts:
         return {}
-    agencies = config_repo.load_agencies(conn)
+    agencies = agencies_repo.load_agencies(conn)
     police_ids = {a.agency_id for a in agencies if a.kind == "police"}
     index = JurisdictionIndex(agencies)
     police: dict[str, set[str]] = {oid: set() for oid in courts}

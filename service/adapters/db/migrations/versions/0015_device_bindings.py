@@ -1,7 +1,7 @@
 """a device and an OwnTracks topic belong to one holder at a time (issue 12, finding 3)
 
 ``device_bindings`` holds, per device id and per OwnTracks topic, who may name it now: one person,
-in one role, in one court's orders (``service.adapters.db.config_repo.bind``). ``order_parties``
+in one role, in one court's orders (``service.adapters.db.bindings_repo.bind``). ``order_parties``
 gains the party's ``owntracks_topic`` (copied from the order bodies).
 
 Stored data from before: for every order in force (the first entered first), each device and topic
